@@ -1,0 +1,98 @@
+"""An async client for dns-admin's HTTP API (the Route 53 stand-in), with a timeout on every call.
+
+Every call ends as one of three outcomes, Jepsen-style:
+    ok      the answer came back (a value, or a ChangeResult)
+    fail    dns-admin said no: a DnsAdminError subclass from records.py (nothing changed)
+    info    no answer: DnsAdminUnavailable — a timeout or dropped connection; a batch sent
+            this way MAY have been applied, and whoever reads the history must assume so
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .records import ChangeBatch, DnsAdminError, RecordSet, error_from_json
+
+__all__ = ["ChangeResult", "DnsAdminClient", "DnsAdminUnavailable"]
+
+
+class DnsAdminUnavailable(Exception):
+    """No answer from dns-admin (timeout, refused or dropped connection): the outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    change_id: str
+    serial: int
+
+
+class DnsAdminClient:
+    def __init__(self, base_url: str, *, zone: str, timeout_s: float, client: str) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._zone = zone
+        self._timeout_s = timeout_s
+        self._client = client
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> DnsAdminClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
+        return self._session
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        url = f"{self._base_url}{path}"
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                async with self._http().request(method, url, json=body) as response:
+                    try:
+                        payload = await response.json(content_type=None)
+                    except ValueError:
+                        payload = {"error": "InvalidResponse", "message": (await response.text())[:200]}
+                    return response.status, payload
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise DnsAdminUnavailable(f"{method} {url}: {type(error).__name__}: {error}") from error
+
+    def _raise_for(self, status: int, payload: Any) -> None:
+        if status >= 400:
+            raise error_from_json(status, payload)
+
+    async def get_record_set(self, name: str, type_: str) -> RecordSet | None:
+        status, payload = await self._call("GET", f"/v1/record-sets/{name}/{type_}")
+        if status == 404 and isinstance(payload, dict) and payload.get("error") == "RecordSetNotFound":
+            return None
+        self._raise_for(status, payload)
+        return RecordSet.from_json(payload, zone=self._zone)
+
+    async def list_record_sets(self) -> list[RecordSet]:
+        status, payload = await self._call("GET", "/v1/record-sets")
+        self._raise_for(status, payload)
+        return [RecordSet.from_json(obj, zone=self._zone) for obj in payload["record_sets"]]
+
+    async def submit(self, batch: ChangeBatch) -> ChangeResult:
+        """Apply one change batch, all or nothing. Raises DnsAdminError (fail) or DnsAdminUnavailable (info)."""
+        body = batch.to_json()
+        body.setdefault("client", self._client)
+        status, payload = await self._call("POST", "/v1/changes", body)
+        self._raise_for(status, payload)
+        return ChangeResult(str(payload["change_id"]), int(payload["serial"]))
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, DnsAdminError):
+        return f"{error.code}: {error.message}"
+    return f"{type(error).__name__}: {error}"

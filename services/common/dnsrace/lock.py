@@ -1,0 +1,66 @@
+"""The endpoint lock: Redis SET-with-expiry, plus a fencing token from a counter that only grows.
+
+As in the incident, the lock has a holder and an expiry; a holder that is slowed past the expiry is
+never told. The token is taken in the same script as the lock, so "token 42" names exactly one
+tenure; a writer that checks it (safe mode, later) can refuse a stale holder. Legacy mode only logs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+__all__ = ["Lease", "LockRefused", "EndpointLock"]
+
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder then return {0, holder} end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
+return {token, ''}
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    token: int
+
+    @property
+    def value(self) -> str:
+        return f"{self.holder}:{self.token}"
+
+
+@dataclass(frozen=True)
+class LockRefused:
+    held_by: str
+
+
+class EndpointLock:
+    def __init__(self, redis: aioredis.Redis, endpoint: str, *, holder: str, ttl_ms: int,
+                 timeout_s: float) -> None:
+        self._redis = redis
+        self._keys = [f"dnsrace:lock:{endpoint}", f"dnsrace:lock:{endpoint}:fence"]
+        self._holder = holder
+        self._ttl_ms = ttl_ms
+        self._timeout_s = timeout_s
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
+
+    async def try_acquire(self) -> Lease | LockRefused:
+        async with asyncio.timeout(self._timeout_s):
+            token, held_by = await self._acquire(keys=self._keys, args=[self._holder, self._ttl_ms])
+        if int(token) == 0:
+            return LockRefused(held_by.decode() if isinstance(held_by, bytes) else str(held_by))
+        return Lease(self._holder, int(token))
+
+    async def release(self, lease: Lease) -> bool:
+        """True if we still held it; False if it had expired (and perhaps been taken by another)."""
+        async with asyncio.timeout(self._timeout_s):
+            return bool(await self._release(keys=self._keys[:1], args=[lease.value]))

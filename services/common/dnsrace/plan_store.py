@@ -1,0 +1,59 @@
+"""Plans in Redis: `dnsrace:plan:<generation>` (JSON), `dnsrace:plans:latest`, a generation counter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from .plans import MalformedPlan, Plan, Target
+
+__all__ = ["PlanStore"]
+
+PLANS_KEPT = 1_000
+_GENERATION = "dnsrace:plans:generation"
+_LATEST = "dnsrace:plans:latest"
+
+
+def _plan_key(generation: int) -> str:
+    return f"dnsrace:plan:{generation}"
+
+
+class PlanStore:
+    def __init__(self, redis: aioredis.Redis, *, timeout_s: float) -> None:
+        self._redis = redis
+        self._timeout_s = timeout_s
+
+    async def publish(self, endpoints: Sequence[str], targets: Sequence[Target], reason: str) -> Plan:
+        async with asyncio.timeout(self._timeout_s):
+            generation = int(await self._redis.incr(_GENERATION))
+            plan = Plan(generation, tuple(endpoints), tuple(targets), time.time(), reason)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(_plan_key(generation), plan.dumps())
+                pipe.set(_LATEST, generation)
+                if generation > PLANS_KEPT:
+                    pipe.delete(_plan_key(generation - PLANS_KEPT))
+                await pipe.execute()
+        return plan
+
+    async def newest(self) -> Plan | None:
+        """The newest plan, or None before the first; MalformedPlan if what is stored is not a plan."""
+        async with asyncio.timeout(self._timeout_s):
+            latest = await self._redis.get(_LATEST)
+            if latest is None:
+                return None
+            try:
+                generation = int(latest)
+            except ValueError:
+                raise MalformedPlan(f"{_LATEST} holds {latest!r}, not a generation") from None
+            text = await self._redis.get(_plan_key(generation))
+        if text is None:
+            raise MalformedPlan(f"{_LATEST} names generation {generation}, which is not stored")
+        return Plan.loads(text)
+
+    async def get(self, generation: int) -> Plan | None:
+        async with asyncio.timeout(self._timeout_s):
+            text = await self._redis.get(_plan_key(generation))
+        return None if text is None else Plan.loads(text)

@@ -1,0 +1,150 @@
+"""Plans: what the planner publishes and the enactors apply.
+
+A plan is generation N of the set of healthy backends and their weights. Its id is readable,
+`plan-000145`, because responders in the real incident had to compare UUIDs at 3 a.m. One plan covers
+every endpoint in `endpoints` (AWS's regional plan is shared by several endpoints); in the zone each
+endpoint gets its own record set for it, `plan-000145.<endpoint>`.
+
+Errors:
+    MalformedPlan(ValueError)   a plan (or plan id) read from Redis or given by a user is not valid
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "MalformedPlan", "Plan", "Target", "plan_id", "generation_of_plan_id",
+    "plan_record_name", "rollback_record_name", "generation_of_record_name",
+]
+
+PLAN_ID_PATTERN = re.compile(r"plan-(\d{6,9})")
+GENERATION_MAX = 999_999_999
+TARGETS_MAX = 100
+WEIGHT_MAX = 255
+
+
+class MalformedPlan(ValueError):
+    """A plan that cannot be applied; the message names the field."""
+
+
+def plan_id(generation: int) -> str:
+    if not 1 <= generation <= GENERATION_MAX:
+        raise MalformedPlan(f"generation {generation} is outside 1..{GENERATION_MAX}")
+    return f"plan-{generation:06d}"
+
+
+def generation_of_plan_id(text: str) -> int:
+    match = PLAN_ID_PATTERN.fullmatch(text)
+    if match is None:
+        raise MalformedPlan(f"{text!r} is not a plan id like plan-000145")
+    return int(match.group(1))
+
+
+def plan_record_name(plan: str, endpoint: str) -> str:
+    """The record set holding one plan's A records for one endpoint."""
+    return f"{plan}.{endpoint}"
+
+
+def rollback_record_name(endpoint: str) -> str:
+    """The alias to the previous plan, so an operator can roll back in one step."""
+    return f"rollback.{endpoint}"
+
+
+def generation_of_record_name(name: str, endpoint: str) -> int | None:
+    """plan-000145.<endpoint> -> 145; any other name -> None."""
+    label, _, rest = name.partition(".")
+    if rest != endpoint:
+        return None
+    try:
+        return generation_of_plan_id(label)
+    except MalformedPlan:
+        return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One load balancer behind the endpoint, as the planner saw it."""
+
+    backend: str
+    address: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    generation: int
+    endpoints: tuple[str, ...]
+    targets: tuple[Target, ...]
+    created_at: float
+    reason: str = "tick"
+
+    @property
+    def id(self) -> str:
+        return plan_id(self.generation)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "generation": self.generation,
+            "endpoints": list(self.endpoints),
+            "targets": [{"backend": t.backend, "address": t.address, "weight": t.weight} for t in self.targets],
+            "created_at": self.created_at,
+            "reason": self.reason,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> Plan:
+        try:
+            obj = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MalformedPlan(f"plan is not JSON: {error}") from None
+        return cls.from_json(obj)
+
+    @classmethod
+    def from_json(cls, obj: object) -> Plan:
+        if not isinstance(obj, dict):
+            raise MalformedPlan("plan must be a JSON object")
+        generation = obj.get("generation")
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            raise MalformedPlan("plan.generation must be an integer")
+        identifier = plan_id(generation)
+        if obj.get("id", identifier) != identifier:
+            raise MalformedPlan(f"plan.id {obj.get('id')!r} does not match generation {generation}")
+        endpoints = obj.get("endpoints")
+        if not isinstance(endpoints, list) or not endpoints or not all(isinstance(e, str) and e for e in endpoints):
+            raise MalformedPlan(f"{identifier}: endpoints must be a non-empty list of names")
+        targets_raw = obj.get("targets")
+        if not isinstance(targets_raw, list) or not 1 <= len(targets_raw) <= TARGETS_MAX:
+            raise MalformedPlan(f"{identifier}: targets must be a list of 1..{TARGETS_MAX} targets")
+        targets = tuple(_target_from_json(identifier, index, t) for index, t in enumerate(targets_raw))
+        created_at = obj.get("created_at")
+        if not isinstance(created_at, (int, float)) or isinstance(created_at, bool) or created_at <= 0:
+            raise MalformedPlan(f"{identifier}: created_at must be a positive number of seconds")
+        reason = obj.get("reason", "tick")
+        if not isinstance(reason, str):
+            raise MalformedPlan(f"{identifier}: reason must be a string")
+        return cls(generation, tuple(endpoints), targets, float(created_at), reason)
+
+
+def _target_from_json(identifier: str, index: int, obj: object) -> Target:
+    where = f"{identifier}: targets[{index}]"
+    if not isinstance(obj, dict):
+        raise MalformedPlan(f"{where} must be an object")
+    backend, address, weight = obj.get("backend"), obj.get("address"), obj.get("weight")
+    if not isinstance(backend, str) or not backend:
+        raise MalformedPlan(f"{where}.backend must be a name")
+    try:
+        ipaddress.IPv4Address(str(address))
+    except ValueError:
+        raise MalformedPlan(f"{where}.address {address!r} is not an IPv4 address") from None
+    if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= WEIGHT_MAX:
+        raise MalformedPlan(f"{where}.weight must be an integer 0..{WEIGHT_MAX}")
+    return Target(backend, str(address), weight)
