@@ -1,0 +1,70 @@
+# dnsrace — see README.md. Every target works from a fresh clone: `make up` installs and builds what
+# is missing (infra/host-deps.sh, infra/images/build-images.sh) and says which image path it took.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PROJECT ?= dnsrace
+ENDPOINT := dynamodb.us-east-1.lab.test
+DNS_PORT ?= 1053
+PY := /usr/bin/python3
+# Compose v2 (`docker compose`) where present, else v1 (`docker-compose`); both read the same file.
+COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
+N ?=
+
+.PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf, python3 libraries)
+	@bash infra/host-deps.sh
+
+images: deps ## build every image (online: from upstream images; offline: debootstrap + Go modules)
+	@bash infra/images/build-images.sh
+
+up: images ## start the stack and wait until every service is healthy
+	@start=$$(date +%s%3N); \
+	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' || true; \
+	bash infra/wait-healthy.sh $(PROJECT) 180 || exit 1; \
+	elapsed=$$(( $$(date +%s%3N) - start )); \
+	printf 'up: healthy in %d.%01d s (compose project %s)\n' $$((elapsed / 1000)) $$((elapsed % 1000 / 100)) "$(PROJECT)"; \
+	$(MAKE) --no-print-directory dig
+
+down: ## stop the stack; containers, networks and volumes are removed
+	$(COMPOSE) down -v --remove-orphans
+
+ps: ## containers, health and restart counts
+	@$(COMPOSE) ps
+	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)); \
+	[ -z "$$ids" ] || docker inspect -f '{{.Name}} restarts={{.RestartCount}} status={{.State.Status}}' $$ids | sed 's#^/##'
+
+logs: ## follow every service's log (JSON events)
+	$(COMPOSE) logs -f --tail=50
+
+timeline: ## the last events as sentences (LAST=60)
+	@$(COMPOSE) exec -T dns-admin python3 -m dnsrace.timeline --last $(or $(LAST),60)
+
+dig: ## ask the live resolver (127.0.0.1:1053) for the endpoint
+	@dig @127.0.0.1 -p $(DNS_PORT) $(ENDPOINT) A +noall +comments +answer | grep -v -e '^;; Got answer' -e '^$$' -e OPT -e '^; EDNS'
+
+backend-fail: ## turn backend N unhealthy (make backend-fail N=2)
+	@test -n "$(N)" || { echo "usage: make backend-fail N=2" >&2; exit 2; }
+	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control fail
+
+backend-heal: ## turn backend N healthy again (make backend-heal N=2)
+	@test -n "$(N)" || { echo "usage: make backend-heal N=2" >&2; exit 2; }
+	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
+
+test: deps images ## unit tests, then integration tests against a fresh stack of their own
+	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/integration -q
+
+test-unit: deps ## unit tests only (no Docker)
+	$(PY) -m pytest tests/unit -q
+
+test-integration: deps images ## integration tests only
+	$(PY) -m pytest tests/integration -q
+
+bench: up ## measure propagation latency and resolver throughput (numbers for the README)
+	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT)

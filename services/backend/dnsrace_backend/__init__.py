@@ -1,0 +1,1 @@
+"""A backend: a tiny HTTP server standing in for one load balancer behind the endpoint."""

@@ -1,0 +1,546 @@
+"""Record sets, change batches and the errors of the dns-admin API.
+
+One model for both sides of the wire: dns-admin validates what it stores with this code and the
+client builds what it sends with it, so "valid" means the same thing everywhere. Everything here is
+pure (no I/O) so the protocol rules can be tested without a server.
+
+Validation is strict on purpose: dns-admin renders these values into a zone file that a real CoreDNS
+parses, so a name or address must never be able to carry zone-file syntax (newlines, spaces, `;`,
+`$INCLUDE`, ...). Names are therefore limited to lowercase LDH labels and addresses to canonical
+dotted quads.
+
+Exceptions (`.code` is the class name and travels on the wire as `{"error": code, ...}`):
+
+    DnsAdminError                    500  .code .http_status .message .change_index; to_json()
+     ├── InvalidInput                400  malformed JSON, bad name/address/weight/ttl, unknown key,
+     │                                    too many changes, ...
+     ├── RecordSetNotFound           404  GET of a record set that does not exist
+     └── ChangeConflict              409  the batch is well-formed but does not fit the current zone
+          ├── RecordSetExists             CREATE of a name+type that exists
+          ├── RecordSetMissing            DELETE of a name+type that does not exist
+          ├── RecordSetMismatch           DELETE whose value is not exactly the current value
+          ├── AliasTargetMissing          CREATE/UPSERT of an ALIAS whose target is not an A record
+          │                               set after the earlier changes of the same batch (missing,
+          │                               or itself an ALIAS: aliases to aliases are not supported)
+          └── NameConflict                an A and an ALIAS record set at the same name
+
+`change_index` is the 0-based index into `ChangeBatch.changes` of the change that failed (None when
+the failure is not about one change). Messages start with `change <index>: ` in that case.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping, cast
+
+__all__ = [
+    "ARecord",
+    "AliasTargetMissing",
+    "Change",
+    "ChangeBatch",
+    "ChangeConflict",
+    "DnsAdminError",
+    "InvalidInput",
+    "NameConflict",
+    "RecordSet",
+    "RecordSetExists",
+    "RecordSetMismatch",
+    "RecordSetMissing",
+    "RecordSetNotFound",
+    "error_from_json",
+    "normalize_name",
+    "normalize_zone",
+    "validate_ipv4",
+]
+
+RecordType = Literal["A", "ALIAS"]
+Action = Literal["CREATE", "DELETE", "UPSERT"]
+
+RECORD_TYPES: tuple[RecordType, ...] = ("A", "ALIAS")
+ACTIONS: tuple[Action, ...] = ("CREATE", "DELETE", "UPSERT")
+
+NAME_LENGTH_MAX = 253  # RFC 1035, written without the trailing dot
+LABEL_LENGTH_MAX = 63
+TTL_S_MAX = 86_400
+WEIGHT_MAX = 255  # Route 53's bound for weighted records
+RECORD_COUNT_MAX = 100
+CHANGE_COUNT_MAX = 100
+COMMENT_LENGTH_MAX = 256
+CLIENT_LENGTH_MAX = 64
+
+# The zone's own name server is rendered by dns-admin itself; a record set there would clash with it.
+RESERVED_FIRST_LABEL = "ns"
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_CLIENT = re.compile(r"[a-z0-9-]{0,64}")
+
+
+# --- errors ------------------------------------------------------------------------------------------
+
+
+class DnsAdminError(Exception):
+    """Any failure reported by the dns-admin API. Subclasses fix `http_status`; `code` is the class name."""
+
+    http_status: int = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        change_index: int | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.change_index = change_index
+        # `code` and `http_status` are only overridden when a client rebuilds an error it does not
+        # know (error_from_json), so the wire value is kept instead of being replaced by ours.
+        self.code = code if code is not None else type(self).__name__
+        if http_status is not None:
+            self.http_status = http_status
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "change_index": self.change_index}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, change_index={self.change_index!r})"
+
+
+class InvalidInput(DnsAdminError):
+    """The request can never succeed as written: fix it rather than retry it."""
+
+    http_status = 400
+
+
+class RecordSetNotFound(DnsAdminError):
+    """A read named a record set that does not exist (inside a batch, see RecordSetMissing)."""
+
+    http_status = 404
+
+
+class ChangeConflict(DnsAdminError):
+    """The batch is well-formed but does not fit the zone as it is now; nothing was changed."""
+
+    http_status = 409
+
+
+class RecordSetExists(ChangeConflict):
+    pass
+
+
+class RecordSetMissing(ChangeConflict):
+    pass
+
+
+class RecordSetMismatch(ChangeConflict):
+    pass
+
+
+class AliasTargetMissing(ChangeConflict):
+    pass
+
+
+class NameConflict(ChangeConflict):
+    pass
+
+
+_ERROR_CLASSES: dict[str, type[DnsAdminError]] = {
+    cls.__name__: cls
+    for cls in (
+        DnsAdminError,
+        InvalidInput,
+        RecordSetNotFound,
+        ChangeConflict,
+        RecordSetExists,
+        RecordSetMissing,
+        RecordSetMismatch,
+        AliasTargetMissing,
+        NameConflict,
+    )
+}
+
+
+def error_from_json(status: int, body: object) -> DnsAdminError:
+    """Rebuild the error a dns-admin response describes, so a client can `except RecordSetMismatch`.
+
+    An unknown code (a newer server, or a proxy's error page) becomes a plain DnsAdminError that
+    keeps the code and the HTTP status it arrived with.
+    """
+    if not isinstance(body, Mapping) or not isinstance(body.get("error"), str):
+        return DnsAdminError(
+            f"HTTP {status} without a dns-admin error body: {str(body)[:200]!r}",
+            code="UnexpectedResponse",
+            http_status=status,
+        )
+    code = cast(str, body["error"])
+    message = body.get("message")
+    change_index = body.get("change_index")
+    text = message if isinstance(message, str) else f"HTTP {status}: {code}"
+    index = change_index if type(change_index) is int else None
+    cls = _ERROR_CLASSES.get(code)
+    if cls is None:
+        return DnsAdminError(text, change_index=index, code=code, http_status=status)
+    return cls(text, change_index=index, http_status=status)
+
+
+# --- names and addresses -----------------------------------------------------------------------------
+
+
+def _name_error(field_path: str, name: object, reason: str) -> InvalidInput:
+    return InvalidInput(f"{field_path}: {name!r} is not a valid name: {reason}")
+
+
+def _normalize_syntax(name: object, field_path: str) -> str:
+    """Lowercase a domain name, strip one trailing dot and check its syntax (not its zone)."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"{field_path}: expected a string, got {type(name).__name__}")
+    # ASCII first: str.lower() maps some non-ASCII letters (the Kelvin sign) onto ASCII ones.
+    if not name.isascii():
+        raise _name_error(field_path, name, "only ASCII letters, digits, '-' and '.' are allowed")
+    text = name[:-1] if name.endswith(".") else name
+    text = text.lower()
+    if not text:
+        raise _name_error(field_path, name, "empty")
+    if len(text) > NAME_LENGTH_MAX:
+        raise _name_error(field_path, name, f"longer than {NAME_LENGTH_MAX} characters")
+    for label in text.split("."):
+        if not label:
+            raise _name_error(field_path, name, "empty label")
+        if len(label) > LABEL_LENGTH_MAX:
+            raise _name_error(field_path, name, f"label longer than {LABEL_LENGTH_MAX} characters")
+        if _LABEL.fullmatch(label) is None:
+            raise _name_error(
+                field_path,
+                name,
+                f"label {label!r} must be a-z, 0-9 and '-', not starting or ending with '-'",
+            )
+    return text
+
+
+def normalize_zone(zone: str) -> str:
+    """Normalize a zone (apex) name: same syntax as a record name, at least two labels."""
+    text = _normalize_syntax(zone, "zone")
+    if "." not in text:
+        raise _name_error("zone", zone, "a zone needs at least two labels (e.g. lab.test)")
+    return text
+
+
+def _normalize_name(name: object, *, zone: str, field_path: str) -> str:
+    text = _normalize_syntax(name, field_path)
+    apex = normalize_zone(zone)
+    if text == apex:
+        raise _name_error(field_path, name, f"the zone apex {apex} is managed by dns-admin")
+    if not text.endswith("." + apex):
+        raise _name_error(field_path, name, f"not inside the zone {apex}")
+    if text == f"{RESERVED_FIRST_LABEL}.{apex}":
+        raise _name_error(field_path, name, "reserved for the zone's name server")
+    return text
+
+
+def normalize_name(name: str, *, zone: str) -> str:
+    """Lowercase, strip one trailing dot, and check that `name` is strictly inside `zone`."""
+    return _normalize_name(name, zone=zone, field_path="name")
+
+
+def _validate_ipv4(address: object, field_path: str) -> str:
+    if not isinstance(address, str):
+        raise InvalidInput(f"{field_path}: expected a string, got {type(address).__name__}")
+    try:
+        parsed = ipaddress.IPv4Address(address)
+    except ValueError as error:
+        raise InvalidInput(f"{field_path}: {address!r} is not an IPv4 address ({error})") from None
+    # Canonical form only: the value is written verbatim into the zone file.
+    if str(parsed) != address:
+        raise InvalidInput(f"{field_path}: {address!r} is not a canonical dotted-quad IPv4 address")
+    if parsed.is_unspecified or parsed.is_multicast or parsed == ipaddress.IPv4Address("255.255.255.255"):
+        raise InvalidInput(f"{field_path}: {address!r} cannot be the address of a host")
+    return address
+
+
+def validate_ipv4(address: str) -> str:
+    """Return `address` if it is a canonical unicast IPv4 dotted quad; private ranges are allowed."""
+    return _validate_ipv4(address, "address")
+
+
+def _int_in_range(value: object, low: int, high: int, field_path: str) -> int:
+    # `type(...) is int`: a JSON `true` must not pass for a weight of 1.
+    if type(value) is not int:
+        raise InvalidInput(
+            f"{field_path}: expected an integer {low}..{high}, got {type(value).__name__} {value!r}"
+        )
+    if not low <= value <= high:
+        raise InvalidInput(f"{field_path}: {value} is outside {low}..{high}")
+    return value
+
+
+def _object(obj: object, allowed: Iterable[str], required: Iterable[str], field_path: str) -> Mapping[str, Any]:
+    """Check that `obj` is a JSON object with only `allowed` keys and all `required` ones."""
+    if not isinstance(obj, Mapping):
+        raise InvalidInput(f"{field_path}: expected an object, got {type(obj).__name__}")
+    allowed_keys = set(allowed)
+    for key in obj:
+        if key not in allowed_keys:
+            raise InvalidInput(f"{field_path}: unknown key {key!r} (allowed: {', '.join(sorted(allowed_keys))})")
+    for key in required:
+        if key not in obj:
+            raise InvalidInput(f"{field_path}: missing key {key!r}")
+    return cast(Mapping[str, Any], obj)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+# --- record sets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ARecord:
+    """One address of an A record set; `weight` is Route 53's weighted-routing weight (0 = drained)."""
+
+    address: str
+    weight: int
+
+    def __post_init__(self) -> None:
+        _validate_ipv4(self.address, "address")
+        _int_in_range(self.weight, 0, WEIGHT_MAX, "weight")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "weight": self.weight}
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    """An A record set (ttl + records) or an ALIAS (target), keyed by (name, type) in the zone.
+
+    Construction checks everything that does not depend on the zone, so an invalid record set cannot
+    exist; `from_json` additionally checks that the name and target are inside the zone.
+    """
+
+    name: str
+    type: RecordType
+    ttl: int | None
+    records: tuple[ARecord, ...]
+    target: str | None
+
+    def __post_init__(self) -> None:
+        if _normalize_syntax(self.name, "name") != self.name:
+            raise InvalidInput(f"name: {self.name!r} is not normalized (lowercase, no trailing dot)")
+        if self.type == "A":
+            _int_in_range(self.ttl, 0, TTL_S_MAX, "ttl")
+            if self.target is not None:
+                raise InvalidInput("target: an A record set has no target")
+            if not isinstance(self.records, tuple) or not all(isinstance(r, ARecord) for r in self.records):
+                raise InvalidInput("records: expected a tuple of ARecord")
+            if not 1 <= len(self.records) <= RECORD_COUNT_MAX:
+                raise InvalidInput(
+                    f"records: an A record set needs 1..{RECORD_COUNT_MAX} records, got {len(self.records)}"
+                )
+            seen: set[str] = set()
+            for index, record in enumerate(self.records):
+                if record.address in seen:
+                    raise InvalidInput(f"records[{index}].address: duplicate address {record.address}")
+                seen.add(record.address)
+        elif self.type == "ALIAS":
+            if self.ttl is not None:
+                raise InvalidInput("ttl: an ALIAS carries no ttl (it answers with its target's)")
+            if self.records:
+                raise InvalidInput("records: an ALIAS has no records of its own")
+            if self.target is None or _normalize_syntax(self.target, "target") != self.target:
+                raise InvalidInput(f"target: {self.target!r} is not a normalized name")
+            if self.target == self.name:
+                raise InvalidInput(f"target: an ALIAS cannot point at itself ({self.name})")
+        else:
+            raise InvalidInput(f"type: expected one of {', '.join(RECORD_TYPES)}, got {self.type!r}")
+
+    @classmethod
+    def a(cls, name: str, ttl: int, records: Iterable[ARecord]) -> RecordSet:
+        return cls(name=_normalize_syntax(name, "name"), type="A", ttl=ttl, records=tuple(records), target=None)
+
+    @classmethod
+    def alias(cls, name: str, target: str) -> RecordSet:
+        return cls(
+            name=_normalize_syntax(name, "name"),
+            type="ALIAS",
+            ttl=None,
+            records=(),
+            target=_normalize_syntax(target, "target"),
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.type)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "ALIAS":
+            return {"name": self.name, "type": "ALIAS", "target": self.target}
+        return {
+            "name": self.name,
+            "type": "A",
+            "ttl": self.ttl,
+            "records": [record.to_json() for record in self.records],
+        }
+
+    @classmethod
+    def from_json(cls, obj: object, *, zone: str) -> RecordSet:
+        return _record_set_from_json(obj, zone=zone, field_path="")
+
+    def same_value(self, other: RecordSet) -> bool:
+        """Exact equality except record order: the test a DELETE must pass (compare-and-swap)."""
+        return (
+            self.name == other.name
+            and self.type == other.type
+            and self.ttl == other.ttl
+            and self.target == other.target
+            and sorted(self.records, key=_record_order) == sorted(other.records, key=_record_order)
+        )
+
+    def describe(self) -> str:
+        """Short human form, e.g. `ALIAS a.lab.test -> b.lab.test` or `A b.lab.test (2 records, ttl 60)`."""
+        if self.type == "ALIAS":
+            return f"ALIAS {self.name} -> {self.target}"
+        count = len(self.records)
+        return f"A {self.name} ({count} record{'s' if count != 1 else ''}, ttl {self.ttl})"
+
+
+def _record_order(record: ARecord) -> tuple[int, int]:
+    return (int(ipaddress.IPv4Address(record.address)), record.weight)
+
+
+def _record_set_from_json(obj: object, *, zone: str, field_path: str) -> RecordSet:
+    base = _object(obj, ("name", "type", "ttl", "records", "target"), ("name", "type"), field_path or "record_set")
+    record_type = base["type"]
+    type_path = _join(field_path, "type")
+    if record_type not in RECORD_TYPES:
+        raise InvalidInput(f"{type_path}: expected one of {', '.join(RECORD_TYPES)}, got {record_type!r}")
+    name = _normalize_name(base["name"], zone=zone, field_path=_join(field_path, "name"))
+    if record_type == "ALIAS":
+        if "ttl" in base:
+            raise InvalidInput(f"{_join(field_path, 'ttl')}: an ALIAS carries no ttl (it answers with its target's)")
+        if "records" in base:
+            raise InvalidInput(f"{_join(field_path, 'records')}: an ALIAS has no records of its own")
+        fields = _object(obj, ("name", "type", "target"), ("target",), field_path or "record_set")
+        target = _normalize_name(fields["target"], zone=zone, field_path=_join(field_path, "target"))
+        if target == name:
+            raise InvalidInput(f"{_join(field_path, 'target')}: an ALIAS cannot point at itself ({name})")
+        return RecordSet(name=name, type="ALIAS", ttl=None, records=(), target=target)
+    if "target" in base:
+        raise InvalidInput(f"{_join(field_path, 'target')}: an A record set has no target (use type ALIAS)")
+    fields = _object(obj, ("name", "type", "ttl", "records"), ("ttl", "records"), field_path or "record_set")
+    ttl = _int_in_range(fields["ttl"], 0, TTL_S_MAX, _join(field_path, "ttl"))
+    raw_records = fields["records"]
+    records_path = _join(field_path, "records")
+    if not isinstance(raw_records, list):
+        raise InvalidInput(f"{records_path}: expected a list, got {type(raw_records).__name__}")
+    if not 1 <= len(raw_records) <= RECORD_COUNT_MAX:
+        raise InvalidInput(
+            f"{records_path}: an A record set needs 1..{RECORD_COUNT_MAX} records, got {len(raw_records)}"
+        )
+    records: list[ARecord] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_records):
+        path = f"{records_path}[{index}]"
+        record = _object(raw, ("address", "weight"), ("address", "weight"), path)
+        address = _validate_ipv4(record["address"], f"{path}.address")
+        weight = _int_in_range(record["weight"], 0, WEIGHT_MAX, f"{path}.weight")
+        if address in seen:
+            raise InvalidInput(f"{path}.address: duplicate address {address}")
+        seen.add(address)
+        records.append(ARecord(address=address, weight=weight))
+    return RecordSet(name=name, type="A", ttl=ttl, records=tuple(records), target=None)
+
+
+# --- changes -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    record_set: RecordSet
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise InvalidInput(f"action: expected one of {', '.join(ACTIONS)}, got {self.action!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "record_set": self.record_set.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: object, *, zone: str) -> Change:
+        return _change_from_json(obj, zone=zone, field_path="")
+
+    def describe(self) -> str:
+        """e.g. `UPSERT ALIAS dynamodb.us-east-1.lab.test -> plan-000145.dynamodb.us-east-1.lab.test`."""
+        return f"{self.action} {self.record_set.describe()}"
+
+
+def _change_from_json(obj: object, *, zone: str, field_path: str) -> Change:
+    fields = _object(obj, ("action", "record_set"), ("action", "record_set"), field_path or "change")
+    action = fields["action"]
+    if action not in ACTIONS:
+        raise InvalidInput(f"{_join(field_path, 'action')}: expected one of {', '.join(ACTIONS)}, got {action!r}")
+    record_set = _record_set_from_json(fields["record_set"], zone=zone, field_path=_join(field_path, "record_set"))
+    return Change(action=cast(Action, action), record_set=record_set)
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """Changes applied in order, all or nothing. `client` names the sender (e.g. `enactor-a`)."""
+
+    changes: tuple[Change, ...]
+    comment: str = ""
+    client: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.changes, tuple) or not all(isinstance(c, Change) for c in self.changes):
+            raise InvalidInput("changes: expected a tuple of Change")
+        if not 1 <= len(self.changes) <= CHANGE_COUNT_MAX:
+            raise InvalidInput(f"changes: a batch needs 1..{CHANGE_COUNT_MAX} changes, got {len(self.changes)}")
+        _validate_comment(self.comment)
+        _validate_client(self.client)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changes": [change.to_json() for change in self.changes],
+            "comment": self.comment,
+            "client": self.client,
+        }
+
+    @classmethod
+    def from_json(cls, obj: object, *, zone: str) -> ChangeBatch:
+        fields = _object(obj, ("changes", "comment", "client"), ("changes",), "batch")
+        raw_changes = fields["changes"]
+        if not isinstance(raw_changes, list):
+            raise InvalidInput(f"changes: expected a list, got {type(raw_changes).__name__}")
+        if not 1 <= len(raw_changes) <= CHANGE_COUNT_MAX:
+            raise InvalidInput(f"changes: a batch needs 1..{CHANGE_COUNT_MAX} changes, got {len(raw_changes)}")
+        comment = _validate_comment(fields.get("comment", ""))
+        client = _validate_client(fields.get("client", ""))
+        changes: list[Change] = []
+        for index, raw in enumerate(raw_changes):
+            try:
+                changes.append(_change_from_json(raw, zone=zone, field_path=""))
+            except InvalidInput as error:
+                raise InvalidInput(f"change {index}: {error.message}", change_index=index) from None
+        return cls(changes=tuple(changes), comment=comment, client=client)
+
+
+def _validate_comment(comment: object) -> str:
+    if not isinstance(comment, str):
+        raise InvalidInput(f"comment: expected a string, got {type(comment).__name__}")
+    if len(comment) > COMMENT_LENGTH_MAX:
+        raise InvalidInput(f"comment: longer than {COMMENT_LENGTH_MAX} characters")
+    if not comment.isprintable():
+        raise InvalidInput("comment: only printable characters are allowed (no newlines or tabs)")
+    return comment
+
+
+def _validate_client(client: object) -> str:
+    if not isinstance(client, str):
+        raise InvalidInput(f"client: expected a string, got {type(client).__name__}")
+    if len(client) > CLIENT_LENGTH_MAX or _CLIENT.fullmatch(client) is None:
+        raise InvalidInput(f"client: {client!r} must be at most {CLIENT_LENGTH_MAX} characters of a-z, 0-9 and '-'")
+    return client

@@ -1,0 +1,109 @@
+"""The timeline: the event history as sentences a tired responder can read at 3 a.m.
+
+    python3 -m dnsrace.timeline [--last N] [--json]
+
+Each line: time since the first event shown, the service, one sentence, then the global seq.
+Events are ordered by decision time (see events.py for why not by seq).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from .events import STREAM_DEFAULT, Event, read_events
+
+__all__ = ["sentence", "render", "main"]
+
+
+def _d(event: Event, key: str, default: Any = "?") -> Any:
+    return event.detail.get(key, default)
+
+
+_SENTENCES: dict[str, Callable[[Event], str]] = {
+    "planner_started": lambda e: f"started; watching {', '.join(_d(e, 'backends', []))} (tick {_d(e, 'tick_ms')} ms)",
+    "backend_healthy": lambda e: f"saw {_d(e, 'backend')} ({_d(e, 'address')}) healthy, capacity {_d(e, 'capacity')}",
+    "backend_unhealthy": lambda e: f"saw {_d(e, 'backend')} ({_d(e, 'address')}) UNHEALTHY: {_d(e, 'why')}",
+    "plan_created": lambda e: f"published {e.plan} ({_d(e, 'reason')}): {', '.join(_d(e, 'targets', []))}",
+    "plan_withheld": lambda e: f"published no plan: {_d(e, 'why')}",
+    "plan_not_published": lambda e: f"could not publish a plan: {_d(e, 'error')}",
+    "enactor_started": lambda e: f"started in {_d(e, 'mode')} mode (cleanup keeps {_d(e, 'keep_generations')} generations)",
+    "enactor_stopped": lambda e: "stopped",
+    "plan_rejected": lambda e: f"refused a malformed plan: {_d(e, 'error')}",
+    "plan_skipped": lambda e: f"skipped {e.plan}: live is already {_d(e, 'live')}",
+    "check_passed": lambda e: f"checked {e.plan} is newer than live {_d(e, 'live') or '(none)'}",
+    "lock_acquired": lambda e: f"took the lock for {e.plan} (token {e.token}, attempt {_d(e, 'attempt')})",
+    "lock_refused": lambda e: (f"lock busy for {e.plan} (held by {_d(e, 'held_by')}); "
+                               f"retry {_d(e, 'attempt')} in {_d(e, 'retry_in_ms')} ms"),
+    "lock_gave_up": lambda e: f"gave up on {e.plan}: lock busy {_d(e, 'attempts')} times",
+    "lock_released": lambda e: f"released the lock (token {e.token})",
+    "lock_expired_before_release": lambda e: f"found its lock (token {e.token}) EXPIRED when releasing it",
+    "record_set_written": lambda e: f"wrote record set {_d(e, 'name')} ({', '.join(_d(e, 'addresses', []))})",
+    "endpoint_pointed": lambda e: (f"pointed {_d(e, 'endpoint')} at {e.plan} (rollback -> {_d(e, 'rollback') or 'none'}), "
+                                   f"{_d(e, 'change_id')}"),
+    "cleanup_deleted": lambda e: f"cleanup deleted {e.plan} (more than {_d(e, 'keep_generations')} older than {_d(e, 'after')})",
+    "cleanup_already_gone": lambda e: f"cleanup found {e.plan} already gone",
+    "enactor_crashed": lambda e: (f"CRASHED: {_d(e, 'exception')}: {_d(e, 'message')} "
+                                  f"at {_d(e, 'protocol_at')} (raised at {_d(e, 'raised_at')})"),
+    "batch_accepted": lambda e: (f"accepted {_d(e, 'change_id')} from {_d(e, 'client') or 'operator'}: "
+                                 f"{'; '.join(_d(e, 'changes', []))}"),
+    "batch_rejected": lambda e: (f"REJECTED a batch from {_d(e, 'client') or 'operator'}: {_d(e, 'error')}: "
+                                 f"{_d(e, 'message')}"),
+    "zone_rendered": lambda e: f"rendered the zone, serial {_d(e, 'serial')}",
+}
+
+
+def sentence(event: Event) -> str:
+    build = _SENTENCES.get(event.kind)
+    if build is None:
+        extras = " ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
+        return f"{event.kind} {event.plan or ''} {extras}".strip()
+    try:
+        return build(event)
+    except (TypeError, KeyError, ValueError):
+        return f"{event.kind} {json.dumps(event.detail, default=str)}"
+
+
+def render(events: list[Event]) -> list[str]:
+    if not events:
+        return ["(no events yet)"]
+    start = events[0].t
+    return [f"+{e.t - start:9.3f}s  {e.service:<10} {sentence(e)}  #{e.seq}" for e in events]
+
+
+async def _load(redis_url: str, stream: str, count: int) -> list[Event]:
+    redis = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    try:
+        return await read_events(redis, stream=stream, count=count)
+    finally:
+        await redis.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace.timeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--last", type=int, default=60, help="how many of the newest events (default 60)")
+    parser.add_argument("--json", action="store_true", help="one JSON event per line instead of sentences")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--stream", default=os.environ.get("EVENTS_STREAM", STREAM_DEFAULT))
+    args = parser.parse_args(argv)
+    if not 1 <= args.last <= 100_000:
+        parser.error("--last must be 1..100000")
+    try:
+        events = asyncio.run(_load(args.redis_url, args.stream, args.last))
+    except (aioredis.RedisError, OSError, TimeoutError) as error:
+        print(f"timeline: cannot read events from {args.redis_url}: {error}", file=sys.stderr)
+        return 1
+    for line in ([json.dumps(e.to_json(), default=str) for e in events] if args.json else render(events)):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""`python3 -m dnsrace_admin`: serve the zone until SIGTERM.
+
+Start-up order matters: the zone file is rendered from the store BEFORE the HTTP port opens, so
+CoreDNS never serves a zone older than what dns-admin would report. Shutdown stops accepting requests,
+lets the batch in flight finish (bounded), then closes the store and the event sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from .config import Config, ConfigError, load_config
+from .engine import Engine
+from .event_sink import EventSink, StdoutEventSink, log
+from .http_api import make_app
+from .store import StoreError, ZoneStore
+
+SINK_START_TIMEOUT_S = 10.0
+SINK_CLOSE_TIMEOUT_S = 5.0
+HTTP_SHUTDOWN_TIMEOUT_S = 5.0
+HTTP_HOST = "0.0.0.0"  # inside the container; compose publishes it on 127.0.0.1 only
+
+
+async def _open_sink(config: Config) -> Any:
+    """The Redis event sink when configured and available, else JSON lines on stdout."""
+    if config.redis_url is None:
+        log("event_sink_stdout", reason="REDIS_URL is not set")
+        return StdoutEventSink(service=config.service_name)
+    try:
+        from dnsrace.events import RedisEventSink  # written separately; may be missing in early builds
+    except ImportError as error:
+        log("event_sink_stdout", reason=f"dnsrace.events unavailable: {error}")
+        return StdoutEventSink(service=config.service_name)
+    sink = RedisEventSink(config.redis_url, service=config.service_name)
+    async with asyncio.timeout(SINK_START_TIMEOUT_S):
+        await sink.start()
+    return sink
+
+
+async def serve(config: Config) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.zone_dir.mkdir(parents=True, exist_ok=True)
+    store = ZoneStore(config.store_path, zone=config.zone)
+    sink = await _open_sink(config)
+    events: EventSink = sink
+    engine = Engine(
+        store,
+        zone=config.zone,
+        zone_file_path=config.zone_file_path,
+        negative_ttl_s=config.negative_ttl_s,
+        events=events,
+        ns_address=config.ns_address,
+    )
+    runner = web.AppRunner(make_app(engine), access_log=None)
+    try:
+        await engine.start()
+        await runner.setup()
+        site = web.TCPSite(runner, HTTP_HOST, config.http_port, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT_S)
+        await site.start()
+        log("dns_admin_started", zone=config.zone, serial=engine.serial, port=config.http_port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        await stop.wait()
+        log("dns_admin_stopping", serial=engine.serial)
+    finally:
+        await runner.cleanup()
+        await engine.close()
+        try:
+            async with asyncio.timeout(SINK_CLOSE_TIMEOUT_S):
+                await sink.close()
+        except Exception as error:
+            log("event_sink_close_failed", error=repr(error))
+
+
+def main() -> int:
+    try:
+        config = load_config(os.environ)
+    except ConfigError as error:
+        print(f"dns-admin: bad setting: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config))
+    except StoreError as error:
+        print(f"dns-admin: {error}", file=sys.stderr)
+        return 1
+    except (OSError, TimeoutError) as error:
+        print(f"dns-admin: cannot start: {error!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

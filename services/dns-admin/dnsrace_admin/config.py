@@ -1,0 +1,84 @@
+"""dns-admin's settings, read once from the environment and checked before anything starts.
+
+A bad setting stops the process with one clear line (exit 2) instead of surfacing later as a
+confusing failure, e.g. a zone file CoreDNS refuses or a negative TTL that hides the outage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from dnsrace.records import InvalidInput, normalize_zone, validate_ipv4
+
+NEGATIVE_TTL_S_MAX = 3600
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_SERVICE_NAME = re.compile(r"[a-z0-9-]{1,64}")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    zone: str
+    data_dir: Path
+    zone_dir: Path
+    negative_ttl_s: int
+    ns_address: str
+    http_port: int
+    redis_url: str | None  # None: events go to stdout
+    service_name: str
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "zone.sqlite3"
+
+    @property
+    def zone_file_path(self) -> Path:
+        return self.zone_dir / f"db.{self.zone}"
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    try:
+        zone = normalize_zone(env.get("ZONE", "lab.test"))
+    except InvalidInput as error:
+        raise ConfigError(f"ZONE: {error.message}") from None
+    try:
+        ns_address = validate_ipv4(env.get("NS_ADDRESS", "127.0.0.1"))
+    except InvalidInput as error:
+        raise ConfigError(f"NS_ADDRESS: {error.message}") from None
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
+        raise ConfigError(f"REDIS_URL: {redis_url!r} must start with one of {', '.join(_REDIS_SCHEMES)}")
+    service_name = env.get("SERVICE_NAME", "dns-admin")
+    if _SERVICE_NAME.fullmatch(service_name) is None:
+        raise ConfigError(f"SERVICE_NAME: {service_name!r} must be 1..64 characters of a-z, 0-9 and '-'")
+    return Config(
+        zone=zone,
+        data_dir=_directory(env, "DATA_DIR", "/data"),
+        zone_dir=_directory(env, "ZONE_DIR", "/zones"),
+        negative_ttl_s=_integer(env, "NEGATIVE_TTL_S", 15, 1, NEGATIVE_TTL_S_MAX),
+        ns_address=ns_address,
+        http_port=_integer(env, "HTTP_PORT", 8080, 1, 65535),
+        redis_url=redis_url,
+        service_name=service_name,
+    )
+
+
+def _integer(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key, str(default)).strip()
+    if _DIGITS.fullmatch(raw) is None or not low <= int(raw) <= high:
+        raise ConfigError(f"{key}: expected an integer {low}..{high}, got {raw!r}")
+    return int(raw)
+
+
+def _directory(env: Mapping[str, str], key: str, default: str) -> Path:
+    raw = env.get(key, default)
+    if not raw:
+        raise ConfigError(f"{key}: must not be empty")
+    return Path(raw)

@@ -1,0 +1,309 @@
+"""The engine: the one parent function of dns-admin, sequencing rules, store, zone file and events.
+
+For each batch, under one lock (batches are strictly serialized):
+  parse (InvalidInput) -> apply the rules to a copy (ChangeConflict) -> commit record changes, audit
+  row and change counter in one SQLite transaction -> swap the in-memory zone -> emit
+  `batch_accepted` -> render and atomically write the zone file -> emit `zone_rendered` -> answer.
+A rejected batch gets an audit row of its own and a `batch_rejected` event, and changes nothing.
+
+Numbers: accepted batch n is `change-%06d` % n; n is never reused (the counter is committed with the
+batch) and continues across restarts. The SOA serial is n + 1, so the never-changed zone already has a
+positive serial (1) and every accepted batch strictly increases it, across restarts too.
+(max(n, 1) would give change 1 the same serial as the empty zone, and CoreDNS would not reload.)
+
+The critical section runs as its own shielded task: if the HTTP client disconnects (aiohttp cancels the
+handler), a commit already under way still finishes and updates memory, so memory never diverges from
+the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+from dnsrace.records import (
+    Change,
+    ChangeBatch,
+    DnsAdminError,
+    InvalidInput,
+    RecordSet,
+    RecordSetNotFound,
+    normalize_name,
+)
+
+from .event_sink import EventSink, log
+from .rules import RecordKey, apply_changes
+from .store import AuditEntry, ZoneStore
+from .zone_file import render, write_zone_file
+
+T = TypeVar("T")
+
+EMIT_TIMEOUT_S = 1.0  # the sink is bounded too; this is the engine's own guarantee
+AUDIT_LIMIT_MAX = 1000
+_PLAN_LABEL = re.compile(r"plan-[0-9]{6,}")
+
+
+def change_id_of(change_number: int) -> str:
+    return f"change-{change_number:06d}"
+
+
+def serial_of(change_number: int) -> int:
+    return change_number + 1
+
+
+def plan_of(change: Change) -> str | None:
+    """The plan a change is about: the first label of the record set it names (an ALIAS: its target)."""
+    record_set = change.record_set
+    name = record_set.target if record_set.type == "ALIAS" and record_set.target else record_set.name
+    first_label = name.split(".", 1)[0]
+    return first_label if _PLAN_LABEL.fullmatch(first_label) else None
+
+
+@dataclass(frozen=True)
+class BatchAccepted:
+    change_id: str
+    change_number: int
+    serial: int
+
+    def to_json(self) -> dict[str, Any]:
+        # "INSYNC": the zone file is written before we answer (Route 53 answers PENDING first).
+        return {"change_id": self.change_id, "serial": self.serial, "status": "INSYNC"}
+
+
+class ZoneFileWriteFailed(DnsAdminError):
+    """The batch is committed, but the zone file could not be written: CoreDNS still serves the old one."""
+
+    http_status = 500
+
+
+class Engine:
+    def __init__(
+        self,
+        store: ZoneStore,
+        *,
+        zone: str,
+        zone_file_path: Path,
+        negative_ttl_s: int,
+        events: EventSink,
+        ns_address: str = "127.0.0.1",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if store.zone != zone:
+            raise ValueError(f"store holds zone {store.zone!r}, engine serves {zone!r}")
+        self._store = store
+        self._zone = zone
+        self._zone_file_path = zone_file_path
+        self._negative_ttl_s = negative_ttl_s
+        self._events = events
+        self._ns_address = ns_address
+        self._clock = clock
+        # One worker thread: SQLite stays off the event loop and every store call is serialized.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dns-admin-store")
+        self._lock = asyncio.Lock()
+        self._record_sets: dict[RecordKey, RecordSet] = {}
+        self._change_number = 0
+        self._started = False
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the zone from the store and render the zone file once, before serving anything."""
+        async with self._lock:
+            stored = await self._run(self._store.load)
+            self._record_sets = stored.record_sets
+            self._change_number = stored.change_number
+            await self._render()
+            self._started = True
+
+    async def close(self) -> None:
+        """Wait for the batch in flight (if any), then close the store."""
+        async with self._lock:
+            self._started = False
+            await self._run(self._store.close)
+        self._executor.shutdown(wait=True)
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    @property
+    def zone(self) -> str:
+        return self._zone
+
+    @property
+    def change_number(self) -> int:
+        return self._change_number
+
+    @property
+    def serial(self) -> int:
+        return serial_of(self._change_number)
+
+    def record_sets(self) -> list[RecordSet]:
+        return [self._record_sets[key] for key in sorted(self._record_sets)]
+
+    def get(self, name: str, record_type: str) -> RecordSet:
+        normalized = normalize_name(name, zone=self._zone)
+        if record_type not in ("A", "ALIAS"):
+            raise InvalidInput(f"type: expected A or ALIAS, got {record_type!r}")
+        record_set = self._record_sets.get((normalized, record_type))
+        if record_set is None:
+            raise RecordSetNotFound(f"record set {record_type} {normalized} does not exist")
+        return record_set
+
+    async def audit(self, limit: int) -> list[AuditEntry]:
+        if type(limit) is not int or not 1 <= limit <= AUDIT_LIMIT_MAX:
+            raise InvalidInput(f"limit: expected an integer 1..{AUDIT_LIMIT_MAX}, got {limit!r}")
+        return await self._run(functools.partial(self._store.read_audit, limit))
+
+    # --- the write path ------------------------------------------------------------------------------
+
+    async def submit(self, body: object) -> BatchAccepted:
+        """Apply the batch `body` (parsed JSON) all-or-nothing; raise the DnsAdminError that rejects it."""
+        await self._lock.acquire()
+        # From here the lock belongs to the task, which releases it; the shield keeps a cancelled
+        # caller from interrupting a commit half-way through (see module docstring).
+        task = asyncio.ensure_future(self._submit_locked(body))
+        task.add_done_callback(_retrieve_exception)
+        return await asyncio.shield(task)
+
+    async def _submit_locked(self, body: object) -> BatchAccepted:
+        try:
+            if not self._started:
+                raise DnsAdminError(
+                    "dns-admin is not serving (starting or shutting down); nothing was changed",
+                    code="NotServing",
+                    http_status=503,
+                )
+            batch: ChangeBatch | None = None
+            try:
+                batch = ChangeBatch.from_json(body, zone=self._zone)
+                new_record_sets = apply_changes(self._record_sets, batch.changes)
+            except DnsAdminError as error:
+                await self._reject(body, batch, error)
+                raise
+            return await self._accept(body, batch, new_record_sets)
+        finally:
+            self._lock.release()
+
+    async def _accept(
+        self, body: object, batch: ChangeBatch, new_record_sets: dict[RecordKey, RecordSet]
+    ) -> BatchAccepted:
+        change_number = self._change_number + 1
+        change_id = change_id_of(change_number)
+        upserts = [rs for key, rs in sorted(new_record_sets.items()) if self._record_sets.get(key) != rs]
+        deletes = [key for key in sorted(self._record_sets) if key not in new_record_sets]
+        audit = AuditEntry(
+            change_id=change_id,
+            t=self._clock(),
+            client=batch.client,
+            comment=batch.comment,
+            batch=body,
+            outcome="accepted",
+            message=f"{change_id}: {len(batch.changes)} change(s) applied",
+        )
+        await self._run(
+            functools.partial(
+                self._store.commit_batch, change_number=change_number, upserts=upserts, deletes=deletes, audit=audit
+            )
+        )
+        self._record_sets = new_record_sets
+        self._change_number = change_number
+        await self._emit(
+            "batch_accepted",
+            plan=_first_plan(batch.changes),
+            change_id=change_id,
+            serial=self.serial,
+            client=batch.client,
+            comment=batch.comment,
+            changes=[change.describe() for change in batch.changes],
+        )
+        try:
+            await self._render()
+        except Exception as error:
+            log("zone_file_write_failed", change_id=change_id, error=repr(error))
+            raise ZoneFileWriteFailed(
+                f"{change_id} is committed, but writing the zone file failed ({error}); "
+                f"CoreDNS still serves the previous serial"
+            ) from error
+        return BatchAccepted(change_id=change_id, change_number=change_number, serial=self.serial)
+
+    async def _reject(self, body: object, batch: ChangeBatch | None, error: DnsAdminError) -> None:
+        client = batch.client if batch else _claimed(body, "client", 64)
+        comment = batch.comment if batch else _claimed(body, "comment", 256)
+        audit = AuditEntry(
+            change_id=None,
+            t=self._clock(),
+            client=client,
+            comment=comment,
+            batch=body,
+            outcome=error.code,
+            message=error.message,
+            change_index=error.change_index,
+        )
+        try:
+            await self._run(functools.partial(self._store.append_audit, audit))
+        except Exception as audit_error:
+            # The rejection stands either way; losing its audit row must not turn it into a 500.
+            log("audit_write_failed", outcome=error.code, error=repr(audit_error))
+        plan = None
+        if batch is not None:
+            index = error.change_index
+            failing = batch.changes[index] if index is not None and 0 <= index < len(batch.changes) else None
+            plan = (plan_of(failing) if failing else None) or _first_plan(batch.changes)
+        await self._emit(
+            "batch_rejected",
+            plan=plan,
+            error=error.code,
+            message=error.message,
+            change_index=error.change_index,
+            client=client,
+        )
+
+    async def _render(self) -> None:
+        text = render(
+            self._zone,
+            self.serial,
+            self._record_sets.values(),
+            negative_ttl_s=self._negative_ttl_s,
+            ns_address=self._ns_address,
+        )
+        await self._run(functools.partial(write_zone_file, self._zone_file_path, text))
+        await self._emit("zone_rendered", plan=None, serial=self.serial)
+
+    # --- edges ---------------------------------------------------------------------------------------
+
+    async def _run(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+
+    async def _emit(self, kind: str, *, plan: str | None, **detail: Any) -> None:
+        """Report a decision; never fails and never holds the batch longer than EMIT_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(EMIT_TIMEOUT_S):
+                await self._events.emit(kind, plan=plan, token=None, **detail)
+        except Exception as error:
+            log("event_emit_failed", event=kind, error=repr(error))
+
+
+def _first_plan(changes: tuple[Change, ...]) -> str | None:
+    for change in changes:
+        plan = plan_of(change)
+        if plan is not None:
+            return plan
+    return None
+
+
+def _claimed(body: object, key: str, length_max: int) -> str:
+    """What a malformed batch claims in `key`, bounded, for the audit row only."""
+    value = body.get(key) if isinstance(body, Mapping) else None
+    return value[:length_max] if isinstance(value, str) else ""
+
+
+def _retrieve_exception(task: asyncio.Task[Any]) -> None:
+    # The shielded task's caller may be gone; retrieving the exception here keeps asyncio from
+    # logging "exception was never retrieved" for an ordinary rejection.
+    if not task.cancelled():
+        task.exception()

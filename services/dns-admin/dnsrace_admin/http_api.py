@@ -1,0 +1,134 @@
+"""The JSON HTTP API of dns-admin (aiohttp).
+
+Every answer is JSON, errors included: `{"error": code, "message": ..., "change_index": ...}` with the
+error class's status, so a client can always rebuild the error with `dnsrace.records.error_from_json`.
+Route errors (404, 405) and an oversize body (413) use the same shape; an unexpected failure is a 500
+`InternalError`, which a client must treat as "may have happened".
+
+    GET  /healthz                          {"ok": true, "zone", "serial"}
+    GET  /v1/record-sets                   {"zone", "serial", "record_sets": [...]} sorted by (name, type)
+    GET  /v1/record-sets/{name}/{type}     one record set, or 404 RecordSetNotFound
+    POST /v1/changes                       ChangeBatch JSON -> {"change_id", "serial", "status": "INSYNC"}
+    GET  /v1/audit?limit=50                {"entries": [...]} newest last, limit 1..1000
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from dnsrace.records import DnsAdminError, InvalidInput
+
+from .engine import Engine
+from .event_sink import log
+
+BODY_SIZE_MAX = 256 * 1024
+AUDIT_LIMIT_DEFAULT = 50
+_ENGINE = "engine"
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_ROUTE_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "InvalidInput"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=BODY_SIZE_MAX, middlewares=[_errors_as_json])
+    app[_ENGINE] = engine
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/v1/record-sets", _list_record_sets)
+    app.router.add_get("/v1/record-sets/{name}/{type}", _get_record_set)
+    app.router.add_post("/v1/changes", _post_changes)
+    app.router.add_get("/v1/audit", _get_audit)
+    return app
+
+
+def _engine(request: web.Request) -> Engine:
+    engine: Engine = request.app[_ENGINE]
+    return engine
+
+
+def _error_response(error: DnsAdminError) -> web.Response:
+    return web.json_response(error.to_json(), status=error.http_status)
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DnsAdminError as error:
+        return _error_response(error)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        if error.status == 413:
+            message = f"request body larger than {BODY_SIZE_MAX} bytes"
+        else:
+            message = f"{request.method} {request.path}: {error.reason}"
+        code = _ROUTE_ERROR_CODES.get(error.status, "HttpError")
+        response = web.json_response({"error": code, "message": message, "change_index": None}, status=error.status)
+        if "Allow" in error.headers:
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
+    except Exception as error:
+        log("http_handler_failed", method=request.method, path=request.path, error=repr(error))
+        body = {"error": "InternalError", "message": f"internal error: {error!r}", "change_index": None}
+        return web.json_response(body, status=500)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    return web.json_response({"ok": True, "zone": engine.zone, "serial": engine.serial})
+
+
+async def _list_record_sets(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    record_sets = [record_set.to_json() for record_set in engine.record_sets()]
+    return web.json_response({"zone": engine.zone, "serial": engine.serial, "record_sets": record_sets})
+
+
+async def _get_record_set(request: web.Request) -> web.Response:
+    record_set = _engine(request).get(request.match_info["name"], request.match_info["type"])
+    return web.json_response(record_set.to_json())
+
+
+async def _post_changes(request: web.Request) -> web.Response:
+    body = await _read_json(request)
+    accepted = await _engine(request).submit(body)
+    return web.json_response(accepted.to_json())
+
+
+async def _get_audit(request: web.Request) -> web.Response:
+    raw_limit = request.query.get("limit", str(AUDIT_LIMIT_DEFAULT))
+    if _DIGITS.fullmatch(raw_limit) is None:
+        raise InvalidInput(f"limit: expected an integer 1..1000, got {raw_limit!r}")
+    entries = await _engine(request).audit(int(raw_limit))
+    return web.json_response({"entries": [entry.to_json() for entry in entries]})
+
+
+async def _read_json(request: web.Request) -> object:
+    raw = await request.read()  # raises 413 beyond client_max_size
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body: not UTF-8 text") from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise InvalidInput(f"body: not valid JSON ({error})") from None
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # With duplicates, json.loads keeps the last one silently; a batch must mean one thing only.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidInput(f"body: duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(constant: str) -> Any:
+    raise InvalidInput(f"body: {constant} is not valid JSON")

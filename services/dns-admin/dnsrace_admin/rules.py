@@ -1,0 +1,86 @@
+"""The change-batch rules of dns-admin, as a pure function over the zone's record sets.
+
+Route 53 semantics, kept because the incident depends on them:
+- a batch is applied in order to a working copy, and the first change that does not fit rejects the
+  whole batch (the error names the change), so nothing is ever half-applied;
+- CREATE fails if the record set exists; DELETE must name the current value exactly, which gives
+  callers compare-and-swap (DELETE old + CREATE new in one batch); UPSERT creates or replaces;
+- an ALIAS must point at an A record set that exists after the earlier changes of the same batch.
+  An ALIAS whose target is itself an ALIAS is rejected the same way (AliasTargetMissing): chains
+  would make "what does the endpoint answer" depend on more than one lookup;
+- an A and an ALIAS never share a name (NameConflict);
+- deleting an A record set that an ALIAS points at IS allowed, as in Route 53: the alias then
+  answers empty. That is exactly the outage this lab reproduces, so it must stay possible.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from dnsrace.records import (
+    AliasTargetMissing,
+    Change,
+    NameConflict,
+    RecordSet,
+    RecordSetExists,
+    RecordSetMismatch,
+    RecordSetMissing,
+)
+
+RecordKey = tuple[str, str]  # (name, type)
+
+_OTHER_TYPE = {"A": "ALIAS", "ALIAS": "A"}
+
+
+def apply_changes(current: Mapping[RecordKey, RecordSet], changes: Sequence[Change]) -> dict[RecordKey, RecordSet]:
+    """Return the record sets after `changes`, or raise the ChangeConflict of the first misfit.
+
+    `current` is never modified; the caller commits the returned mapping only if this returns.
+    """
+    working = dict(current)
+    for index, change in enumerate(changes):
+        _apply_one(working, index, change)
+    return working
+
+
+def _apply_one(working: dict[RecordKey, RecordSet], index: int, change: Change) -> None:
+    record_set = change.record_set
+    key = record_set.key
+    prefix = f"change {index}: {change.describe()}"
+    if change.action == "DELETE":
+        existing = working.get(key)
+        if existing is None:
+            raise RecordSetMissing(f"{prefix}: record set does not exist", change_index=index)
+        if not existing.same_value(record_set):
+            raise RecordSetMismatch(
+                f"{prefix}: value does not match the current value ({_value(existing)})",
+                change_index=index,
+            )
+        del working[key]
+        return
+    if change.action == "CREATE" and key in working:
+        raise RecordSetExists(f"{prefix}: record set already exists ({_value(working[key])})", change_index=index)
+    other_key = (record_set.name, _OTHER_TYPE[record_set.type])
+    if other_key in working:
+        raise NameConflict(
+            f"{prefix}: an {other_key[1]} record set already exists at {record_set.name}",
+            change_index=index,
+        )
+    if record_set.type == "ALIAS":
+        target = record_set.target
+        assert target is not None  # guaranteed by RecordSet; narrows the type only
+        if (target, "ALIAS") in working:
+            raise AliasTargetMissing(
+                f"{prefix}: alias target is itself an ALIAS; an alias must point at an A record set",
+                change_index=index,
+            )
+        if (target, "A") not in working:
+            raise AliasTargetMissing(f"{prefix}: alias target does not exist", change_index=index)
+    working[key] = record_set
+
+
+def _value(record_set: RecordSet) -> str:
+    if record_set.type == "ALIAS":
+        return f"-> {record_set.target}"
+    records = ", ".join(f"{r.address} weight {r.weight}" for r in record_set.records)
+    return f"ttl {record_set.ttl}: {records}"

@@ -1,0 +1,79 @@
+"""python3 -m dnsrace_enactor — run the apply loop in ENACTOR_MODE until stopped or crashed.
+
+A crash is real: an exception that escapes the loop is reported as one `enactor_crashed` event
+(exception, file:line) and the process exits 1, so `docker ps` shows the restart count climbing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import redis.asyncio as aioredis
+
+from dnsrace.config import ConfigError, exit_on_config_error
+from dnsrace.dns_admin_client import DnsAdminClient
+from dnsrace.events import RedisEventSink
+from dnsrace.lock import EndpointLock
+from dnsrace.plan_store import PlanStore
+
+from .apply_loop import Enactor, run_apply_loop
+from .crash import describe_crash
+from .legacy import Legacy
+from .settings import Settings
+
+CRASH_EVENT_FLUSH_S = 15.0
+
+
+async def run(settings: Settings) -> int:
+    redis_timeout_s = settings.redis_timeout_ms / 1000
+    redis = aioredis.from_url(settings.redis_url, socket_timeout=redis_timeout_s, socket_connect_timeout=10.0)
+    events = RedisEventSink(settings.redis_url, service=settings.service)
+    await events.start()
+    admin = DnsAdminClient(settings.dns_admin_url, zone=settings.zone, timeout_s=settings.dns_admin_timeout_ms / 1000,
+                           client=settings.service)
+    locks: dict[str, EndpointLock] = {}
+
+    def lock_for(endpoint: str) -> EndpointLock:
+        if endpoint not in locks:
+            locks[endpoint] = EndpointLock(redis, endpoint, holder=settings.service, ttl_ms=settings.lock_ttl_ms,
+                                           timeout_s=redis_timeout_s)
+        return locks[endpoint]
+
+    enactor = Enactor(
+        service=settings.service, plans=PlanStore(redis, timeout_s=redis_timeout_s), admin=admin, events=events,
+        lock_for=lock_for, keep_generations=settings.keep_generations, plan_ttl_s=settings.plan_ttl_s,
+        lock_attempts_max=settings.lock_attempts_max, lock_backoff_base_ms=settings.lock_backoff_base_ms,
+        lock_backoff_cap_ms=settings.lock_backoff_cap_ms, poll_interval_ms=settings.poll_interval_ms,
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    status = 0
+    try:
+        await run_apply_loop(enactor, Legacy(), stop=stop)
+        await events.emit("enactor_stopped")
+    except Exception as error:  # legacy: any error in the apply path ends the process
+        crash = describe_crash(error)
+        await events.emit("enactor_crashed", **crash)
+        print(f"{settings.service}: CRASHED: {crash['exception']}: {crash['message']} "
+              f"at {crash['protocol_at']} (raised at {crash['raised_at']})", file=sys.stderr, flush=True)
+        status = 1
+    finally:
+        await events.close(flush_timeout_s=CRASH_EVENT_FLUSH_S)
+        await admin.close()
+        await redis.close()
+    return status
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        exit_on_config_error("enactor", error)
+    raise SystemExit(asyncio.run(run(settings)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The enactor's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnsrace.config import env_choice, env_int, env_str
+
+MODES = ("legacy",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    mode: str
+    zone: str
+    redis_url: str
+    dns_admin_url: str
+    keep_generations: int
+    poll_interval_ms: int
+    lock_ttl_ms: int
+    lock_attempts_max: int
+    lock_backoff_base_ms: int
+    lock_backoff_cap_ms: int
+    redis_timeout_ms: int
+    dns_admin_timeout_ms: int
+    plan_ttl_s: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            service=env_str("SERVICE_NAME", pattern=r"[a-z0-9-]{1,40}"),
+            mode=env_choice("ENACTOR_MODE", "legacy", MODES),
+            zone=env_str("ZONE", "lab.test"),
+            redis_url=env_str("REDIS_URL"),
+            dns_admin_url=env_str("DNS_ADMIN_URL"),
+            keep_generations=env_int("CLEANUP_KEEP_GENERATIONS", 5, minimum=1, maximum=10_000),
+            poll_interval_ms=env_int("POLL_INTERVAL_MS", 500, minimum=10, maximum=60_000),
+            lock_ttl_ms=env_int("LOCK_TTL_MS", 10_000, minimum=100, maximum=600_000),
+            lock_attempts_max=env_int("LOCK_ATTEMPTS_MAX", 30, minimum=1, maximum=10_000),
+            lock_backoff_base_ms=env_int("LOCK_BACKOFF_BASE_MS", 100, minimum=1, maximum=60_000),
+            lock_backoff_cap_ms=env_int("LOCK_BACKOFF_CAP_MS", 3_000, minimum=1, maximum=600_000),
+            redis_timeout_ms=env_int("REDIS_TIMEOUT_MS", 60_000, minimum=100, maximum=600_000),
+            dns_admin_timeout_ms=env_int("DNS_ADMIN_TIMEOUT_MS", 60_000, minimum=100, maximum=600_000),
+            plan_ttl_s=env_int("PLAN_RECORD_TTL_S", 1, minimum=0, maximum=86_400),
+        )

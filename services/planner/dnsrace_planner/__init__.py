@@ -1,0 +1,1 @@
+"""The DNS planner: watches backend health and publishes numbered plans."""

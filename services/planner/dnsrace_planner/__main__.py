@@ -1,0 +1,99 @@
+"""python3 -m dnsrace_planner — publish plan N+1 on every change of health or weights, and on a tick.
+
+The loop: observe every backend (bounded by HEALTH_TIMEOUT_MS), emit an event for each change of
+health, and publish a plan when the healthy set changed or PLAN_TICK_MS has passed since the last
+one. With no healthy backend at all it publishes nothing (an empty plan is never right) and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from dnsrace.config import ConfigError, env_int, env_str, exit_on_config_error
+from dnsrace.events import RedisEventSink
+from dnsrace.healthcheck import touch
+from dnsrace.plan_store import PlanStore
+from dnsrace.plans import Target
+from dnsrace.rules import targets_differ
+
+from .health import Backend, Observation, observe
+
+ALIVE_FILE = "/tmp/planner-alive"
+REDIS_TIMEOUT_S = 5.0
+
+
+def as_targets(observations: list[Observation]) -> list[Target]:
+    return [Target(o.backend, o.address, o.capacity) for o in observations if o.healthy and o.address]
+
+
+async def run() -> None:
+    try:
+        service = env_str("SERVICE_NAME", "planner")
+        redis_url = env_str("REDIS_URL")
+        endpoints = tuple(env_str("ENDPOINT").split(","))
+        backends = Backend.parse_list(env_str("BACKENDS"))
+        tick_ms = env_int("PLAN_TICK_MS", 2000, minimum=100, maximum=3_600_000)
+        interval_ms = env_int("HEALTH_INTERVAL_MS", 500, minimum=50, maximum=60_000)
+        health_timeout_ms = env_int("HEALTH_TIMEOUT_MS", 1000, minimum=50, maximum=30_000)
+    except (ConfigError, ValueError) as error:
+        exit_on_config_error("planner", ConfigError(str(error)))
+
+    redis = aioredis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    events = RedisEventSink(redis_url, service=service)
+    await events.start()
+    store = PlanStore(redis, timeout_s=REDIS_TIMEOUT_S)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+
+    await events.emit("planner_started", backends=[b.name for b in backends], tick_ms=tick_ms, endpoints=list(endpoints))
+    health: dict[str, Observation] = {}
+    published: list[tuple[str, str, int]] | None = None
+    last_publish = 0.0
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            touch(ALIVE_FILE)
+            observations = await asyncio.gather(*(observe(session, b, timeout_s=health_timeout_ms / 1000) for b in backends))
+            for o in observations:
+                before = health.get(o.backend)
+                if before is None or before.healthy != o.healthy or before.address != o.address:
+                    await events.emit("backend_healthy" if o.healthy else "backend_unhealthy",
+                                      backend=o.backend, address=o.address, capacity=o.capacity, why=o.why)
+                health[o.backend] = o
+            targets = as_targets(list(observations))
+            keys = [(t.backend, t.address, t.weight) for t in targets]
+            changed = published is not None and targets_differ(published, keys)
+            due = time.monotonic() - last_publish >= tick_ms / 1000
+            if (changed or due or published is None) and not targets:
+                if published is None or published:
+                    await events.emit("plan_withheld", why="no healthy backend; an empty plan is never published")
+                published = []
+            elif changed or due or published is None:
+                try:
+                    plan = await store.publish(endpoints, targets, reason="health changed" if changed else "tick")
+                except (aioredis.RedisError, OSError, TimeoutError) as error:
+                    await events.emit("plan_not_published", error=f"{type(error).__name__}: {error}")
+                else:
+                    published, last_publish = keys, time.monotonic()
+                    await events.emit("plan_created", plan=plan.id, generation=plan.generation, reason=plan.reason,
+                                      targets=[f"{t.backend}={t.address}/w{t.weight}" for t in targets])
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_ms / 1000)
+            except TimeoutError:
+                pass
+    await events.emit("planner_stopped")
+    await events.close()
+    await redis.close()
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Health checks of the backends over HTTP (the edge of the planner: DNS lookup + one GET each)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+import aiohttp
+
+__all__ = ["Backend", "Observation", "observe"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    port: int
+
+    @classmethod
+    def parse_list(cls, text: str) -> tuple[Backend, ...]:
+        """'backend-1:8080,backend-2:8080' -> backends; ValueError naming the bad entry."""
+        backends = []
+        for entry in (part.strip() for part in text.split(",")):
+            name, _, port = entry.partition(":")
+            if not name or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"backend {entry!r} is not NAME:PORT")
+            backends.append(cls(name, int(port)))
+        if not backends or len({b.name for b in backends}) != len(backends):
+            raise ValueError("backends must be a non-empty list of distinct NAME:PORT")
+        return tuple(backends)
+
+
+@dataclass(frozen=True)
+class Observation:
+    backend: str
+    address: str | None
+    healthy: bool
+    capacity: int
+    why: str  # "ok", or what went wrong, for the event
+
+
+async def observe(session: aiohttp.ClientSession, backend: Backend, *, timeout_s: float) -> Observation:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout_s):
+            infos = await loop.getaddrinfo(backend.name, backend.port, family=socket.AF_INET, type=socket.SOCK_STREAM)
+        address = str(ipaddress.IPv4Address(infos[0][4][0]))
+    except (OSError, TimeoutError, IndexError) as error:
+        return Observation(backend.name, None, False, 0, f"no address: {error}")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with session.get(f"http://{address}:{backend.port}/health") as response:
+                body = await response.json(content_type=None)
+                capacity = body.get("capacity", 0) if isinstance(body, dict) else 0
+                if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 255:
+                    return Observation(backend.name, address, False, 0, f"bad capacity {capacity!r}")
+                if response.status != 200:
+                    return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
+                return Observation(backend.name, address, True, capacity, "ok")
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
+        return Observation(backend.name, address, False, 0, f"{type(error).__name__}: {error}")

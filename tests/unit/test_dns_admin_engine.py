@@ -1,0 +1,491 @@
+"""The dns-admin engine over a real SQLite store and a real zone directory (tmp_path).
+
+Only the event sink is a fake: it records what the engine reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from dnsrace.records import (
+    AliasTargetMissing,
+    ARecord,
+    InvalidInput,
+    NameConflict,
+    RecordSet,
+    RecordSetExists,
+    RecordSetMismatch,
+    RecordSetMissing,
+    RecordSetNotFound,
+)
+from dnsrace_admin import engine as engine_module
+from dnsrace_admin.engine import Engine, plan_of
+from dnsrace_admin.store import StoreError, ZoneStore
+
+ZONE = "lab.test"
+EP = "dynamodb.us-east-1.lab.test"
+ROLLBACK = f"rollback.{EP}"
+
+
+def plan_name(number: int) -> str:
+    return f"plan-{number:06d}.{EP}"
+
+
+def a_set(name: str, *addresses: str, ttl: int = 60, weight: int = 1) -> dict[str, Any]:
+    return {"name": name, "type": "A", "ttl": ttl, "records": [{"address": a, "weight": weight} for a in addresses]}
+
+
+def alias(name: str, target: str) -> dict[str, Any]:
+    return {"name": name, "type": "ALIAS", "target": target}
+
+
+def change(action: str, record_set: dict[str, Any]) -> dict[str, Any]:
+    return {"action": action, "record_set": record_set}
+
+
+def batch(*changes: dict[str, Any], client: str = "enactor-a", comment: str = "") -> dict[str, Any]:
+    return {"changes": list(changes), "client": client, "comment": comment}
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str | None, dict[str, Any]]] = []
+
+    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None:
+        self.events.append((kind, plan, detail))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _, _ in self.events]
+
+
+class Lab:
+    """A data dir and a zone dir that engines can be opened on, closed and reopened."""
+
+    def __init__(self, root: Path) -> None:
+        self.data_path = root / "zone.sqlite3"
+        self.zone_dir = root / "zones"
+        self.zone_dir.mkdir()
+        self.zone_file = self.zone_dir / "db.lab.test"
+        self.sink = RecordingSink()
+        self.clock_value = 1_000.0
+
+    def clock(self) -> float:
+        self.clock_value += 1.0
+        return self.clock_value
+
+    async def open(self) -> Engine:
+        engine = Engine(
+            ZoneStore(self.data_path, zone=ZONE),
+            zone=ZONE,
+            zone_file_path=self.zone_file,
+            negative_ttl_s=15,
+            events=self.sink,
+            clock=self.clock,
+        )
+        await engine.start()
+        return engine
+
+    def zone_text(self) -> str:
+        return self.zone_file.read_text()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Lab:
+    return Lab(tmp_path)
+
+
+@pytest.fixture
+async def engine(lab: Lab) -> AsyncIterator[Engine]:
+    opened = await lab.open()
+    yield opened
+    await opened.close()
+
+
+def snapshot(engine: Engine) -> tuple[int, int, list[RecordSet]]:
+    return (engine.change_number, engine.serial, engine.record_sets())
+
+
+def lines_for(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"{name}. ")]
+
+
+async def live_endpoint(engine: Engine, number: int = 145) -> None:
+    await engine.submit(batch(change("CREATE", a_set(plan_name(number), "10.0.0.1", "10.0.0.2"))))
+    await engine.submit(batch(change("UPSERT", alias(EP, plan_name(number)))))
+
+
+# --- start-up ----------------------------------------------------------------------------------------
+
+
+async def test_fresh_engine_renders_empty_zone_with_serial_1(engine: Engine, lab: Lab) -> None:
+    assert snapshot(engine) == (0, 1, [])
+    assert "IN SOA ns.lab.test. hostmaster.lab.test. 1 60 30 86400 15" in lab.zone_text()
+    assert lab.sink.kinds() == ["zone_rendered"]
+
+
+# --- accepted batches --------------------------------------------------------------------------------
+
+
+async def test_accepted_batch_numbers_serial_zone_and_events(engine: Engine, lab: Lab) -> None:
+    result = await engine.submit(
+        batch(
+            change("CREATE", a_set(plan_name(145), "10.0.0.1")),
+            change("CREATE", alias(EP, plan_name(145))),
+            comment="apply plan-000145",
+        )
+    )
+    assert (result.change_id, result.change_number, result.serial) == ("change-000001", 1, 2)
+    assert result.to_json() == {"change_id": "change-000001", "serial": 2, "status": "INSYNC"}
+    assert snapshot(engine)[:2] == (1, 2)
+    text = lab.zone_text()
+    assert " 2 60 30 86400 15" in text
+    assert lines_for(text, EP) == [f"{EP}. 60 IN A 10.0.0.1"]
+    kind, plan, detail = lab.sink.events[1]
+    assert (kind, plan) == ("batch_accepted", "plan-000145")
+    assert detail == {
+        "change_id": "change-000001",
+        "serial": 2,
+        "client": "enactor-a",
+        "comment": "apply plan-000145",
+        "changes": [
+            f"CREATE A {plan_name(145)} (1 record, ttl 60)",
+            f"CREATE ALIAS {EP} -> {plan_name(145)}",
+        ],
+    }
+    assert lab.sink.events[2] == ("zone_rendered", None, {"serial": 2})
+
+
+async def test_upsert_creates_then_replaces(engine: Engine) -> None:
+    await engine.submit(batch(change("UPSERT", a_set(plan_name(1), "10.0.0.1"))))
+    await engine.submit(batch(change("UPSERT", a_set(plan_name(1), "10.0.0.9", ttl=30))))
+    assert engine.get(plan_name(1), "A") == RecordSet.a(plan_name(1), 30, [ARecord("10.0.0.9", 1)])
+    assert engine.change_number == 2
+
+
+async def test_alias_created_in_the_same_batch_after_its_target(engine: Engine) -> None:
+    await engine.submit(
+        batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")), change("UPSERT", alias(EP, plan_name(1))))
+    )
+    assert engine.get(EP, "ALIAS").target == plan_name(1)
+
+
+async def test_compare_and_swap_with_delete_then_create(engine: Engine) -> None:
+    await live_endpoint(engine, 1)
+    await engine.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.3"))))
+    await engine.submit(batch(change("DELETE", alias(EP, plan_name(1))), change("CREATE", alias(EP, plan_name(2)))))
+    assert engine.get(EP, "ALIAS").target == plan_name(2)
+    # The same swap written against the stale value now fails: the endpoint moved on.
+    with pytest.raises(RecordSetMismatch):
+        await engine.submit(batch(change("DELETE", alias(EP, plan_name(1))), change("CREATE", alias(EP, plan_name(3)))))
+
+
+async def test_delete_matches_records_in_any_order(engine: Engine) -> None:
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1", "10.0.0.2"))))
+    await engine.submit(batch(change("DELETE", a_set(plan_name(1), "10.0.0.2", "10.0.0.1"))))
+    assert engine.record_sets() == []
+
+
+async def test_deleting_the_live_alias_target_is_allowed_and_empties_the_endpoint(engine: Engine, lab: Lab) -> None:
+    await live_endpoint(engine)
+    assert len(lines_for(lab.zone_text(), EP)) == 2
+    await engine.submit(batch(change("DELETE", a_set(plan_name(145), "10.0.0.1", "10.0.0.2"))))
+    text = lab.zone_text()
+    assert lines_for(text, EP) == []
+    assert f"; alias {EP} -> {plan_name(145)} (target missing: answers empty)" in text
+    assert engine.get(EP, "ALIAS").target == plan_name(145)
+
+
+# --- rejected batches --------------------------------------------------------------------------------
+
+
+async def test_create_twice_is_rejected_and_changes_nothing(engine: Engine, lab: Lab) -> None:
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1"))))
+    before, zone_before = snapshot(engine), lab.zone_text()
+    with pytest.raises(RecordSetExists) as caught:
+        await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.2"))))
+    assert caught.value.change_index == 0
+    assert caught.value.message.startswith(f"change 0: CREATE A {plan_name(1)} (1 record, ttl 60): record set already exists")
+    assert snapshot(engine) == before
+    assert lab.zone_text() == zone_before
+
+
+async def test_delete_mismatch_is_rejected_and_changes_nothing(engine: Engine, lab: Lab) -> None:
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1", "10.0.0.2"))))
+    before, zone_before = snapshot(engine), lab.zone_text()
+    for wrong in (
+        a_set(plan_name(1), "10.0.0.1"),
+        a_set(plan_name(1), "10.0.0.1", "10.0.0.2", ttl=61),
+        a_set(plan_name(1), "10.0.0.1", "10.0.0.2", weight=2),
+    ):
+        with pytest.raises(RecordSetMismatch, match="does not match the current value"):
+            await engine.submit(batch(change("DELETE", wrong)))
+    assert snapshot(engine) == before
+    assert engine.serial == 2
+    assert lab.zone_text() == zone_before
+
+
+async def test_delete_missing_is_rejected(engine: Engine) -> None:
+    with pytest.raises(RecordSetMissing):
+        await engine.submit(batch(change("DELETE", a_set(plan_name(1), "10.0.0.1"))))
+    assert engine.change_number == 0
+
+
+async def test_alias_to_missing_target_is_rejected_with_a_readable_message(engine: Engine) -> None:
+    await live_endpoint(engine, 145)
+    with pytest.raises(AliasTargetMissing) as caught:
+        await engine.submit(
+            batch(change("UPSERT", alias(EP, plan_name(145))), change("UPSERT", alias(ROLLBACK, plan_name(110))))
+        )
+    assert caught.value.change_index == 1
+    assert caught.value.message == (
+        f"change 1: UPSERT ALIAS {ROLLBACK} -> {plan_name(110)}: alias target does not exist"
+    )
+    assert caught.value.http_status == 409
+
+
+async def test_alias_before_its_target_in_the_same_batch_is_rejected(engine: Engine) -> None:
+    with pytest.raises(AliasTargetMissing):
+        await engine.submit(
+            batch(change("UPSERT", alias(EP, plan_name(1))), change("CREATE", a_set(plan_name(1), "10.0.0.1")))
+        )
+    assert engine.record_sets() == []
+
+
+async def test_alias_to_an_alias_is_rejected(engine: Engine) -> None:
+    await live_endpoint(engine, 1)
+    with pytest.raises(AliasTargetMissing, match="itself an ALIAS"):
+        await engine.submit(batch(change("CREATE", alias(ROLLBACK, EP))))
+
+
+async def test_a_and_alias_cannot_share_a_name(engine: Engine) -> None:
+    await live_endpoint(engine, 1)
+    with pytest.raises(NameConflict):
+        await engine.submit(batch(change("CREATE", a_set(EP, "10.0.0.9"))))
+    with pytest.raises(NameConflict):
+        await engine.submit(batch(change("UPSERT", alias(plan_name(1), plan_name(1).replace("plan-", "x-")))))
+
+
+async def test_rejection_at_change_2_leaves_changes_0_and_1_unapplied(engine: Engine, lab: Lab) -> None:
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1"))))
+    before, zone_before = snapshot(engine), lab.zone_text()
+    with pytest.raises(RecordSetExists) as caught:
+        await engine.submit(
+            batch(
+                change("CREATE", a_set(plan_name(2), "10.0.0.2")),
+                change("UPSERT", alias(EP, plan_name(2))),
+                change("CREATE", a_set(plan_name(1), "10.0.0.3")),
+            )
+        )
+    assert caught.value.change_index == 2
+    assert snapshot(engine) == before
+    assert lab.zone_text() == zone_before
+    with pytest.raises(RecordSetNotFound):
+        engine.get(plan_name(2), "A")
+
+
+async def test_malformed_batch_is_invalid_input(engine: Engine) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await engine.submit(batch(change("CREATE", a_set("x.example.com", "10.0.0.1"))))
+    assert caught.value.change_index == 0
+    with pytest.raises(InvalidInput):
+        await engine.submit("not a batch")
+    assert engine.change_number == 0
+
+
+async def test_rejections_are_reported_as_events(engine: Engine, lab: Lab) -> None:
+    await live_endpoint(engine, 145)
+    with pytest.raises(AliasTargetMissing):
+        await engine.submit(
+            batch(change("UPSERT", alias(EP, plan_name(145))), change("UPSERT", alias(ROLLBACK, plan_name(110))))
+        )
+    kind, plan, detail = lab.sink.events[-1]
+    assert (kind, plan) == ("batch_rejected", "plan-000110")  # the plan of the change that failed
+    assert detail == {
+        "error": "AliasTargetMissing",
+        "message": f"change 1: UPSERT ALIAS {ROLLBACK} -> {plan_name(110)}: alias target does not exist",
+        "change_index": 1,
+        "client": "enactor-a",
+    }
+    with pytest.raises(InvalidInput):
+        await engine.submit({"changes": [], "client": "enactor-b"})
+    kind, plan, detail = lab.sink.events[-1]
+    assert (kind, plan, detail["error"], detail["client"]) == ("batch_rejected", None, "InvalidInput", "enactor-b")
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+async def test_get_validates_and_reports_missing(engine: Engine) -> None:
+    await live_endpoint(engine, 1)
+    assert engine.get(EP.upper() + ".", "ALIAS").name == EP
+    with pytest.raises(RecordSetNotFound, match=f"A {EP} does not exist"):
+        engine.get(EP, "A")
+    with pytest.raises(InvalidInput):
+        engine.get(EP, "CNAME")
+    with pytest.raises(InvalidInput):
+        engine.get("x.example.com", "A")
+    assert [rs.key for rs in engine.record_sets()] == sorted([(EP, "ALIAS"), (plan_name(1), "A")])
+
+
+def test_plan_of() -> None:
+    from dnsrace.records import Change
+
+    assert plan_of(Change("UPSERT", RecordSet.alias(EP, plan_name(7)))) == "plan-000007"
+    assert plan_of(Change("CREATE", RecordSet.a(plan_name(1234567), 60, [ARecord("10.0.0.1", 1)]))) == "plan-1234567"
+    assert plan_of(Change("UPSERT", RecordSet.a("planet.lab.test", 60, [ARecord("10.0.0.1", 1)]))) is None
+    assert plan_of(Change("UPSERT", RecordSet.alias(EP, "other.lab.test"))) is None
+
+
+# --- durability and audit ----------------------------------------------------------------------------
+
+
+async def test_reopen_keeps_record_sets_serial_and_continues_numbering(lab: Lab) -> None:
+    first = await lab.open()
+    await live_endpoint(first, 1)
+    with pytest.raises(RecordSetExists):
+        await first.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.5"))))
+    state = snapshot(first)
+    await first.close()
+    lab.zone_file.unlink()  # start-up must render the zone again from the store
+
+    second = await lab.open()
+    try:
+        assert snapshot(second) == state == (2, 3, second.record_sets())
+        assert lines_for(lab.zone_text(), EP) == [f"{EP}. 60 IN A 10.0.0.1", f"{EP}. 60 IN A 10.0.0.2"]
+        assert " 3 60 30 86400 15" in lab.zone_text()
+        result = await second.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.3"))))
+        assert (result.change_id, result.serial) == ("change-000003", 4)
+    finally:
+        await second.close()
+
+
+async def test_store_file_settings(lab: Lab) -> None:
+    engine = await lab.open()
+    await engine.close()
+    connection = sqlite3.connect(lab.data_path)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        connection.close()
+
+
+async def test_store_refuses_a_file_of_another_zone(lab: Lab) -> None:
+    ZoneStore(lab.data_path, zone=ZONE).close()
+    with pytest.raises(StoreError, match="holds zone 'lab.test'"):
+        ZoneStore(lab.data_path, zone="other.test")
+
+
+async def test_audit_records_accepted_and_rejected_batches(lab: Lab) -> None:
+    engine = await lab.open()
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")), comment="first"))
+    with pytest.raises(RecordSetExists):
+        await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")), client="enactor-b"))
+    with pytest.raises(InvalidInput):
+        await engine.submit({"changes": "nope", "client": "enactor-c", "comment": "bad"})
+    await engine.close()
+
+    reopened = await lab.open()  # the audit log is durable too
+    try:
+        entries = [entry.to_json() for entry in await reopened.audit(50)]
+    finally:
+        await reopened.close()
+    assert [(e["change_id"], e["outcome"], e["client"], e["change_index"]) for e in entries] == [
+        ("change-000001", "accepted", "enactor-a", None),
+        (None, "RecordSetExists", "enactor-b", 0),
+        (None, "InvalidInput", "enactor-c", None),
+    ]
+    assert entries[0]["comment"] == "first"
+    assert entries[0]["batch"] == batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")), comment="first")
+    assert entries[1]["message"].startswith("change 0: CREATE A")
+    assert entries[2]["batch"] == {"changes": "nope", "client": "enactor-c", "comment": "bad"}
+    assert [e["t"] for e in entries] == sorted(e["t"] for e in entries)
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+
+
+async def test_audit_limit_returns_newest_last(engine: Engine) -> None:
+    for number in range(1, 6):
+        await engine.submit(batch(change("CREATE", a_set(plan_name(number), "10.0.0.1"))))
+    entries = await engine.audit(2)
+    assert [entry.change_id for entry in entries] == ["change-000004", "change-000005"]
+    for bad in (0, 1001, -1):
+        with pytest.raises(InvalidInput):
+            await engine.audit(bad)
+
+
+# --- concurrency and failure of the edges -------------------------------------------------------------
+
+
+async def test_concurrent_batches_are_serialized_and_numbered_once(engine: Engine) -> None:
+    results = await asyncio.gather(
+        *[engine.submit(batch(change("CREATE", a_set(plan_name(n), "10.0.0.1")))) for n in range(1, 21)],
+        *[engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.2")))) for _ in range(5)],
+        return_exceptions=True,
+    )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    rejected = [r for r in results if isinstance(r, BaseException)]
+    assert sorted(r.change_number for r in accepted) == list(range(1, 21))
+    assert all(isinstance(r, RecordSetExists) for r in rejected) and len(rejected) == 5
+    assert engine.serial == 21
+
+
+async def test_cancelled_caller_does_not_split_memory_from_store(lab: Lab) -> None:
+    engine = await lab.open()
+    task = asyncio.ensure_future(engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")))))
+    await asyncio.sleep(0)  # the commit is now under way in the worker thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await engine.close()  # waits for the shielded commit to finish
+    assert engine.change_number == 1
+    reopened = await lab.open()
+    try:
+        assert snapshot(reopened) == snapshot(engine)
+    finally:
+        await reopened.close()
+
+
+class BrokenSink:
+    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None:
+        raise ConnectionError("redis is gone")
+
+
+class HangingSink:
+    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None:
+        await asyncio.sleep(3600)
+
+
+@pytest.mark.parametrize("sink", [BrokenSink(), HangingSink()])
+async def test_a_failing_event_sink_never_fails_or_blocks_a_batch(
+    lab: Lab, sink: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(engine_module, "EMIT_TIMEOUT_S", 0.05)
+    lab.sink = sink
+    engine = await lab.open()
+    try:
+        result = await asyncio.wait_for(engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")))), 5)
+        assert result.change_number == 1
+        with pytest.raises(RecordSetExists):
+            await asyncio.wait_for(engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")))), 5)
+    finally:
+        await engine.close()
+    assert "event_emit_failed" in capsys.readouterr().err
+
+
+async def test_zone_file_write_failure_is_reported_after_commit(lab: Lab) -> None:
+    engine = await lab.open()
+    try:
+        lab.zone_file.unlink()
+        lab.zone_dir.rmdir()  # nowhere to write the zone file
+        with pytest.raises(engine_module.ZoneFileWriteFailed, match="change-000001 is committed"):
+            await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1"))))
+        assert engine.change_number == 1  # memory follows the store, not the zone file
+        lab.zone_dir.mkdir()
+        await engine.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.1"))))
+        assert lines_for(lab.zone_text(), plan_name(1)) == [f"{plan_name(1)}. 60 IN A 10.0.0.1"]
+    finally:
+        await engine.close()
