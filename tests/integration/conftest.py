@@ -1,0 +1,35 @@
+"""One stack for the whole integration session: `down -v` before and after, pass or fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .stack import TOP, Stack, compose_command, free_port
+
+REQUIRED_IMAGES = ("dnsrace/app:local", "dnsrace/coredns:1.12.4", "dnsrace/toxiproxy:2.12.0", "dnsrace/redis:7.0.15")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    missing = [image for image in REQUIRED_IMAGES
+               if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0]
+    if missing:
+        pytest.fail(f"images missing: {', '.join(missing)} — run `make images` (make test does)")
+    ports = {name: free_port() for name in ("dns", "dns_auth", "admin", "toxiproxy", "metrics", "probe_redis")}
+    stack = Stack(project=f"dnsrace-it-{os.getpid()}", ports=ports, compose_bin=compose_command())
+    stack.compose("down", "-v", "--remove-orphans", check=False)
+    try:
+        stack.compose("up", "-d")
+        stack.wait_healthy(180)
+        yield stack
+    finally:
+        logs = stack.compose("logs", "--no-color", "--tail=400", check=False)
+        log_dir = Path(os.environ.get("DNSRACE_LOG_DIR", TOP / "store" / "integration"))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / f"{stack.project}.log").write_text(logs.stdout + logs.stderr)
+        stack.compose("down", "-v", "--remove-orphans", check=False)
