@@ -66,5 +66,5 @@ test-unit: deps ## unit tests only (no Docker)
 test-integration: deps images ## integration tests only
 	$(PY) -m pytest tests/integration -q
 
-bench: up ## measure propagation latency and resolver throughput (numbers for the README)
-	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT)
+bench: deps images ## restart the stack, then time plan propagation and resolver throughput (README numbers)
+	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT) $(if $(PLANS),--plans $(PLANS))

@@ -1,0 +1,138 @@
+"""dnsrace_enactor.crash.describe_crash: which line a responder is shown when an enactor dies.
+
+Every exception here is really raised and caught, so its traceback is the one Python builds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dnsrace.lock import Lease
+from dnsrace.plans import Plan, Target
+from dnsrace.records import AliasTargetMissing, ChangeBatch
+from dnsrace_enactor import apply_loop, crash, legacy
+from dnsrace_enactor.apply_loop import Enactor
+from dnsrace_enactor.crash import describe_crash
+from dnsrace_enactor.legacy import Legacy
+
+EP = "dynamodb.us-east-1.lab.test"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+THIS_FILE = os.path.relpath(os.path.abspath(__file__), ROOT)
+LEGACY_FILE = "services/enactor/dnsrace_enactor/legacy.py"
+APPLY_LOOP_FILE = "services/enactor/dnsrace_enactor/apply_loop.py"
+
+
+def line_of(function: Callable[..., Any], needle: str) -> int:
+    """The line number, in its file, of the one line of `function` that contains `needle`."""
+    lines, first = inspect.getsourcelines(function)
+    matches = [first + offset for offset, line in enumerate(lines) if needle in line]
+    assert len(matches) == 1, f"{needle!r} is on lines {matches}"
+    return matches[0]
+
+
+class RejectingAdmin:
+    """Stands in for the HTTP client: dns-admin refuses the batch, as it did for the rollback alias."""
+
+    async def submit(self, batch: ChangeBatch) -> None:
+        raise AliasTargetMissing("change 1: rollback alias target does not exist", change_index=1)
+
+    async def list_record_sets(self) -> list[Any]:
+        return []
+
+
+class SilentSink:
+    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None:
+        pass
+
+
+class SelectsAGhost(Legacy):
+    """A variant that asks cleanup to delete a generation that has no record set."""
+
+    def select_cleanup(self, generations: list[int], applied: Plan, keep_generations: int) -> list[int]:
+        return [7]
+
+
+def enactor() -> Enactor:
+    return Enactor(service="enactor-a", plans=None, admin=RejectingAdmin(), events=SilentSink(),
+                   lock_for=lambda endpoint: None, keep_generations=3, plan_ttl_s=1,
+                   lock_attempts_max=1, lock_backoff_base_ms=1, lock_backoff_cap_ms=1, poll_interval_ms=1,
+                   rng=random.Random(0))
+
+
+PLAN = Plan(12, (EP,), (Target("backend-1", "10.0.0.1", 1),), 1_700_000_000.0)
+
+
+async def raised_by(coroutine: Any) -> BaseException:
+    try:
+        await coroutine
+    except Exception as error:
+        return error
+    raise AssertionError("expected an exception")
+
+
+def raise_outside() -> None:
+    raise ValueError("nothing to do with the enactor")
+
+
+async def test_an_error_raised_outside_but_left_through_legacy_names_the_legacy_batch_line() -> None:
+    error = await raised_by(Legacy().point_endpoint(enactor(), EP, PLAN, f"plan-000002.{EP}", Lease("enactor-a", 9)))
+    described = describe_crash(error)
+    submit_line = line_of(legacy.Legacy.point_endpoint, "await enactor.admin.submit(batch)")
+    raise_line = line_of(RejectingAdmin.submit, "raise AliasTargetMissing")
+    assert described["exception"] == "AliasTargetMissing"
+    assert described["message"] == "change 1: rollback alias target does not exist"
+    assert described["protocol_at"] == f"{LEGACY_FILE}:{submit_line}"
+    assert described["protocol_function"] == "point_endpoint"
+    assert described["protocol_line"].startswith("result = await enactor.admin.submit(batch)")
+    assert described["raised_at"] == f"{THIS_FILE}:{raise_line}"
+    assert described["traceback"][-2:] == [f"{LEGACY_FILE}:{submit_line} in point_endpoint",
+                                           f"{THIS_FILE}:{raise_line} in submit"]
+
+
+async def test_an_error_raised_inside_the_enactor_package_is_both_raised_at_and_protocol_at() -> None:
+    error = await raised_by(apply_loop.cleanup(enactor(), SelectsAGhost(), EP, PLAN))
+    described = describe_crash(error)
+    line = line_of(apply_loop.cleanup, "record_set = plan_sets[generation]")
+    assert described["exception"] == "KeyError"
+    assert described["raised_at"] == f"{APPLY_LOOP_FILE}:{line}"
+    assert described["protocol_at"] == f"{APPLY_LOOP_FILE}:{line}"
+    assert described["protocol_function"] == "cleanup"
+    assert described["protocol_line"] == "record_set = plan_sets[generation]"
+
+
+def test_an_error_raised_entirely_outside_the_enactor_has_no_protocol_frame() -> None:
+    try:
+        raise_outside()
+    except ValueError as error:
+        described = describe_crash(error)
+    raise_line = line_of(raise_outside, "raise ValueError")
+    assert described["raised_at"] == f"{THIS_FILE}:{raise_line}"
+    assert (described["protocol_at"], described["protocol_function"], described["protocol_line"]) == (None, None, None)
+    assert described["message"] == "nothing to do with the enactor"
+    assert described["traceback"][-1] == f"{THIS_FILE}:{raise_line} in raise_outside"
+
+
+def test_an_error_never_raised_has_no_frames_at_all() -> None:
+    described = describe_crash(RuntimeError("made, not raised"))
+    assert described == {"exception": "RuntimeError", "message": "made, not raised", "raised_at": None,
+                         "protocol_at": None, "protocol_function": None, "protocol_line": None, "traceback": []}
+
+
+@pytest.mark.xfail(strict=True, reason="crash.py:24 matches frames with str.startswith(_PACKAGE_DIR), so a "
+                                       "file in a sibling directory such as dnsrace_enactor_extras/ counts as "
+                                       "enactor code")
+def test_a_sibling_directory_sharing_the_package_prefix_is_not_the_enactor() -> None:
+    sibling = crash._PACKAGE_DIR + "_extras/hook.py"
+    namespace: dict[str, Any] = {}
+    exec(compile("def hook():\n    raise OSError('from a sibling directory')\n", sibling, "exec"), namespace)
+    try:
+        namespace["hook"]()
+    except OSError as error:
+        described = describe_crash(error)
+    assert described["protocol_at"] is None
