@@ -312,12 +312,14 @@ async def test_cleanup_deletes_only_this_endpoints_plans_older_than_the_window(l
         Change("CREATE", RecordSet.a(plan_set(1, EP6), 1, [ARecord("10.0.0.1", 1)])),
         Change("CREATE", unrelated),
         Change("CREATE", RecordSet.alias(EP, plan_set(8))),
+        Change("CREATE", RecordSet.alias(plan_set(2), plan_set(8))),  # named like a plan, but not a plan set
     )
     enactor, events, _ = lab.enactor(keep_generations=3)
     await apply_plan(enactor, Legacy(), plan(9))
     assert lab.admin.plan_generations() == [6, 8, 9]
     assert lab.admin.plan_generations(EP6) == [1]
     assert lab.admin.zone[("www.lab.test", "A")] == unrelated
+    assert lab.admin.alias_target(plan_set(2)) == plan_set(8)
     assert [(victim, detail["after"], detail["keep_generations"]) for _, victim, _, detail in
             events.of("cleanup_deleted")] == [("plan-000001", "plan-000009", 3), ("plan-000003", "plan-000009", 3),
                                               ("plan-000005", "plan-000009", 3)]

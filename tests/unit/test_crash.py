@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from dnsrace.dns_admin_client import ChangeResult
 from dnsrace.lock import Lease
 from dnsrace.plans import Plan, Target
-from dnsrace.records import AliasTargetMissing, ChangeBatch
+from dnsrace.records import AliasTargetMissing, ChangeBatch, RecordSet
 from dnsrace_enactor import apply_loop, crash, legacy
 from dnsrace_enactor.apply_loop import Enactor
 from dnsrace_enactor.crash import describe_crash
@@ -37,13 +38,27 @@ def line_of(function: Callable[..., Any], needle: str) -> int:
 
 
 class RejectingAdmin:
-    """Stands in for the HTTP client: dns-admin refuses the batch, as it did for the rollback alias."""
+    """Stands in for the HTTP client: the endpoint is at plan 2, and dns-admin refuses any batch with an
+    alias in it, as it refused the rollback alias to a deleted plan."""
 
-    async def submit(self, batch: ChangeBatch) -> None:
-        raise AliasTargetMissing("change 1: rollback alias target does not exist", change_index=1)
+    async def get_record_set(self, name: str, type_: str) -> RecordSet | None:
+        return RecordSet.alias(EP, f"plan-000002.{EP}") if (name, type_) == (EP, "ALIAS") else None
+
+    async def submit(self, batch: ChangeBatch) -> ChangeResult:
+        if any(change.record_set.type == "ALIAS" for change in batch.changes):
+            raise AliasTargetMissing("change 1: rollback alias target does not exist", change_index=1)
+        return ChangeResult("C000001", 1)
 
     async def list_record_sets(self) -> list[Any]:
         return []
+
+
+class FreeLock:
+    async def try_acquire(self) -> Lease:
+        return Lease("enactor-a", 9)
+
+    async def release(self, lease: Lease) -> bool:
+        return True
 
 
 class SilentSink:
@@ -60,7 +75,7 @@ class SelectsAGhost(Legacy):
 
 def enactor() -> Enactor:
     return Enactor(service="enactor-a", plans=None, admin=RejectingAdmin(), events=SilentSink(),
-                   lock_for=lambda endpoint: None, keep_generations=3, plan_ttl_s=1,
+                   lock_for=lambda endpoint: FreeLock(), keep_generations=3, plan_ttl_s=1,
                    lock_attempts_max=1, lock_backoff_base_ms=1, lock_backoff_cap_ms=1, poll_interval_ms=1,
                    rng=random.Random(0))
 
@@ -81,8 +96,9 @@ def raise_outside() -> None:
 
 
 async def test_an_error_raised_outside_but_left_through_legacy_names_the_legacy_batch_line() -> None:
-    error = await raised_by(Legacy().point_endpoint(enactor(), EP, PLAN, f"plan-000002.{EP}", Lease("enactor-a", 9)))
+    error = await raised_by(apply_loop.apply_plan(enactor(), Legacy(), PLAN))
     described = describe_crash(error)
+    point_line = line_of(apply_loop.apply_plan, "await variant.point_endpoint(")
     submit_line = line_of(legacy.Legacy.point_endpoint, "await enactor.admin.submit(batch)")
     raise_line = line_of(RejectingAdmin.submit, "raise AliasTargetMissing")
     assert described["exception"] == "AliasTargetMissing"
@@ -91,7 +107,8 @@ async def test_an_error_raised_outside_but_left_through_legacy_names_the_legacy_
     assert described["protocol_function"] == "point_endpoint"
     assert described["protocol_line"].startswith("result = await enactor.admin.submit(batch)")
     assert described["raised_at"] == f"{THIS_FILE}:{raise_line}"
-    assert described["traceback"][-2:] == [f"{LEGACY_FILE}:{submit_line} in point_endpoint",
+    assert described["traceback"][-3:] == [f"{APPLY_LOOP_FILE}:{point_line} in apply_plan",
+                                           f"{LEGACY_FILE}:{submit_line} in point_endpoint",
                                            f"{THIS_FILE}:{raise_line} in submit"]
 
 
