@@ -12,6 +12,8 @@ fi
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
+# redis-tools: redis-cli, and redis-check-rdb, the Redis binary the event-sink unit tests run as a server.
+command -v redis-check-rdb >/dev/null || command -v redis-server >/dev/null || need+=(redis-tools)
 for module in aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython pytest:python3-pytest \
               pytest_asyncio:python3-pytest-asyncio; do
   /usr/bin/python3 -c "import ${module%%:*}" 2>/dev/null || need+=("${module#*:}")

@@ -141,9 +141,6 @@ def test_an_error_never_raised_has_no_frames_at_all() -> None:
                          "protocol_at": None, "protocol_function": None, "protocol_line": None, "traceback": []}
 
 
-@pytest.mark.xfail(strict=True, reason="crash.py:24 matches frames with str.startswith(_PACKAGE_DIR), so a "
-                                       "file in a sibling directory such as dnsrace_enactor_extras/ counts as "
-                                       "enactor code")
 def test_a_sibling_directory_sharing_the_package_prefix_is_not_the_enactor() -> None:
     sibling = crash._PACKAGE_DIR + "_extras/hook.py"
     namespace: dict[str, Any] = {}

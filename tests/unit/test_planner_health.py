@@ -43,8 +43,6 @@ def test_parse_list_refuses_a_name_given_twice() -> None:
         Backend.parse_list("backend-1:8080,backend-1:9090")
 
 
-@pytest.mark.xfail(strict=True, reason="health.py:26 str.isdigit() accepts digits int() cannot parse, so "
-                                       "int(port) raises its own ValueError, which does not name the entry")
 def test_parse_list_names_the_entry_even_for_a_superscript_port() -> None:
     with pytest.raises(ValueError, match="backend 'backend-1:\u00b2' is not NAME:PORT"):
         Backend.parse_list("backend-1:\u00b2")

@@ -11,18 +11,20 @@ Errors:
 
 from __future__ import annotations
 
-import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from .records import DnsAdminError, validate_ipv4
 
 __all__ = [
     "MalformedPlan", "Plan", "Target", "plan_id", "generation_of_plan_id",
     "plan_record_name", "rollback_record_name", "generation_of_record_name",
 ]
 
-PLAN_ID_PATTERN = re.compile(r"plan-(\d{6,9})")
+PLAN_ID_PATTERN = re.compile(r"plan-([0-9]{6,9})", re.ASCII)
 GENERATION_MAX = 999_999_999
 TARGETS_MAX = 100
 WEIGHT_MAX = 255
@@ -40,7 +42,8 @@ def plan_id(generation: int) -> str:
 
 def generation_of_plan_id(text: str) -> int:
     match = PLAN_ID_PATTERN.fullmatch(text)
-    if match is None:
+    # Only the spelling plan_id() writes: one generation, one name (cleanup keys on it).
+    if match is None or int(match.group(1)) < 1 or plan_id(int(match.group(1))) != text:
         raise MalformedPlan(f"{text!r} is not a plan id like plan-000145")
     return int(match.group(1))
 
@@ -125,8 +128,12 @@ class Plan:
         if not isinstance(targets_raw, list) or not 1 <= len(targets_raw) <= TARGETS_MAX:
             raise MalformedPlan(f"{identifier}: targets must be a list of 1..{TARGETS_MAX} targets")
         targets = tuple(_target_from_json(identifier, index, t) for index, t in enumerate(targets_raw))
+        addresses = [t.address for t in targets]
+        if len(set(addresses)) != len(addresses):
+            raise MalformedPlan(f"{identifier}: targets repeat an address ({', '.join(sorted(addresses))})")
         created_at = obj.get("created_at")
-        if not isinstance(created_at, (int, float)) or isinstance(created_at, bool) or created_at <= 0:
+        if (not isinstance(created_at, (int, float)) or isinstance(created_at, bool)
+                or not math.isfinite(created_at) or created_at <= 0):
             raise MalformedPlan(f"{identifier}: created_at must be a positive number of seconds")
         reason = obj.get("reason", "tick")
         if not isinstance(reason, str):
@@ -141,10 +148,11 @@ def _target_from_json(identifier: str, index: int, obj: object) -> Target:
     backend, address, weight = obj.get("backend"), obj.get("address"), obj.get("weight")
     if not isinstance(backend, str) or not backend:
         raise MalformedPlan(f"{where}.backend must be a name")
+    # The same address rules dns-admin applies, so a plan that passes here is one it will accept.
     try:
-        ipaddress.IPv4Address(str(address))
-    except ValueError:
-        raise MalformedPlan(f"{where}.address {address!r} is not an IPv4 address") from None
+        validate_ipv4(address if isinstance(address, str) else repr(address))
+    except DnsAdminError as error:
+        raise MalformedPlan(f"{where}.address {address!r} is not an IPv4 address a record can hold: {error.message}") from None
     if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= WEIGHT_MAX:
         raise MalformedPlan(f"{where}.weight must be an integer 0..{WEIGHT_MAX}")
     return Target(backend, str(address), weight)

@@ -31,6 +31,7 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "planner_started": lambda e: f"started; watching {', '.join(_d(e, 'backends', []))} (tick {_d(e, 'tick_ms')} ms)",
     "backend_healthy": lambda e: f"saw {_d(e, 'backend')} ({_d(e, 'address')}) healthy, capacity {_d(e, 'capacity')}",
     "backend_unhealthy": lambda e: f"saw {_d(e, 'backend')} ({_d(e, 'address')}) UNHEALTHY: {_d(e, 'why')}",
+    "planner_stopped": lambda e: "stopped",
     "plan_created": lambda e: f"published {e.plan} ({_d(e, 'reason')}): {', '.join(_d(e, 'targets', []))}",
     "plan_withheld": lambda e: f"published no plan: {_d(e, 'why')}",
     "plan_not_published": lambda e: f"could not publish a plan: {_d(e, 'error')}",
@@ -63,8 +64,8 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
 def sentence(event: Event) -> str:
     build = _SENTENCES.get(event.kind)
     if build is None:
-        extras = " ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
-        return f"{event.kind} {event.plan or ''} {extras}".strip()
+        words = [event.kind, event.plan or "", *(f"{k}={v}" for k, v in sorted(event.detail.items()))]
+        return " ".join(w for w in words if w)
     try:
         return build(event)
     except (TypeError, KeyError, ValueError):
@@ -75,7 +76,8 @@ def render(events: list[Event]) -> list[str]:
     if not events:
         return ["(no events yet)"]
     start = events[0].t
-    return [f"+{e.t - start:9.3f}s  {e.service:<10} {sentence(e)}  #{e.seq}" for e in events]
+    return [f"+{e.t - start:9.3f}s  {e.service:<10} {sentence(e)}" + (f"  #{e.seq}" if e.seq is not None else "")
+            for e in events]
 
 
 async def _load(redis_url: str, stream: str, count: int) -> list[Event]:

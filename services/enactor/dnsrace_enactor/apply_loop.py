@@ -132,6 +132,10 @@ async def acquire_lock(enactor: Enactor, endpoint: str, plan: Plan) -> Lease | N
             await enactor.events.emit("lock_acquired", plan=plan.id, token=outcome.token, endpoint=endpoint,
                                       attempt=attempt + 1)
             return outcome
+        if attempt + 1 == enactor.lock_attempts_max:
+            await enactor.events.emit("lock_refused", plan=plan.id, endpoint=endpoint, held_by=outcome.held_by,
+                                      attempt=attempt + 1, retry_in_ms=None)
+            break
         delay_ms = backoff_ms(attempt, base_ms=enactor.lock_backoff_base_ms, cap_ms=enactor.lock_backoff_cap_ms,
                               rng=enactor.rng)
         await enactor.events.emit("lock_refused", plan=plan.id, endpoint=endpoint, held_by=outcome.held_by,

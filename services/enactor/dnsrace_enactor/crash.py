@@ -21,7 +21,7 @@ def _where(frame: traceback.FrameSummary) -> str:
 
 def describe_crash(error: BaseException) -> dict[str, Any]:
     frames = traceback.extract_tb(error.__traceback__)
-    ours = [f for f in frames if os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+    ours = [f for f in frames if os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     message = getattr(error, "message", None) or str(error)
     return {
         "exception": type(error).__name__,

@@ -28,7 +28,12 @@ REDIS_TIMEOUT_S = 5.0
 
 
 def as_targets(observations: list[Observation]) -> list[Target]:
-    return [Target(o.backend, o.address, o.capacity) for o in observations if o.healthy and o.address]
+    """Healthy backends as plan targets; two names on one address count once (a plan never repeats one)."""
+    targets: dict[str, Target] = {}
+    for o in observations:
+        if o.healthy and o.address and o.address not in targets:
+            targets[o.address] = Target(o.backend, o.address, o.capacity)
+    return list(targets.values())
 
 
 async def run() -> None:

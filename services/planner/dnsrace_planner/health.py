@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ class Backend:
         backends = []
         for entry in (part.strip() for part in text.split(",")):
             name, _, port = entry.partition(":")
-            if not name or not port.isdigit() or not 1 <= int(port) <= 65535:
+            if not name or re.fullmatch(r"[0-9]{1,5}", port) is None or not 1 <= int(port) <= 65535:
                 raise ValueError(f"backend {entry!r} is not NAME:PORT")
             backends.append(cls(name, int(port)))
         if not backends or len({b.name for b in backends}) != len(backends):
@@ -51,12 +52,18 @@ async def observe(session: aiohttp.ClientSession, backend: Backend, *, timeout_s
     try:
         async with asyncio.timeout(timeout_s):
             async with session.get(f"http://{address}:{backend.port}/health") as response:
+                if response.status != 200:
+                    try:
+                        body = await response.json(content_type=None)
+                    except ValueError:
+                        body = None
+                    reported = body.get("capacity") if isinstance(body, dict) else None
+                    capacity = reported if isinstance(reported, int) and not isinstance(reported, bool) and 0 <= reported <= 255 else 0
+                    return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
                 body = await response.json(content_type=None)
-                capacity = body.get("capacity", 0) if isinstance(body, dict) else 0
+                capacity = body.get("capacity") if isinstance(body, dict) else None
                 if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 255:
                     return Observation(backend.name, address, False, 0, f"bad capacity {capacity!r}")
-                if response.status != 200:
-                    return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
                 return Observation(backend.name, address, True, capacity, "ok")
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
         return Observation(backend.name, address, False, 0, f"{type(error).__name__}: {error}")
