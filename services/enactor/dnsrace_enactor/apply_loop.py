@@ -4,9 +4,12 @@
     2. check P is newer than the plan each endpoint points at        (legacy: once, here)
     3. take the endpoint's lock (backoff and retry while it is busy)
     4. write P's record set for the endpoint
-    5. one change batch: endpoint -> P, rollback -> the previous plan (the variant builds and sends it)
+    5. one change batch: endpoint -> P, rollback -> the plan it points at now (the variant builds it)
     6. release the lock
     7. cleanup: delete plans more than K generations older than P    (the variant selects them)
+
+Cleanup (7) also runs on every pass that finds no new plan, relative to the newest plan this enactor
+applied: record sets that a slow or crashed enactor wrote late would otherwise never be swept.
 
 Effects happen at the edges (Enactor's plans, lock, admin, events); the rules are pure functions in
 dnsrace.rules. Every decision emits exactly one event, carrying the plan id and the lock token.
@@ -42,8 +45,7 @@ class Variant(Protocol):
 
     name: str
 
-    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, previous_target: str | None,
-                             lease: Lease) -> None:
+    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, lease: Lease) -> None:
         """Step 5: one change batch moving the endpoint (and the rollback record)."""
 
     def select_cleanup(self, generations: list[int], applied: Plan, keep_generations: int) -> list[int]:
@@ -67,6 +69,7 @@ class Enactor:
     poll_interval_ms: int
     rng: random.Random = field(default_factory=random.Random)
     last_generation: int = 0
+    last_applied: Plan | None = None
 
     def batch(self, comment: str, *changes: Change) -> ChangeBatch:
         return ChangeBatch(changes=tuple(changes), comment=comment, client=self.service)
@@ -86,6 +89,9 @@ async def run_apply_loop(enactor: Enactor, variant: Variant, *, stop: asyncio.Ev
         if plan is not None and plan.generation > enactor.last_generation:
             enactor.last_generation = plan.generation
             await apply_plan(enactor, variant, plan)
+        elif enactor.last_applied is not None:
+            for endpoint in enactor.last_applied.endpoints:
+                await cleanup(enactor, variant, endpoint, enactor.last_applied)
         jitter = enactor.rng.uniform(0.8, 1.2)
         try:
             await asyncio.wait_for(stop.wait(), timeout=enactor.poll_interval_ms * jitter / 1000)
@@ -96,7 +102,6 @@ async def run_apply_loop(enactor: Enactor, variant: Variant, *, stop: asyncio.Ev
 async def apply_plan(enactor: Enactor, variant: Variant, plan: Plan) -> None:
     events = enactor.events
     # Step 2. Each endpoint's live plan is read and compared now — and, in legacy mode, never again.
-    previous: dict[str, str | None] = {}
     for endpoint in plan.endpoints:
         alias = await enactor.admin.get_record_set(endpoint, "ALIAS")
         live_target = alias.target if alias is not None else None
@@ -107,7 +112,6 @@ async def apply_plan(enactor: Enactor, variant: Variant, plan: Plan) -> None:
                               why="not newer than the live plan")
             return
         await events.emit("check_passed", plan=plan.id, endpoint=endpoint, live=live_plan)
-        previous[endpoint] = live_target
 
     for endpoint in plan.endpoints:
         lease = await acquire_lock(enactor, endpoint, plan)       # step 3
@@ -115,10 +119,11 @@ async def apply_plan(enactor: Enactor, variant: Variant, plan: Plan) -> None:
             return
         try:
             await write_plan_record_set(enactor, endpoint, plan, lease)                  # step 4
-            await variant.point_endpoint(enactor, endpoint, plan, previous[endpoint], lease)  # step 5
+            await variant.point_endpoint(enactor, endpoint, plan, lease)                 # step 5
         finally:
             await release_lock(enactor, endpoint, plan, lease)    # step 6
 
+    enactor.last_applied = plan
     for endpoint in plan.endpoints:
         await cleanup(enactor, variant, endpoint, plan)           # step 7
 

@@ -3,7 +3,7 @@
 Its reliability mechanisms, each reasonable alone:
   - the staleness check runs once, in the shared loop's step 2, long before the write;
   - cleanup trusts generation numbers alone (dnsrace.rules.plans_older_than_window);
-  - the rollback record always aliases the plan the endpoint pointed at before;
+  - the rollback record always aliases the plan the endpoint points at when the batch is built;
   - any error in the apply path is not handled here: it escapes the loop and the process exits,
     and the restart policy brings it back — into the same error.
 """
@@ -21,14 +21,15 @@ from .apply_loop import Enactor
 class Legacy:
     name = "legacy"
 
-    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, previous_target: str | None,
-                             lease: Lease) -> None:
+    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, lease: Lease) -> None:
         target = plan_record_name(plan.id, endpoint)
         changes = [Change("UPSERT", RecordSet.alias(endpoint, target))]
+        current = await enactor.admin.get_record_set(endpoint, "ALIAS")
+        previous_target = current.target if current is not None else None
         if previous_target is not None:
             # ── THE BUG ──────────────────────────────────────────────────────────────────────────
-            # The rollback record always aliases the previous plan; nothing asks whether it still
-            # exists. If cleanup deleted it, dns-admin (like Route 53) rejects an alias to a missing
+            # The rollback record always aliases the plan the endpoint points at; nothing asks
+            # whether that plan still exists. If cleanup deleted it, dns-admin (like Route 53) rejects an alias to a missing
             # target, the whole batch fails, and nothing below handles that: the exception leaves
             # the apply loop and the enactor dies. Every enactor reads the same previous plan, so
             # every enactor dies the same way, on every restart. A missing previous plan should have
