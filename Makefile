@@ -12,7 +12,11 @@ COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo "doc
 COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
-.PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench
+.PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench \
+        reproduce-outage repair
+LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
+MODE ?= legacy
+SCENARIO ?= race
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +59,15 @@ backend-fail: ## turn backend N unhealthy (make backend-fail N=2)
 backend-heal: ## turn backend N healthy again (make backend-heal N=2)
 	@test -n "$(N)" || { echo "usage: make backend-heal N=2" >&2; exit 2; }
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
+
+reproduce-outage: deps images ## reset the stack, then reproduce the outage (SCENARIO=race|manual-delete)
+	@test "$(MODE)" = legacy || { echo "reproduce-outage: MODE=$(MODE): only legacy exists so far" >&2; exit 2; }
+	@$(COMPOSE) down -v --remove-orphans >/dev/null 2>&1
+	@ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null
+	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO)
+
+repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback cleared; time until clients recover
+	@$(LAB) dnsrace_lab.repair
 
 test: deps images ## unit tests, then integration tests against a fresh stack of their own
 	$(PY) -m pytest tests/unit -q

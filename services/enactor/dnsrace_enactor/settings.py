@@ -41,6 +41,6 @@ class Settings:
             lock_backoff_base_ms=env_int("LOCK_BACKOFF_BASE_MS", 100, minimum=1, maximum=60_000),
             lock_backoff_cap_ms=env_int("LOCK_BACKOFF_CAP_MS", 3_000, minimum=1, maximum=600_000),
             redis_timeout_ms=env_int("REDIS_TIMEOUT_MS", 60_000, minimum=100, maximum=600_000),
-            dns_admin_timeout_ms=env_int("DNS_ADMIN_TIMEOUT_MS", 60_000, minimum=100, maximum=600_000),
+            dns_admin_timeout_ms=env_int("DNS_ADMIN_TIMEOUT_MS", 120_000, minimum=100, maximum=600_000),
             plan_ttl_s=env_int("PLAN_RECORD_TTL_S", 1, minimum=0, maximum=86_400),
         )

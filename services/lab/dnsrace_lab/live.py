@@ -1,0 +1,164 @@
+"""The running stack, reached only through what it publishes on 127.0.0.1 (and docker for containers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dns.asyncquery
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import redis.asyncio as aioredis
+
+from dnsrace.dns_admin_client import DnsAdminClient
+from dnsrace.events import Event, RedisEventSink
+from dnsrace.toxiproxy import ToxiproxyClient
+
+TOP = Path(__file__).resolve().parents[3]
+ENDPOINT = "dynamodb.us-east-1.lab.test"
+ZONE = "lab.test"
+ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
+CALL_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    dns: int
+    dns_auth: int
+    admin: int
+    toxiproxy: int
+    probe_redis: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        def port(name: str, default: int) -> int:
+            return int(os.environ.get(name) or default)
+        return cls(port("DNSRACE_DNS_PORT", 1053), port("DNSRACE_DNS_AUTH_PORT", 1054),
+                   port("DNSRACE_ADMIN_PORT", 8080), port("DNSRACE_TOXIPROXY_PORT", 8474),
+                   port("DNSRACE_PROBE_REDIS_PORT", 22000))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One DNS answer as dig would summarise it."""
+
+    name: str
+    rcode: str
+    addresses: tuple[str, ...]
+    soa_ttl: int | None
+
+    def summary(self) -> str:
+        body = ", ".join(self.addresses) if self.addresses else "no A records"
+        kind = " (NODATA: the name exists, it has no A records)" if self.rcode == "NOERROR" and not self.addresses else ""
+        return f"status {self.rcode}, ANSWER {len(self.addresses)}: {body}{kind}"
+
+
+def compose_command(project: str) -> list[str]:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        base = ["docker", "compose"]
+    elif shutil.which("docker-compose"):
+        base = ["docker-compose"]
+    else:
+        raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
+    return [*base, "-p", project, "-f", str(TOP / "docker-compose.yml")]
+
+
+class Live:
+    def __init__(self, project: str, ports: Ports) -> None:
+        self.project = project
+        self.ports = ports
+        self.redis = aioredis.from_url(f"redis://127.0.0.1:{ports.probe_redis}/0", socket_timeout=CALL_TIMEOUT_S,
+                                       socket_connect_timeout=CALL_TIMEOUT_S)
+        self.admin = DnsAdminClient(f"http://127.0.0.1:{ports.admin}", zone=ZONE, timeout_s=CALL_TIMEOUT_S,
+                                    client="operator")
+        self.toxiproxy = ToxiproxyClient(f"http://127.0.0.1:{ports.toxiproxy}", timeout_s=CALL_TIMEOUT_S)
+        self.events = RedisEventSink(f"redis://127.0.0.1:{ports.probe_redis}/0", service="lab", echo=False)
+        self._last_stream_id = "0-0"
+
+    async def __aenter__(self) -> Live:
+        await self.events.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.events.close()
+        await self.admin.close()
+        await self.toxiproxy.close()
+        await self.redis.close()
+
+    # --- DNS ----------------------------------------------------------------------------------------
+    async def query(self, name: str = ENDPOINT, *, authoritative_view: bool = False) -> Answer:
+        port = self.ports.dns_auth if authoritative_view else self.ports.dns
+        response = await dns.asyncquery.udp(dns.message.make_query(name, dns.rdatatype.A), "127.0.0.1",
+                                            port=port, timeout=2.0)
+        addresses = tuple(sorted(i.address for rrset in response.answer for i in rrset
+                                 if rrset.rdtype == dns.rdatatype.A))
+        soa_ttl = next((rrset.ttl for rrset in response.authority if rrset.rdtype == dns.rdatatype.SOA), None)
+        return Answer(name, dns.rcode.to_text(response.rcode()), addresses, soa_ttl)
+
+    # --- the event history -------------------------------------------------------------------------
+    async def stream_position(self) -> str:
+        rows = await self.redis.xrevrange("dnsrace:events", count=1)
+        return rows[0][0].decode() if rows else "0-0"
+
+    async def events_since(self, stream_id: str, count: int = 5000) -> list[Event]:
+        """Events appended after stream_id, in decision-time order."""
+        rows = await self.redis.xrange("dnsrace:events", min=f"({stream_id}", count=count)
+        events = [Event.from_json(json.loads(f[b"event"]), seq=int(f[b"seq"])) for _, f in rows]
+        return sorted(events, key=lambda e: (e.t, e.seq or 0))
+
+    async def wait_event(self, since: str, what: str, match: Any, *, within_s: float) -> Event:
+        """The first event after `since` for which match(event) is true; StepNotReached after within_s."""
+        deadline = time.monotonic() + within_s
+        cursor = since
+        while time.monotonic() < deadline:
+            rows = await self.redis.xread({"dnsrace:events": cursor}, count=500, block=100)
+            for _stream, entries in rows:
+                for entry_id, fields in entries:
+                    cursor = entry_id.decode()
+                    event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
+                    if match(event):
+                        return event
+        raise StepNotReached(what, f"no such event within {within_s:.0f} s")
+
+    async def newest_generation(self) -> int:
+        return int(await self.redis.get("dnsrace:plans:latest") or 0)
+
+    # --- containers --------------------------------------------------------------------------------
+    def restart_counts(self) -> dict[str, int]:
+        counts = {}
+        for service in ENACTORS:
+            ids = subprocess.run([*compose_command(self.project), "ps", "-q", service], capture_output=True,
+                                 text=True, check=True, cwd=TOP).stdout.split()
+            if ids:
+                state = json.loads(subprocess.run(["docker", "inspect", ids[0]], capture_output=True, text=True,
+                                                  check=True).stdout)[0]
+                counts[service] = int(state["RestartCount"])
+        return counts
+
+
+class StepNotReached(Exception):
+    """A step of a scenario did not happen within its bound; the message names the step."""
+
+    def __init__(self, step: str, why: str) -> None:
+        super().__init__(f"{step}: {why}")
+        self.step = step
+        self.why = why
+
+
+async def poll(what: str, probe: Any, *, within_s: float, every_s: float = 0.1) -> Any:
+    """Await probe() until truthy; StepNotReached naming `what` after within_s (a bound, not a sleep)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value:
+            return value
+        await asyncio.sleep(every_s)
+    raise StepNotReached(what, f"not within {within_s:.0f} s")

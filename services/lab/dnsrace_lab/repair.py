@@ -1,0 +1,100 @@
+"""python3 -m dnsrace_lab.repair — the operator's manual fix, through dns-admin's API.
+
+1. Point the endpoint at the newest plan whose record set still exists, and clear the rollback
+   record, in one change batch (compare-and-swap: the DELETE must match the rollback exactly).
+2. Measure how long clients stayed broken after the fix: the authoritative view (127.0.0.1:1054)
+   answers at once, but the resolver clients use (127.0.0.1:1053) keeps serving its cached empty
+   answer until that negative answer's TTL (the zone's SOA TTL) runs out.
+3. Watch the enactors come back: each one's next restart finds a rollback it can build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+from dnsrace.plans import generation_of_record_name
+from dnsrace.records import Change, ChangeBatch, RecordSet
+
+from .live import ENACTORS, ENDPOINT, Live, Ports, StepNotReached, poll
+
+RECOVERY_BOUND_S = 60.0
+ENACTOR_RETURN_BOUND_S = 120.0
+
+
+async def run(project: str) -> int:
+    async with Live(project, Ports.from_env()) as live:
+        record_sets = await live.admin.list_record_sets()
+        plans = {generation_of_record_name(rs.name, ENDPOINT): rs for rs in record_sets if rs.type == "A"}
+        plans.pop(None, None)
+        if not plans:
+            print("repair: no plan record set exists for the endpoint; nothing to point it at", file=sys.stderr)
+            return 1
+        target = plans[max(plans)]  # type: ignore[type-var]
+        target_plan = target.name.split(".", 1)[0]
+        current = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+        rollback = await live.admin.get_record_set(f"rollback.{ENDPOINT}", "ALIAS")
+        print(f"repair: the endpoint points at {current.target if current else '(nothing)'}; "
+              f"newest existing plan is {target_plan}")
+
+        # What a client saw just before the fix (and what its resolver has cached).
+        before = await live.query()
+        print(f"repair: dig before the fix: {before.summary()}"
+              + (f"; negative answer cached for up to {before.soa_ttl} s" if before.soa_ttl else ""))
+
+        changes = [Change("UPSERT", RecordSet.alias(ENDPOINT, target.name))]
+        if rollback is not None:
+            changes.append(Change("DELETE", rollback))
+        await live.events.emit("operator_repair", plan=target_plan, why="manual repair")
+        result = await live.admin.submit(ChangeBatch(changes=tuple(changes), client="operator",
+                                                     comment=f"operator: repair, endpoint -> {target_plan}"))
+        fixed_at = time.monotonic()
+        print(f"repair: {result.change_id}: endpoint -> {target_plan}, rollback record cleared")
+
+        try:
+            auth = await poll("the authoritative view answers", _answers(live, True), within_s=RECOVERY_BOUND_S,
+                              every_s=0.05)
+            auth_s = time.monotonic() - fixed_at
+            resolver = await poll("the resolver answers", _answers(live, False), within_s=RECOVERY_BOUND_S,
+                                  every_s=0.05)
+            resolver_s = time.monotonic() - fixed_at
+        except StepNotReached as missed:
+            print(f"repair: NOT RECOVERED — {missed}", file=sys.stderr)
+            return 1
+        print(f"repair: authoritative (127.0.0.1:1054) answered after {auth_s:.1f} s: {auth.summary()}")
+        print(f"repair: clients (127.0.0.1:1053) stayed broken for {resolver_s:.1f} s after the fix "
+              f"(negative caching), then: {resolver.summary()}")
+        await live.events.emit("clients_recovered", plan=target_plan, broken_after_repair_s=round(resolver_s, 3),
+                               authoritative_after_s=round(auth_s, 3))
+
+        since = await live.stream_position()
+        try:
+            back = await live.wait_event(since, "an enactor applies a plan again",
+                                         lambda e: e.kind == "endpoint_pointed" and e.service in ENACTORS,
+                                         within_s=ENACTOR_RETURN_BOUND_S)
+            print(f"repair: automation is back: {back.service} pointed the endpoint at {back.plan} "
+                  f"{time.monotonic() - fixed_at:.1f} s after the fix")
+        except StepNotReached:
+            print(f"repair: no enactor applied a plan within {ENACTOR_RETURN_BOUND_S:.0f} s (docker's restart "
+                  "backoff grows with each crash); `make ps` shows them, they will come back")
+    return 0
+
+
+def _answers(live: Live, authoritative_view: bool):  # type: ignore[no-untyped-def]
+    async def probe():  # type: ignore[no-untyped-def]
+        answer = await live.query(authoritative_view=authoritative_view)
+        return answer if answer.addresses else None
+    return probe
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.repair", description=__doc__.splitlines()[0])
+    parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
+    return asyncio.run(run(parser.parse_args().project))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
