@@ -60,7 +60,7 @@ backend-heal: ## turn backend N healthy again (make backend-heal N=2)
 	@test -n "$(N)" || { echo "usage: make backend-heal N=2" >&2; exit 2; }
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
-reproduce-outage: deps images ## reset the stack, then reproduce the outage (SCENARIO=race|manual-delete)
+reproduce-outage: deps ## reset the stack, then reproduce the outage (SCENARIO=race|manual-delete)
 	@test "$(MODE)" = legacy || { echo "reproduce-outage: MODE=$(MODE): only legacy exists so far" >&2; exit 2; }
 	@$(COMPOSE) down -v --remove-orphans >/dev/null 2>&1
 	@ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null

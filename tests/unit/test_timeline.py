@@ -17,6 +17,11 @@ EP = "dynamodb.us-east-1.lab.test"
 FULL: dict[str, tuple[str | None, int | None, dict[str, Any]]] = {
     "planner_started": (None, None, {"backends": ["backend-1", "backend-2"], "tick_ms": 2000, "endpoints": [EP]}),
     "planner_stopped": (None, None, {}),
+    "fault_started": (None, None, {"fault": "hold", "target": "enactor-a", "proxy": "enactor-a-dns-admin", "why": "w"}),
+    "fault_stopped": (None, None, {"fault": "hold", "why": "w"}),
+    "operator_deleted": ("plan-000014", None, {"why": "mistake"}),
+    "operator_repair": ("plan-000042", None, {"why": "manual repair"}),
+    "clients_recovered": ("plan-000042", None, {"broken_after_repair_s": 7.2, "authoritative_after_s": 0.2}),
     "backend_healthy": (None, None, {"backend": "backend-1", "address": "10.0.0.1", "capacity": 10, "why": "ok"}),
     "backend_unhealthy": (None, None, {"backend": "backend-2", "address": "10.0.0.2", "capacity": 0,
                                        "why": "HTTP 503"}),

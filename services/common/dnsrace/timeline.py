@@ -58,6 +58,12 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "batch_rejected": lambda e: (f"REJECTED a batch from {_d(e, 'client') or 'operator'}: {_d(e, 'error')}: "
                                  f"{_d(e, 'message')}"),
     "zone_rendered": lambda e: f"rendered the zone, serial {_d(e, 'serial')}",
+    "fault_started": lambda e: f"FAULT {_d(e, 'fault')} on {_d(e, 'target')} ({_d(e, 'proxy')}): {_d(e, 'why')}",
+    "fault_stopped": lambda e: f"fault {_d(e, 'fault')} stopped: {_d(e, 'why')}",
+    "operator_deleted": lambda e: f"an operator deletes {e.plan}'s record set ({_d(e, 'why')})",
+    "operator_repair": lambda e: f"an operator repairs: endpoint -> {e.plan}, rollback record cleared",
+    "clients_recovered": lambda e: (f"clients answered again {_d(e, 'broken_after_repair_s')} s after the repair "
+                                    f"(authoritative after {_d(e, 'authoritative_after_s')} s)"),
 }
 
 

@@ -29,11 +29,11 @@ class Legacy:
         if previous_target is not None:
             # ── THE BUG ──────────────────────────────────────────────────────────────────────────
             # The rollback record always aliases the plan the endpoint points at; nothing asks
-            # whether that plan still exists. If cleanup deleted it, dns-admin (like Route 53) rejects an alias to a missing
-            # target, the whole batch fails, and nothing below handles that: the exception leaves
-            # the apply loop and the enactor dies. Every enactor reads the same previous plan, so
-            # every enactor dies the same way, on every restart. A missing previous plan should have
-            # meant an empty rollback record, as on the very first plan.
+            # whether that plan still exists. If cleanup deleted it, dns-admin (like Route 53)
+            # rejects an alias to a missing target, the whole batch fails, and nothing below handles
+            # that: the exception leaves the apply loop and the enactor dies. Every enactor reads the
+            # same missing plan, so every enactor dies the same way, on every restart. A missing
+            # previous plan should have meant an empty rollback record, as on the very first plan.
             changes.append(Change("UPSERT", RecordSet.alias(rollback_record_name(endpoint), previous_target)))
         batch = enactor.batch(f"{plan.id}: point {endpoint}", *changes)
         result = await enactor.admin.submit(batch)  # an AliasTargetMissing here is the crash

@@ -28,9 +28,10 @@ from .narrate import narrate, source_excerpt
 from .nemesis import Nemesis
 
 SLOW_ENACTOR = "enactor-a"
-SLOW_LATENCY_MS = 400       # each way on enactor-a's path to Redis: ~0.8 s per lock attempt or plan read
+SLOW_LATENCY_MS = 100       # each way on enactor-a's path to Redis: 0.2 s per plan read, lock attempt or event
 RACE_ATTEMPTS_MAX = 3       # the interleaving is a real race; a missed one is retried, and counted
 CRASHES_PER_ENACTOR = 2     # crashed, restarted, crashed again the same way
+NARRATION_LEAD_S = 4.0      # how much normal operation the story shows before the fault
 
 
 @dataclass
@@ -104,8 +105,14 @@ async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
                        and generation(e.plan) > generation(ancient) + k), within_s=120)
         report.step(f"        the others moved on: {overtaken.service} pointed the endpoint at {overtaken.plan} "
                     f"({generation(overtaken.plan) - generation(ancient)} generations past {ancient})")
+        # Let that enactor finish the cleanup that follows its apply, so the held writes land in the quiet
+        # stretch before the next plan — where only idle-pass cleanups run.
+        await live.wait_event(
+            since, f"step 2: {overtaken.service} cleans up after {overtaken.plan}",
+            lambda e: e.service == overtaken.service and e.kind in ("cleanup_deleted", "cleanup_already_gone")
+            and e.detail.get("after") == overtaken.plan, within_s=10)
 
-        # Step 3: let the held writes through, right after a fast enactor's apply.
+        # Step 3: let the held writes through.
         released_at = await live.stream_position()
         await nemesis.release(SLOW_ENACTOR)
         backward = await live.wait_event(
@@ -125,8 +132,7 @@ async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
         deleted = await live.wait_event(
             released_at, f"step 4: a cleanup deletes {ancient}",
             lambda e: e.kind == "cleanup_deleted" and e.plan == ancient, within_s=30)
-        empty = await live.query(authoritative_view=True)
-        if empty.addresses:
+        if not await points_at_missing(live, ancient):
             report.step(f"        attempt {attempt}: the endpoint had moved on before {deleted.service}'s cleanup "
                         f"deleted {ancient}; no outage this time, trying again")
             since = await live.stream_position()
@@ -170,8 +176,7 @@ async def manual_delete(live: Live, report: Report) -> None:
                                                      comment=f"operator: delete {live_plan} (by mistake)",
                                                      client="operator"))
         report.step(f"step 2  an operator deleted {live_plan}'s record set ({result.change_id}) — the live plan")
-        empty = await live.query(authoritative_view=True)
-        if empty.addresses:
+        if not await points_at_missing(live, live_plan):
             report.step(f"        attempt {attempt}: the endpoint had already moved past {live_plan}; again")
             continue
         report.outage_plan = live_plan
@@ -180,12 +185,24 @@ async def manual_delete(live: Live, report: Report) -> None:
     raise StepNotReached("step 2: manual delete", f"the live plan kept moving in {RACE_ATTEMPTS_MAX} attempts")
 
 
+async def points_at_missing(live: Live, plan: str) -> bool:
+    """Does the endpoint alias (in dns-admin, the source of truth) name `plan`, whose record set is gone?
+
+    Asked of dns-admin rather than DNS: CoreDNS picks up the zone within its 1 s reload, so a DNS
+    answer right now may still be the one from before. The DNS answers are checked afterwards, with a bound.
+    """
+    alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+    target = plan_record_name(plan, ENDPOINT)
+    return alias is not None and alias.target == target and await live.admin.get_record_set(target, "A") is None
+
+
 async def everyone_crashes(live: Live, report: Report, since: str, restarts_before: dict[str, int]) -> None:
     """Step 5: every enactor crashes on the rollback record, is restarted, and crashes the same way."""
     crashes: dict[str, list[Event]] = {name: [] for name in ENACTORS}
 
     def enough(event: Event) -> bool:
-        if event.kind == "enactor_crashed" and event.service in crashes:
+        on_rollback = "rollback." in str(event.detail.get("message", ""))
+        if event.kind == "enactor_crashed" and event.service in crashes and on_rollback and event.t >= report.t_empty:
             crashes[event.service].append(event)
         return all(len(c) >= CRASHES_PER_ENACTOR for c in crashes.values())
 
@@ -225,7 +242,10 @@ async def run(args: argparse.Namespace) -> int:
                 await race(live, nemesis, report)
             else:
                 await manual_delete(live, report)
-            report.dig["during"] = await poll("the resolver answers empty", _empty(live), within_s=15)
+            await poll("step 4: the authoritative view answers empty", _empty(live, authoritative_view=True),
+                       within_s=15)
+            report.dig["during"] = await poll("step 4: the resolver answers empty", _empty(live), within_s=15)
+            report.step(f"        dig now: {report.dig['during'].summary()}")
             report.dig["plan"] = await live.query(plan_record_name(report.outage_plan or "", ENDPOINT),
                                                   authoritative_view=True)
             await everyone_crashes(live, report, crash_window_start, restarts_before)
@@ -241,15 +261,16 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _empty(live: Live):  # type: ignore[no-untyped-def]
+def _empty(live: Live, authoritative_view: bool = False):  # type: ignore[no-untyped-def]
     async def probe() -> Answer | None:
-        answer = await live.query()
+        answer = await live.query(authoritative_view=authoritative_view)
         return answer if not answer.addresses else None
     return probe
 
 
 def print_story(report: Report, events: list[Event]) -> None:
-    print("\n== timeline (from the event stream) ==")
+    print("\n== timeline (from the event stream, from just before the fault) ==")
+    events = [e for e in events if e.t >= report.t_fault - NARRATION_LEAD_S]
     for line in narrate(events, slow_enactor=SLOW_ENACTOR if report.scenario == "race" else None,
                         outage_plan=report.outage_plan):
         print(line)
@@ -262,7 +283,7 @@ def print_story(report: Report, events: list[Event]) -> None:
           f"records (NODATA)")
     crash = report.crash
     if crash is not None:
-        print("\n== the line that turned a race into an outage ==")
+        print("\n== the line that turns a missing plan into a total outage ==")
         print(f"  {crash.detail.get('exception')}: {crash.detail.get('message')}")
         print(f"  at {crash.detail.get('protocol_at')} in {crash.detail.get('protocol_function')} "
               f"(raised at {crash.detail.get('raised_at')})")

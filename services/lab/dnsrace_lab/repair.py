@@ -43,7 +43,7 @@ async def run(project: str) -> int:
         # What a client saw just before the fix (and what its resolver has cached).
         before = await live.query()
         print(f"repair: dig before the fix: {before.summary()}"
-              + (f"; negative answer cached for up to {before.soa_ttl} s" if before.soa_ttl else ""))
+              + (f"; the resolver holds that empty answer {before.soa_ttl} s more" if before.soa_ttl else ""))
 
         changes = [Change("UPSERT", RecordSet.alias(ENDPOINT, target.name))]
         if rollback is not None:
