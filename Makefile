@@ -13,7 +13,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench \
-        reproduce-outage repair
+        reproduce-outage repair reproduce-rate
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 MODE ?= legacy
 SCENARIO ?= race
@@ -65,6 +65,9 @@ reproduce-outage: deps ## reset the stack, then reproduce the outage (SCENARIO=r
 	@$(COMPOSE) down -v --remove-orphans >/dev/null 2>&1
 	@ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null
 	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO)
+
+reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and report the rate
+	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO)
 
 repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback cleared; time until clients recover
 	@$(LAB) dnsrace_lab.repair

@@ -33,3 +33,8 @@ def stack() -> Iterator[Stack]:
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / f"{stack.project}.log").write_text(logs.stdout + logs.stderr)
         stack.compose("down", "-v", "--remove-orphans", check=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The outage tests break the stack on purpose (and then repair it): they run after everything else."""
+    items.sort(key=lambda item: item.module.__name__.endswith("test_outage") if item.module else False)

@@ -1,8 +1,8 @@
 """Faults on one enactor's own network paths, through Toxiproxy. The nemesis only injects; it judges nothing.
 
 Faults come in named pairs, and each start and stop is an event in the history (service `nemesis`):
-    slow(enactor)   / heal()      latency both ways on the enactor's Redis proxy: its plan reads, lock
-                                  attempts and events all crawl, so its backoff makes it fall behind
+    slow(enactor)   / heal()      latency on the enactor's Redis proxy: its lock attempts and events
+                                  crawl, so it falls behind the others
     hold(enactor)   / release()   the enactor's writes to dns-admin wait inside Toxiproxy (a latency toxic
                                   far longer than the wait); removing the toxic lets the held bytes through
 All of it is real traffic through a real proxy; nothing in the enactor's code is told about it.
@@ -23,13 +23,13 @@ class Nemesis:
         self._toxiproxy = toxiproxy
         self._events = events
 
-    async def slow(self, enactor: str, latency_ms: int) -> None:
+    async def slow(self, enactor: str, *, upstream_ms: int, downstream_ms: int) -> None:
         proxy = f"{enactor}-redis"
-        for stream in ("upstream", "downstream"):
+        for stream, latency_ms in (("upstream", upstream_ms), ("downstream", downstream_ms)):
             await self._toxiproxy.add_toxic(proxy, name=f"{SLOW_TOXIC}-{stream}", type="latency", stream=stream,
                                             latency=latency_ms, jitter=0)
         await self._events.emit("fault_started", fault="slow", target=enactor, proxy=proxy,
-                                latency_ms=latency_ms, why="latency both ways on its path to Redis")
+                                why=f"latency on its path to Redis: {upstream_ms} ms there, {downstream_ms} ms back")
 
     async def hold(self, enactor: str) -> None:
         proxy = f"{enactor}-dns-admin"

@@ -28,7 +28,12 @@ from .narrate import narrate, source_excerpt
 from .nemesis import Nemesis
 
 SLOW_ENACTOR = "enactor-a"
-SLOW_LATENCY_MS = 100       # each way on enactor-a's path to Redis: 0.2 s per plan read, lock attempt or event
+# enactor-a's path to Redis. Requests crawl there (so its lock attempts and events arrive late) but
+# answers come back nearly at once: a plan read still returns what was newest when the request
+# arrived, so enactor-a keeps winning some staleness checks, and the gap between its check and its
+# first write (one slowed lock round trip) is long enough for the nemesis to hold that write.
+SLOW_UPSTREAM_MS = 250
+SLOW_DOWNSTREAM_MS = 50
 RACE_ATTEMPTS_MAX = 3       # the interleaving is a real race; a missed one is retried, and counted
 CRASHES_PER_ENACTOR = 2     # crashed, restarted, crashed again the same way
 NARRATION_LEAD_S = 4.0      # how much normal operation the story shows before the fault
@@ -84,15 +89,16 @@ async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
     k = report.keep_generations
     report.t_fault = time.time()
     since = await live.stream_position()
-    await nemesis.slow(SLOW_ENACTOR, SLOW_LATENCY_MS)
-    report.step(f"step 2  slowed {SLOW_ENACTOR}: {SLOW_LATENCY_MS} ms each way on its Redis proxy (Toxiproxy)")
+    await nemesis.slow(SLOW_ENACTOR, upstream_ms=SLOW_UPSTREAM_MS, downstream_ms=SLOW_DOWNSTREAM_MS)
+    report.step(f"step 2  slowed {SLOW_ENACTOR}'s path to Redis through Toxiproxy: "
+                f"{SLOW_UPSTREAM_MS} ms there, {SLOW_DOWNSTREAM_MS} ms back")
     for attempt in range(1, RACE_ATTEMPTS_MAX + 1):
         report.attempts = attempt
         # A check decided after one full slowed round trip: its next lock attempt is surely crawling too.
-        slowed_from = report.t_fault + 2 * SLOW_LATENCY_MS / 1000
+        slowed_from = report.t_fault + 2 * (SLOW_UPSTREAM_MS + SLOW_DOWNSTREAM_MS) / 1000
         check = await live.wait_event(
             since, f"step 2: {SLOW_ENACTOR} checks a plan",
-            lambda e: e.service == SLOW_ENACTOR and e.kind == "check_passed" and e.t > slowed_from, within_s=60)
+            lambda e: e.service == SLOW_ENACTOR and e.kind == "check_passed" and e.t > slowed_from, within_s=90)
         # Its lock attempt is crawling through the slowed Redis path: hold its writes before they leave.
         await nemesis.hold(SLOW_ENACTOR)
         ancient = check.plan
