@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from .http_session import SessionOwner
 from .records import ChangeBatch, DnsAdminError, RecordSet, error_from_json
 
 __all__ = ["ChangeResult", "DnsAdminClient", "DnsAdminUnavailable"]
@@ -30,29 +31,15 @@ class ChangeResult:
     serial: int
 
 
-class DnsAdminClient:
+class DnsAdminClient(SessionOwner):
     def __init__(self, base_url: str, *, zone: str, timeout_s: float, client: str) -> None:
         self._base_url = base_url.rstrip("/")
         self._zone = zone
         self._timeout_s = timeout_s
         self._client = client
-        self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> DnsAdminClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         url = f"{self._base_url}{path}"

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import aiohttp
 
+from .http_session import SessionOwner
+
 __all__ = ["Proxy", "Toxic", "ToxiproxyClient", "ToxiproxyError"]
 
 Stream = Literal["upstream", "downstream"]
@@ -55,31 +57,20 @@ class Proxy:
                    tuple(Toxic.from_json(t) for t in obj.get("toxics") or []))
 
 
-class ToxiproxyClient:
+class ToxiproxyClient(SessionOwner):
     def __init__(self, base_url: str, *, timeout_s: float = 5.0) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> ToxiproxyClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    def _new_session(self) -> aiohttp.ClientSession:
+        # Toxiproxy refuses browsers (User-Agent "Mozilla/..."), so say who we are.
+        return aiohttp.ClientSession(headers={"User-Agent": "dnsrace-toxiproxy-client"})
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        if self._session is None:
-            # Toxiproxy refuses browsers (User-Agent "Mozilla/..."), so say who we are.
-            self._session = aiohttp.ClientSession(headers={"User-Agent": "dnsrace-toxiproxy-client"})
         url = f"{self._base_url}{path}"
         try:
             async with asyncio.timeout(self._timeout_s):
-                async with self._session.request(method, url, json=body) as response:
+                async with self._http().request(method, url, json=body) as response:
                     text = await response.text()
                     if response.status >= 400:
                         raise ToxiproxyError(response.status, f"{method} {path}: {text.strip()[:300]}")
@@ -90,11 +81,9 @@ class ToxiproxyClient:
             raise ToxiproxyError(0, f"{method} {url}: no answer ({type(error).__name__}: {error})") from error
 
     async def version(self) -> str:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": "dnsrace-toxiproxy-client"})
         try:
             async with asyncio.timeout(self._timeout_s):
-                async with self._session.get(f"{self._base_url}/version") as response:
+                async with self._http().get(f"{self._base_url}/version") as response:
                     return (await response.text()).strip()
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise ToxiproxyError(0, f"GET /version: no answer ({error})") from error
