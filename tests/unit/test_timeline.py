@@ -17,6 +17,7 @@ EP = "dynamodb.us-east-1.lab.test"
 FULL: dict[str, tuple[str | None, int | None, dict[str, Any]]] = {
     "planner_started": (None, None, {"backends": ["backend-1", "backend-2"], "tick_ms": 2000, "endpoints": [EP]}),
     "planner_stopped": (None, None, {}),
+    "apply_finished": ("plan-000145", None, {"cleaned": ["plan-000139"]}),
     "fault_started": (None, None, {"fault": "hold", "target": "enactor-a", "proxy": "enactor-a-dns-admin", "why": "w"}),
     "fault_stopped": (None, None, {"fault": "hold", "why": "w"}),
     "operator_deleted": ("plan-000014", None, {"why": "mistake"}),

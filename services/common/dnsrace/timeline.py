@@ -50,6 +50,8 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "endpoint_pointed": lambda e: (f"pointed {_d(e, 'endpoint')} at {e.plan} (rollback -> {_d(e, 'rollback') or 'none'}), "
                                    f"{_d(e, 'change_id')}"),
     "cleanup_deleted": lambda e: f"cleanup deleted {e.plan} (more than {_d(e, 'keep_generations')} older than {_d(e, 'after')})",
+    "apply_finished": lambda e: (f"finished {e.plan}" + (f", cleaned up {', '.join(_d(e, 'cleaned', []))}"
+                                                        if _d(e, 'cleaned', []) else "")),
     "cleanup_already_gone": lambda e: f"cleanup found {e.plan} already gone",
     "enactor_crashed": lambda e: (f"CRASHED: {_d(e, 'exception')}: {_d(e, 'message')} "
                                   f"at {_d(e, 'protocol_at')} (raised at {_d(e, 'raised_at')})"),

@@ -124,8 +124,10 @@ async def apply_plan(enactor: Enactor, variant: Variant, plan: Plan) -> None:
             await release_lock(enactor, endpoint, plan, lease)    # step 6
 
     enactor.last_applied = plan
+    deleted: list[str] = []
     for endpoint in plan.endpoints:
-        await cleanup(enactor, variant, endpoint, plan)           # step 7
+        deleted += await cleanup(enactor, variant, endpoint, plan)  # step 7
+    await events.emit("apply_finished", plan=plan.id, cleaned=deleted)
 
 
 async def acquire_lock(enactor: Enactor, endpoint: str, plan: Plan) -> Lease | None:
@@ -165,7 +167,9 @@ async def write_plan_record_set(enactor: Enactor, endpoint: str, plan: Plan, lea
                               change_id=result.change_id, addresses=[t.address for t in plan.targets])
 
 
-async def cleanup(enactor: Enactor, variant: Variant, endpoint: str, applied: Plan) -> None:
+async def cleanup(enactor: Enactor, variant: Variant, endpoint: str, applied: Plan) -> list[str]:
+    """Step 7; returns the plans it deleted."""
+    deleted: list[str] = []
     plan_sets = {}
     for record_set in await enactor.admin.list_record_sets():
         generation = generation_of_record_name(record_set.name, endpoint)
@@ -183,3 +187,5 @@ async def cleanup(enactor: Enactor, variant: Variant, endpoint: str, applied: Pl
             continue
         await enactor.events.emit("cleanup_deleted", plan=victim, endpoint=endpoint, after=applied.id,
                                   keep_generations=enactor.keep_generations, change_id=result.change_id)
+        deleted.append(victim)
+    return deleted

@@ -16,7 +16,7 @@ from .live import TOP
 
 # Routine bookkeeping that would drown the story; it stays in `make timeline`.
 ROUTINE = {"lock_released", "record_set_written", "zone_rendered", "batch_accepted", "plan_skipped",
-           "lock_refused", "backend_healthy", "enactor_started", "planner_started"}
+           "lock_refused", "backend_healthy", "enactor_started", "planner_started", "apply_finished"}
 
 
 def _generation(plan: str | None) -> int | None:

@@ -111,12 +111,19 @@ async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
                        and generation(e.plan) > generation(ancient) + k), within_s=120)
         report.step(f"        the others moved on: {overtaken.service} pointed the endpoint at {overtaken.plan} "
                     f"({generation(overtaken.plan) - generation(ancient)} generations past {ancient})")
-        # Let that enactor finish the cleanup that follows its apply, so the held writes land in the quiet
-        # stretch before the next plan — where only idle-pass cleanups run.
-        await live.wait_event(
-            since, f"step 2: {overtaken.service} cleans up after {overtaken.plan}",
-            lambda e: e.service == overtaken.service and e.kind in ("cleanup_deleted", "cleanup_already_gone")
-            and e.detail.get("after") == overtaken.plan, within_s=10)
+        # Let both fast enactors finish with that plan (apply and its cleanup, or skip it): the held
+        # writes then land in the quiet stretch before the next plan, where only idle-pass cleanups run.
+        fast = set(ENACTORS) - {SLOW_ENACTOR}
+        finished: set[str] = set()
+
+        def fast_ones_done(event: Event) -> bool:
+            if event.plan == overtaken.plan and event.service in fast and event.kind in (
+                    "apply_finished", "plan_skipped", "lock_gave_up"):
+                finished.add(event.service)
+            return finished == fast
+
+        await live.wait_event(since, f"step 2: the fast enactors finish with {overtaken.plan}", fast_ones_done,
+                              within_s=15)
 
         # Step 3: let the held writes through.
         released_at = await live.stream_position()
