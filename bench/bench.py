@@ -145,7 +145,11 @@ def main() -> int:
     print(f"bench: make up (images present) {up_s:.1f} s", flush=True)
 
     bench = Bench(args.project, args.dns_port, args.auth_port, args.probe_port)
-    time.sleep(3)  # let the first plans land before timing; not a correctness wait
+    deadline = time.monotonic() + 60
+    while not (bench.redis.get("dnsrace:plans:latest") and bench.addresses(args.dns_port)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no plan reached the resolver within 60 s of make up")
+        time.sleep(0.1)
     samples: list[dict[str, float]] = []
     for index in range(args.plans):
         samples.append(bench.one_propagation("fail" if index % 2 == 0 else "heal"))

@@ -481,3 +481,20 @@ async def test_the_loop_lets_the_legacy_crash_escape(lab: Lab) -> None:
     with pytest.raises(AliasTargetMissing):
         await run_apply_loop(enactor, Legacy(), stop=stop)
     assert not stop.is_set()  # it died on plan 6 and never asked for plan 7
+
+
+async def test_an_idle_pass_sweeps_a_plan_written_late_relative_to_the_newest_plan_applied(lab: Lab) -> None:
+    # The sweep that turns the race into an outage: a slow enactor wrote plan 2 (and pointed the
+    # endpoint at it) after this enactor applied plan 7; with no new plan, the idle pass still cleans.
+    await lab.apply_in_order(range(1, 8), keep_generations=3)
+    late = RecordSet.a(plan_set(2), 1, [ARecord("10.0.0.3", 1)])
+    lab.admin.zone[(plan_set(2), "A")] = late
+    lab.admin.zone[(EP, "ALIAS")] = RecordSet.alias(EP, plan_set(2))
+    stop = asyncio.Event()
+    enactor, events, lock = lab.enactor("enactor-b", plans=FakePlans([plan(7)], stop))
+    enactor.last_generation, enactor.last_applied = 7, plan(7)
+    await run_apply_loop(enactor, Legacy(), stop=stop)
+    assert [(kind, plan_) for kind, plan_, _, _ in events.events] == [
+        ("enactor_started", None), ("cleanup_deleted", "plan-000002")]
+    assert lock.attempts == 0
+    assert lab.admin.answers(EP) == []  # the endpoint aliases a plan that no longer exists
