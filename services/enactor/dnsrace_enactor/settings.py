@@ -36,7 +36,7 @@ class Settings:
             dns_admin_url=env_str("DNS_ADMIN_URL"),
             keep_generations=env_int("CLEANUP_KEEP_GENERATIONS", 5, minimum=1, maximum=10_000),
             poll_interval_ms=env_int("POLL_INTERVAL_MS", 500, minimum=10, maximum=60_000),
-            lock_ttl_ms=env_int("LOCK_TTL_MS", 10_000, minimum=100, maximum=600_000),
+            lock_ttl_ms=env_int("LOCK_TTL_MS", 5_000, minimum=100, maximum=600_000),
             lock_attempts_max=env_int("LOCK_ATTEMPTS_MAX", 30, minimum=1, maximum=10_000),
             lock_backoff_base_ms=env_int("LOCK_BACKOFF_BASE_MS", 100, minimum=1, maximum=60_000),
             lock_backoff_cap_ms=env_int("LOCK_BACKOFF_CAP_MS", 3_000, minimum=1, maximum=600_000),

@@ -1,10 +1,9 @@
 """Faults on one enactor's own network paths, through Toxiproxy. The nemesis only injects; it judges nothing.
 
-Faults come in named pairs, and each start and stop is an event in the history (service `nemesis`):
-    slow(enactor)   / heal()      latency on the enactor's Redis proxy: its lock attempts and events
-                                  crawl, so it falls behind the others
+Faults come in named pairs, and each start and stop is an event in the history (service `lab`):
     hold(enactor)   / release()   the enactor's writes to dns-admin wait inside Toxiproxy (a latency toxic
                                   far longer than the wait); removing the toxic lets the held bytes through
+    heal()                        every toxic removed, every proxy enabled
 All of it is real traffic through a real proxy; nothing in the enactor's code is told about it.
 """
 
@@ -13,7 +12,6 @@ from __future__ import annotations
 from dnsrace.events import RedisEventSink
 from dnsrace.toxiproxy import ToxiproxyClient
 
-SLOW_TOXIC = "nemesis-slow"
 HOLD_TOXIC = "nemesis-hold"
 HOLD_LATENCY_MS = 600_000  # far beyond any hold the scenario uses; release() ends it early
 
@@ -22,14 +20,6 @@ class Nemesis:
     def __init__(self, toxiproxy: ToxiproxyClient, events: RedisEventSink) -> None:
         self._toxiproxy = toxiproxy
         self._events = events
-
-    async def slow(self, enactor: str, *, upstream_ms: int, downstream_ms: int) -> None:
-        proxy = f"{enactor}-redis"
-        for stream, latency_ms in (("upstream", upstream_ms), ("downstream", downstream_ms)):
-            await self._toxiproxy.add_toxic(proxy, name=f"{SLOW_TOXIC}-{stream}", type="latency", stream=stream,
-                                            latency=latency_ms, jitter=0)
-        await self._events.emit("fault_started", fault="slow", target=enactor, proxy=proxy,
-                                why=f"latency on its path to Redis: {upstream_ms} ms there, {downstream_ms} ms back")
 
     async def hold(self, enactor: str) -> None:
         proxy = f"{enactor}-dns-admin"

@@ -28,12 +28,6 @@ from .narrate import narrate, source_excerpt
 from .nemesis import Nemesis
 
 SLOW_ENACTOR = "enactor-a"
-# enactor-a's path to Redis. Requests crawl there (so its lock attempts and events arrive late) but
-# answers come back nearly at once: a plan read still returns what was newest when the request
-# arrived, so enactor-a keeps winning some staleness checks, and the gap between its check and its
-# first write (one slowed lock round trip) is long enough for the nemesis to hold that write.
-SLOW_UPSTREAM_MS = 250
-SLOW_DOWNSTREAM_MS = 50
 RACE_ATTEMPTS_MAX = 3       # the interleaving is a real race; a missed one is retried, and counted
 CRASHES_PER_ENACTOR = 2     # crashed, restarted, crashed again the same way
 NARRATION_LEAD_S = 4.0      # how much normal operation the story shows before the fault
@@ -87,28 +81,33 @@ def _answers(live: Live):  # type: ignore[no-untyped-def]
 
 async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
     k = report.keep_generations
-    report.t_fault = time.time()
     since = await live.stream_position()
-    await nemesis.slow(SLOW_ENACTOR, upstream_ms=SLOW_UPSTREAM_MS, downstream_ms=SLOW_DOWNSTREAM_MS)
-    report.step(f"step 2  slowed {SLOW_ENACTOR}'s path to Redis through Toxiproxy: "
-                f"{SLOW_UPSTREAM_MS} ms there, {SLOW_DOWNSTREAM_MS} ms back")
     for attempt in range(1, RACE_ATTEMPTS_MAX + 1):
         report.attempts = attempt
-        # A check decided after one full slowed round trip: its next lock attempt is surely crawling too.
-        slowed_from = report.t_fault + 2 * (SLOW_UPSTREAM_MS + SLOW_DOWNSTREAM_MS) / 1000
-        check = await live.wait_event(
-            since, f"step 2: {SLOW_ENACTOR} checks a plan",
-            lambda e: e.service == SLOW_ENACTOR and e.kind == "check_passed" and e.t > slowed_from, within_s=90)
-        # Its lock attempt is crawling through the slowed Redis path: hold its writes before they leave.
+        # Step 2 begins as in the incident: the enactor has checked plan N and is now refused the lock
+        # by a peer applying the same plan. While it backs off, its path to dns-admin is held: every
+        # write it sends from here on waits inside Toxiproxy, however long it keeps believing it is current.
+        refused = await live.wait_event(
+            since, f"step 2: {SLOW_ENACTOR} checks a plan and is refused the lock",
+            lambda e: e.service == SLOW_ENACTOR and e.kind == "lock_refused", within_s=120)
         await nemesis.hold(SLOW_ENACTOR)
-        ancient = check.plan
+        report.t_fault = time.time()
+        ancient = refused.plan
         assert ancient is not None
-        report.step(f"        {SLOW_ENACTOR} checked {ancient} is newer than live {check.detail.get('live')}; "
-                    f"its writes to dns-admin now wait inside Toxiproxy")
+        report.step(f"step 2  {SLOW_ENACTOR} checked {ancient} is newer than live, was refused the lock "
+                    f"(held by {refused.detail.get('held_by')}) and backs off; its writes to dns-admin now "
+                    f"wait inside Toxiproxy")
         overtaken = await live.wait_event(
             since, f"step 2: the other enactors apply more than K={k} plans newer than {ancient}",
             lambda e: (e.kind == "endpoint_pointed" and e.service != SLOW_ENACTOR
                        and generation(e.plan) > generation(ancient) + k), within_s=120)
+        history = await live.events_since(since)
+        if any(e.service == SLOW_ENACTOR and e.kind == "endpoint_pointed" and e.plan == ancient for e in history):
+            # Its writes left before the hold (its backoff was shorter than our reaction): no stale write.
+            await nemesis.release(SLOW_ENACTOR)
+            report.step(f"        attempt {attempt}: {SLOW_ENACTOR} wrote {ancient} before the hold; trying again")
+            since = await live.stream_position()
+            continue
         report.step(f"        the others moved on: {overtaken.service} pointed the endpoint at {overtaken.plan} "
                     f"({generation(overtaken.plan) - generation(ancient)} generations past {ancient})")
         # Let both fast enactors finish with that plan (apply and its cleanup, or skip it): the held
