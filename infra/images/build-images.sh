@@ -51,7 +51,7 @@ choose_path() {  # sets $path
   if why=$(timeout 60 docker pull -q "$DEBIAN_IMAGE" 2>&1); then
     path=online; say "path=online (pulled $DEBIAN_IMAGE)"
   else
-    path=offline; say "path=offline (no registry: $(echo "$why" | tail -n 1 | cut -c1-120))"
+    path=offline; say "path=offline (no registry: $(echo "$why" | tail -n 1 | cut -c1-200))"
   fi
 }
 
