@@ -28,12 +28,12 @@ ENACTOR_RETURN_BOUND_S = 120.0
 async def run(project: str) -> int:
     async with Live(project, Ports.from_env()) as live:
         record_sets = await live.admin.list_record_sets()
-        plans = {generation_of_record_name(rs.name, ENDPOINT): rs for rs in record_sets if rs.type == "A"}
-        plans.pop(None, None)
+        plans = {generation: rs for rs in record_sets
+                 if rs.type == "A" and (generation := generation_of_record_name(rs.name, ENDPOINT)) is not None}
         if not plans:
             print("repair: no plan record set exists for the endpoint; nothing to point it at", file=sys.stderr)
             return 1
-        target = plans[max(plans)]  # type: ignore[type-var]
+        target = plans[max(plans)]
         target_plan = target.name.split(".", 1)[0]
         current = await live.admin.get_record_set(ENDPOINT, "ALIAS")
         rollback = await live.admin.get_record_set(f"rollback.{ENDPOINT}", "ALIAS")
