@@ -5,9 +5,11 @@ Every exception here is really raised and caught, so its traceback is the one Py
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import random
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +22,7 @@ from dnsrace.records import AliasTargetMissing, ChangeBatch, RecordSet
 from dnsrace_enactor import apply_loop, crash, legacy
 from dnsrace_enactor.apply_loop import Enactor
 from dnsrace_enactor.crash import describe_crash
-from dnsrace_enactor.legacy import Legacy
+from dnsrace_enactor.facts import Cleanup, Facts
 
 EP = "dynamodb.us-east-1.lab.test"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -49,8 +51,8 @@ class RejectingAdmin:
             raise AliasTargetMissing("change 1: rollback alias target does not exist", change_index=1)
         return ChangeResult("C000001", 1)
 
-    async def list_record_sets(self) -> list[Any]:
-        return []
+    async def list_record_sets(self) -> list[RecordSet]:
+        return [RecordSet.alias(EP, f"plan-000002.{EP}")]
 
 
 class FreeLock:
@@ -66,15 +68,20 @@ class SilentSink:
         pass
 
 
-class SelectsAGhost(Legacy):
-    """A variant that asks cleanup to delete a generation that has no record set."""
+def selects_a_ghost(facts: Facts, applied: Plan, keep_generations: int) -> Cleanup:
+    return Cleanup((7,))  # a generation that has no record set
 
-    def select_cleanup(self, generations: list[int], applied: Plan, keep_generations: int) -> list[int]:
-        return [7]
+
+SELECTS_A_GHOST = types.SimpleNamespace(**{**vars(legacy), "cleanup": selects_a_ghost})
+
+
+class OnePlan:
+    async def newest(self) -> Plan:
+        return PLAN
 
 
 def enactor() -> Enactor:
-    return Enactor(service="enactor-a", plans=None, admin=RejectingAdmin(), events=SilentSink(),
+    return Enactor(service="enactor-a", plans=OnePlan(), admin=RejectingAdmin(), events=SilentSink(),  # type: ignore[arg-type]
                    lock_for=lambda endpoint: FreeLock(), keep_generations=3, plan_ttl_s=1,
                    lock_attempts_max=1, lock_backoff_base_ms=1, lock_backoff_cap_ms=1, poll_interval_ms=1,
                    rng=random.Random(0))
@@ -95,32 +102,32 @@ def raise_outside() -> None:
     raise ValueError("nothing to do with the enactor")
 
 
-async def test_an_error_raised_outside_but_left_through_legacy_names_the_legacy_batch_line() -> None:
-    error = await raised_by(apply_loop.apply_plan(enactor(), Legacy(), PLAN))
+async def test_an_error_left_to_escape_by_legacy_names_the_line_that_lets_it_escape() -> None:
+    error = await raised_by(apply_loop.run_apply_loop(enactor(), legacy, stop=asyncio.Event()))  # type: ignore[arg-type]
     described = describe_crash(error)
-    point_line = line_of(apply_loop.apply_plan, "await variant.point_endpoint(")
-    submit_line = line_of(legacy.Legacy.point_endpoint, "await enactor.admin.submit(batch)")
+    escape_line = line_of(legacy.on_error, "raise error")
+    submit_line = line_of(apply_loop.point_endpoint, "await enactor.admin.submit(")
     raise_line = line_of(RejectingAdmin.submit, "raise AliasTargetMissing")
     assert described["exception"] == "AliasTargetMissing"
     assert described["message"] == "change 1: rollback alias target does not exist"
-    assert described["protocol_at"] == f"{LEGACY_FILE}:{submit_line}"
-    assert described["protocol_function"] == "point_endpoint"
-    assert described["protocol_line"].startswith("result = await enactor.admin.submit(batch)")
+    assert described["protocol_at"] == f"{LEGACY_FILE}:{escape_line}"
+    assert described["protocol_function"] == "on_error"
+    assert described["protocol_line"] == "raise error"
     assert described["raised_at"] == f"{THIS_FILE}:{raise_line}"
-    assert described["traceback"][-3:] == [f"{APPLY_LOOP_FILE}:{point_line} in apply_plan",
-                                           f"{LEGACY_FILE}:{submit_line} in point_endpoint",
+    assert f"{LEGACY_FILE}:{escape_line} in on_error" in described["traceback"]
+    assert described["traceback"][-2:] == [f"{APPLY_LOOP_FILE}:{submit_line} in point_endpoint",
                                            f"{THIS_FILE}:{raise_line} in submit"]
 
 
 async def test_an_error_raised_inside_the_enactor_package_is_both_raised_at_and_protocol_at() -> None:
-    error = await raised_by(apply_loop.cleanup(enactor(), SelectsAGhost(), EP, PLAN))
+    error = await raised_by(apply_loop.cleanup(enactor(), SELECTS_A_GHOST, EP, PLAN))  # type: ignore[arg-type]
     described = describe_crash(error)
-    line = line_of(apply_loop.cleanup, "record_set = plan_sets[generation]")
+    line = line_of(apply_loop.cleanup, "record_set = facts.plan_sets[generation]")
     assert described["exception"] == "KeyError"
     assert described["raised_at"] == f"{APPLY_LOOP_FILE}:{line}"
     assert described["protocol_at"] == f"{APPLY_LOOP_FILE}:{line}"
     assert described["protocol_function"] == "cleanup"
-    assert described["protocol_line"] == "record_set = plan_sets[generation]"
+    assert described["protocol_line"] == "record_set = facts.plan_sets[generation]"
 
 
 def test_an_error_raised_entirely_outside_the_enactor_has_no_protocol_frame() -> None:

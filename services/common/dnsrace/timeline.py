@@ -53,6 +53,17 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "apply_finished": lambda e: (f"finished {e.plan}" + (f", cleaned up {', '.join(_d(e, 'cleaned', []))}"
                                                         if _d(e, 'cleaned', []) else "")),
     "cleanup_already_gone": lambda e: f"cleanup found {e.plan} already gone",
+    "cleanup_spared": lambda e: f"cleanup SPARED {e.plan} although it is old: {_d(e, 'why')}",
+    "endpoint_unchanged": lambda e: f"left {_d(e, 'endpoint')} as it is: {_d(e, 'why')} ({e.plan})",
+    "rollback_emptied": lambda e: f"left the rollback record EMPTY: {_d(e, 'why')}",
+    "apply_failed": lambda e: (f"attempt on {e.plan or 'its pass'} FAILED ({_d(e, 'error')}); "
+                               f"retry {_d(e, 'failures')} in {_d(e, 'retry_in_ms')} ms with fresh facts"),
+    "apply_gave_up": lambda e: f"gave up on {e.plan} after {_d(e, 'failures')} failed attempts",
+    "enactor_frozen": lambda e: f"ALARM: FROZE its writes: {_d(e, 'why')} (until {_d(e, 'until')})",
+    "enactor_unfrozen": lambda e: f"thawed: the state is one it can reason about again (was: {_d(e, 'was')})",
+    "endpoint_empty_found": lambda e: (f"self-check: {_d(e, 'endpoint')} answers EMPTY ({_d(e, 'rcode')}): "
+                                       f"{_d(e, 'why')}; repairing with {_d(e, 'newest')}"),
+    "self_check_answering": lambda e: f"self-check: {_d(e, 'endpoint')} answers again: {', '.join(_d(e, 'addresses', []))}",
     "enactor_crashed": lambda e: (f"CRASHED: {_d(e, 'exception')}: {_d(e, 'message')} "
                                   f"at {_d(e, 'protocol_at')} (raised at {_d(e, 'raised_at')})"),
     "batch_accepted": lambda e: (f"accepted {_d(e, 'change_id')} from {_d(e, 'client') or 'operator'}: "

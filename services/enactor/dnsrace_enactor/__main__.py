@@ -1,7 +1,8 @@
-"""python3 -m dnsrace_enactor — run the apply loop in ENACTOR_MODE until stopped or crashed.
+"""python3 -m dnsrace_enactor — run the apply loop in ENACTOR_MODE (legacy | safe) until stopped or crashed.
 
-A crash is real: an exception that escapes the loop is reported as one `enactor_crashed` event
-(exception, file:line) and the process exits 1, so `docker ps` shows the restart count climbing.
+A crash is real: an exception that escapes the loop (legacy lets every error escape) is reported as
+one `enactor_crashed` event (exception, file:line) and the process exits 1, so `docker ps` shows the
+restart count climbing. Safe mode never lets one escape.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from dnsrace.events import RedisEventSink
 from dnsrace.lock import EndpointLock
 from dnsrace.plan_store import PlanStore
 
-from .apply_loop import Enactor, run_apply_loop
+from . import legacy, safe
+from .apply_loop import Enactor, Mode, run_apply_loop
 from .crash import describe_crash
-from .legacy import Legacy
+from .dns_check import EndpointResolver
 from .settings import Settings
+
+MODES: dict[str, Mode] = {"legacy": legacy, "safe": safe}  # type: ignore[dict-item]
 
 CRASH_EVENT_FLUSH_S = 15.0
 
@@ -46,15 +50,18 @@ async def run(settings: Settings) -> int:
         lock_for=lock_for, keep_generations=settings.keep_generations, plan_ttl_s=settings.plan_ttl_s,
         lock_attempts_max=settings.lock_attempts_max, lock_backoff_base_ms=settings.lock_backoff_base_ms,
         lock_backoff_cap_ms=settings.lock_backoff_cap_ms, poll_interval_ms=settings.poll_interval_ms,
+        resolver=EndpointResolver(settings.self_check_host, settings.self_check_port,
+                                  timeout_s=settings.self_check_timeout_ms / 1000),
+        retry_count_max=settings.retry_count_max,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     status = 0
     try:
-        await run_apply_loop(enactor, Legacy(), stop=stop)
+        await run_apply_loop(enactor, MODES[settings.mode], stop=stop)
         await events.emit("enactor_stopped")
-    except Exception as error:  # legacy: any error in the apply path ends the process
+    except Exception as error:  # only legacy lets an error escape the loop: it ends the process
         crash = describe_crash(error)
         await events.emit("enactor_crashed", **crash)
         print(f"{settings.service}: CRASHED: {crash['exception']}: {crash['message']} "

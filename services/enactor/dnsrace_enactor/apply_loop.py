@@ -1,37 +1,41 @@
-"""The apply loop, shared by every mode: the one parent function where control flow lives.
+"""The apply loop, shared by every mode: the one parent function where control flow and I/O live.
 
     1. read the newest plan P
-    2. check P is newer than the plan each endpoint points at        (legacy: once, here)
+    2. read the facts for each endpoint; ask the mode whether P should be applied   (the check)
     3. take the endpoint's lock (backoff and retry while it is busy)
     4. write P's record set for the endpoint
-    5. one change batch: endpoint -> P, rollback -> the plan it points at now (the variant builds it)
+    5. read the facts again; send the change batch the mode builds from both reads
     6. release the lock
-    7. cleanup: delete plans more than K generations older than P    (the variant selects them)
+    7. cleanup, after an apply only: read the facts, delete what the mode selects, one batch each
+    then, in a mode that checks its own work: resolve the endpoint through CoreDNS and, if it
+    answers empty, ask the mode whether the zone is why; if so, apply the newest plan again.
 
-Cleanup (7) also runs on every pass that finds no new plan, relative to the newest plan this enactor
-applied: record sets that a slow or crashed enactor wrote late would otherwise never be swept.
-
-Effects happen at the edges (Enactor's plans, lock, admin, events); the rules are pure functions in
-dnsrace.rules. Every decision emits exactly one event, carrying the plan id and the lock token.
+A mode (legacy.py, safe.py) is a module of pure functions over Facts; it never does I/O. An error in
+a pass goes to the mode's on_error: legacy re-raises it (the process dies), safe answers "retry"
+(an event, a bounded backoff, a fresh pass) or "freeze" (no more writes, one alarm event).
+Every decision emits exactly one event, carrying the plan id and, where there is one, the lock token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dnsrace.dns_admin_client import DnsAdminClient
+from dnsrace.dns_admin_client import DnsAdminClient, describe_error
 from dnsrace.healthcheck import touch
-from dnsrace.lock import EndpointLock, Lease, LockRefused
+from dnsrace.lock import EndpointLock, Lease
 from dnsrace.plan_store import PlanStore
-from dnsrace.plans import MalformedPlan, Plan, generation_of_record_name, plan_record_name
+from dnsrace.plans import MalformedPlan, Plan, plan_record_name
 from dnsrace.records import ARecord, Change, ChangeBatch, RecordSet, RecordSetMissing
-from dnsrace.rules import backoff_ms, is_newer
+from dnsrace.rules import backoff_ms
 
-__all__ = ["Enactor", "EventSink", "Variant", "apply_plan", "run_apply_loop"]
+from .dns_check import TIMED_OUT, EndpointResolver
+from .facts import Cleanup, Facts, StateUnreasonable, Verdict, rollback_target_after
+
+__all__ = ["Enactor", "EventSink", "Mode", "apply_and_clean", "apply_plan", "one_pass", "run_apply_loop"]
 
 ALIVE_FILE = "/tmp/enactor-alive"
 
@@ -40,21 +44,24 @@ class EventSink(Protocol):
     async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None: ...
 
 
-class Variant(Protocol):
-    """What a mode decides. Everything else is the shared loop."""
+class Mode(Protocol):
+    """What a mode decides (legacy.py, safe.py). Everything else is this loop."""
 
-    name: str
+    NAME: str
+    CHECKS_ITS_OWN_WORK: bool
 
-    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, lease: Lease) -> None:
-        """Step 5: one change batch moving the endpoint (and the rollback record)."""
-
-    def select_cleanup(self, generations: list[int], applied: Plan, keep_generations: int) -> list[int]:
-        """Step 7: which plan generations to delete after applying `applied`."""
+    def should_apply(self, plan: Plan, facts: Facts) -> bool: ...
+    def cannot_reason_about(self, facts: Facts) -> str | None: ...
+    def point_batch(self, plan: Plan, checked: Facts, current: Facts) -> tuple[Change, ...]: ...
+    def on_error(self, error: Exception) -> Verdict: ...
+    def cleanup(self, facts: Facts, applied: Plan, keep_generations: int) -> Cleanup: ...
+    def cleanup_batch(self, facts: Facts, victim: RecordSet) -> tuple[Change, ...]: ...
+    def repair_needed(self, facts: Facts) -> str | None: ...
 
 
 @dataclass
 class Enactor:
-    """The edges one enactor talks to, and its settings."""
+    """The edges one enactor talks to, its settings, and the little it remembers between passes."""
 
     service: str
     plans: PlanStore
@@ -67,67 +74,133 @@ class Enactor:
     lock_backoff_base_ms: int
     lock_backoff_cap_ms: int
     poll_interval_ms: int
+    resolver: EndpointResolver | None = None   # the self-check's path to CoreDNS (modes that check)
+    retry_count_max: int = 10                  # failed passes on one plan before giving it up
+    retry_backoff_base_ms: int = 200
+    retry_backoff_cap_ms: int = 5_000
     rng: random.Random = field(default_factory=random.Random)
-    last_generation: int = 0
-    last_applied: Plan | None = None
+    last_generation: int = 0                   # the newest plan this enactor has finished with
+    working_on: Plan | None = None             # the plan of the pass in progress (for error events)
+    failures: int = 0                          # consecutive failed passes
+    frozen: str | None = None                  # why writes are frozen (None: not frozen)
+    frozen_sticky: bool = False                # frozen by an error, not a state: stays until restart
+    empty_seen: bool = False                   # the self-check's last answer was empty
 
-    def batch(self, comment: str, *changes: Change) -> ChangeBatch:
+    def batch(self, comment: str, changes: Sequence[Change]) -> ChangeBatch:
         return ChangeBatch(changes=tuple(changes), comment=comment, client=self.service)
 
 
-async def run_apply_loop(enactor: Enactor, variant: Variant, *, stop: asyncio.Event) -> None:
-    """Apply each new plan once, until `stop` is set. An exception that escapes is a crash."""
-    await enactor.events.emit("enactor_started", mode=variant.name, keep_generations=enactor.keep_generations)
+async def run_apply_loop(enactor: Enactor, mode: Mode, *, stop: asyncio.Event) -> None:
+    """Pass after pass until `stop` is set. An exception that escapes is a crash (legacy only)."""
+    await enactor.events.emit("enactor_started", mode=mode.NAME, keep_generations=enactor.keep_generations)
     while not stop.is_set():
         touch(ALIVE_FILE)
+        delay_ms = enactor.poll_interval_ms * enactor.rng.uniform(0.8, 1.2)
         try:
-            plan = await enactor.plans.newest()
-        except MalformedPlan as error:
-            # A bad plan is refused with a clear event, in every mode; it is not the bug we reproduce.
-            await enactor.events.emit("plan_rejected", error=str(error))
-            plan = None
-        if plan is not None and plan.generation > enactor.last_generation:
-            enactor.last_generation = plan.generation
-            await apply_plan(enactor, variant, plan)
-        elif enactor.last_applied is not None:
-            for endpoint in enactor.last_applied.endpoints:
-                await cleanup(enactor, variant, endpoint, enactor.last_applied)
-        jitter = enactor.rng.uniform(0.8, 1.2)
+            await one_pass(enactor, mode)
+            enactor.failures = 0
+        except Exception as error:  # every error goes to the mode; legacy's on_error re-raises it
+            verdict = mode.on_error(error)
+            delay_ms = await _after_error(enactor, error, verdict)
         try:
-            await asyncio.wait_for(stop.wait(), timeout=enactor.poll_interval_ms * jitter / 1000)
+            await asyncio.wait_for(stop.wait(), timeout=delay_ms / 1000)
         except TimeoutError:
             pass
 
 
-async def apply_plan(enactor: Enactor, variant: Variant, plan: Plan) -> None:
+async def _after_error(enactor: Enactor, error: Exception, verdict: Verdict) -> float:
+    """Record what the mode decided about an error; returns how long to wait before the next pass."""
+    plan = enactor.working_on.id if enactor.working_on is not None else None
+    if verdict == "freeze":
+        await freeze(enactor, plan, describe_error(error), sticky=not isinstance(error, StateUnreasonable))
+        return enactor.poll_interval_ms
+    enactor.failures += 1
+    delay = backoff_ms(min(enactor.failures - 1, 30), base_ms=enactor.retry_backoff_base_ms,
+                       cap_ms=enactor.retry_backoff_cap_ms, rng=enactor.rng)
+    await enactor.events.emit("apply_failed", plan=plan, error=describe_error(error), failures=enactor.failures,
+                              retry_in_ms=delay)
+    if enactor.failures >= enactor.retry_count_max and enactor.working_on is not None:
+        # Bounded: this plan is given up; the next plan (or the self-check) starts afresh.
+        enactor.last_generation = max(enactor.last_generation, enactor.working_on.generation)
+        await enactor.events.emit("apply_gave_up", plan=plan, failures=enactor.failures)
+        enactor.failures = 0
+    return delay
+
+
+async def freeze(enactor: Enactor, plan: str | None, why: str, *, sticky: bool) -> None:
+    if enactor.frozen is None:  # one alarm, not one per pass
+        await enactor.events.emit("enactor_frozen", plan=plan, why=why, alarm=True,
+                                  until="restart" if sticky else "the state is one it can reason about")
+    enactor.frozen, enactor.frozen_sticky = why, enactor.frozen_sticky or sticky
+
+
+async def one_pass(enactor: Enactor, mode: Mode) -> None:
+    enactor.working_on = None
+    try:
+        plan = await enactor.plans.newest()                                       # step 1
+    except MalformedPlan as error:
+        # A bad plan is refused with a clear event, in every mode; it is not the bug we reproduce.
+        await enactor.events.emit("plan_rejected", error=str(error))
+        return
+    if plan is None or enactor.frozen_sticky:
+        return
+    enactor.working_on = plan
+    if enactor.frozen is not None and not await thawed(enactor, mode, plan):
+        return
+    if plan.generation > enactor.last_generation:
+        await apply_and_clean(enactor, mode, plan)
+        enactor.last_generation = plan.generation
+    if mode.CHECKS_ITS_OWN_WORK:
+        await self_check(enactor, mode, plan)
+
+
+async def thawed(enactor: Enactor, mode: Mode, plan: Plan) -> bool:
+    """Frozen by a state: read the facts again; thaw (True) once the mode can reason about them."""
+    for endpoint in plan.endpoints:
+        if mode.cannot_reason_about(await read_facts(enactor, endpoint)) is not None:
+            return False
+    await enactor.events.emit("enactor_unfrozen", plan=plan.id, was=enactor.frozen)
+    enactor.frozen = None
+    return True
+
+
+async def read_facts(enactor: Enactor, endpoint: str) -> Facts:
+    return Facts.from_record_sets(await enactor.admin.list_record_sets(), endpoint)
+
+
+async def apply_and_clean(enactor: Enactor, mode: Mode, plan: Plan) -> None:
+    """Steps 2-7: cleanup runs after an apply only (as in the incident), never on an idle pass."""
+    if await apply_plan(enactor, mode, plan):
+        await cleanup_after(enactor, mode, plan)                                  # step 7
+
+
+async def apply_plan(enactor: Enactor, mode: Mode, plan: Plan) -> bool:
+    """Steps 2-6 for every endpoint of the plan. True if it pointed the endpoints (cleanup may follow)."""
     events = enactor.events
-    # Step 2. Each endpoint's live plan is read and compared now — and, in legacy mode, never again.
-    for endpoint in plan.endpoints:
-        alias = await enactor.admin.get_record_set(endpoint, "ALIAS")
-        live_target = alias.target if alias is not None else None
-        live_generation = generation_of_record_name(live_target, endpoint) if live_target else None
-        live_plan = live_target.split(".", 1)[0] if live_target else None
-        if not is_newer(plan.generation, live_generation):
-            await events.emit("plan_skipped", plan=plan.id, endpoint=endpoint, live=live_plan,
+    checked: dict[str, Facts] = {}
+    for endpoint in plan.endpoints:                                               # step 2
+        facts = await read_facts(enactor, endpoint)
+        if (why := mode.cannot_reason_about(facts)) is not None:
+            raise StateUnreasonable(why)
+        if not mode.should_apply(plan, facts):
+            await events.emit("plan_skipped", plan=plan.id, endpoint=endpoint, live=facts.live_plan,
                               why="not newer than the live plan")
-            return
-        await events.emit("check_passed", plan=plan.id, endpoint=endpoint, live=live_plan)
+            return False
+        await events.emit("check_passed", plan=plan.id, endpoint=endpoint, live=facts.live_plan)
+        checked[endpoint] = facts
 
     for endpoint in plan.endpoints:
-        lease = await acquire_lock(enactor, endpoint, plan)       # step 3
+        lease = await acquire_lock(enactor, endpoint, plan)                       # step 3
         if lease is None:
-            return
+            return False
         try:
-            await write_plan_record_set(enactor, endpoint, plan, lease)                  # step 4
-            await variant.point_endpoint(enactor, endpoint, plan, lease)                 # step 5
+            await write_plan_record_set(enactor, endpoint, plan, lease)           # step 4
+            current = await read_facts(enactor, endpoint)                         # step 5
+            await point_endpoint(enactor, endpoint, plan, lease,
+                                 mode.point_batch(plan, checked[endpoint], current), checked[endpoint])
         finally:
-            await release_lock(enactor, endpoint, plan, lease)    # step 6
-
-    enactor.last_applied = plan
-    deleted: list[str] = []
-    for endpoint in plan.endpoints:
-        deleted += await cleanup(enactor, variant, endpoint, plan)  # step 7
-    await events.emit("apply_finished", plan=plan.id, cleaned=deleted)
+            await release_lock(enactor, endpoint, plan, lease)                    # step 6
+    return True
 
 
 async def acquire_lock(enactor: Enactor, endpoint: str, plan: Plan) -> Lease | None:
@@ -162,26 +235,52 @@ async def release_lock(enactor: Enactor, endpoint: str, plan: Plan, lease: Lease
 async def write_plan_record_set(enactor: Enactor, endpoint: str, plan: Plan, lease: Lease) -> None:
     name = plan_record_name(plan.id, endpoint)
     record_set = RecordSet.a(name, enactor.plan_ttl_s, (ARecord(t.address, t.weight) for t in plan.targets))
-    result = await enactor.admin.submit(enactor.batch(f"{plan.id}: record set", Change("UPSERT", record_set)))
+    result = await enactor.admin.submit(enactor.batch(f"{plan.id}: record set", [Change("UPSERT", record_set)]))
     await enactor.events.emit("record_set_written", plan=plan.id, token=lease.token, endpoint=endpoint, name=name,
                               change_id=result.change_id, addresses=[t.address for t in plan.targets])
 
 
-async def cleanup(enactor: Enactor, variant: Variant, endpoint: str, applied: Plan) -> list[str]:
-    """Step 7; returns the plans it deleted."""
+async def point_endpoint(enactor: Enactor, endpoint: str, plan: Plan, lease: Lease, changes: tuple[Change, ...],
+                         checked: Facts) -> None:
+    events = enactor.events
+    if not changes:
+        await events.emit("endpoint_unchanged", plan=plan.id, token=lease.token, endpoint=endpoint,
+                          why="already points at it")
+        return
+    result = await enactor.admin.submit(enactor.batch(f"{plan.id}: point {endpoint}", changes))
+    rollback = rollback_target_after(changes, endpoint)
+    rollback_plan = rollback.split(".", 1)[0] if rollback else None
+    await events.emit("endpoint_pointed", plan=plan.id, token=lease.token, endpoint=endpoint, rollback=rollback_plan,
+                      change_id=result.change_id)
+    if rollback is None and checked.live_target is not None:
+        await events.emit("rollback_emptied", plan=plan.id, token=lease.token, endpoint=endpoint,
+                          previous=checked.live_plan, why=f"{checked.live_plan} no longer exists")
+
+
+async def cleanup_after(enactor: Enactor, mode: Mode, applied: Plan) -> None:
     deleted: list[str] = []
-    plan_sets = {}
-    for record_set in await enactor.admin.list_record_sets():
-        generation = generation_of_record_name(record_set.name, endpoint)
-        if generation is not None and record_set.type == "A":
-            plan_sets[generation] = record_set
-    for generation in variant.select_cleanup(sorted(plan_sets), applied, enactor.keep_generations):
-        record_set = plan_sets[generation]
+    for endpoint in applied.endpoints:
+        deleted += await cleanup(enactor, mode, endpoint, applied)
+    await enactor.events.emit("apply_finished", plan=applied.id, cleaned=deleted)
+
+
+async def cleanup(enactor: Enactor, mode: Mode, endpoint: str, applied: Plan) -> list[str]:
+    """Step 7 for one endpoint; returns the plans it deleted."""
+    facts = await read_facts(enactor, endpoint)
+    chosen = mode.cleanup(facts, applied, enactor.keep_generations)
+    for generation, why in chosen.spared.items():
+        await enactor.events.emit("cleanup_spared", plan=facts.plan_sets[generation].name.split(".", 1)[0],
+                                  endpoint=endpoint, after=applied.id, why=why)
+    deleted: list[str] = []
+    for generation in chosen.victims:
+        record_set = facts.plan_sets[generation]
         victim = record_set.name.split(".", 1)[0]
+        changes = mode.cleanup_batch(facts, record_set)
         try:
-            result = await enactor.admin.submit(
-                enactor.batch(f"cleanup after {applied.id}", Change("DELETE", record_set)))
-        except RecordSetMissing:
+            result = await enactor.admin.submit(enactor.batch(f"cleanup after {applied.id}", changes))
+        except RecordSetMissing as error:
+            if error.change_index != len(changes) - 1:
+                raise
             # Another enactor's cleanup got there first: the goal (gone) is reached either way.
             await enactor.events.emit("cleanup_already_gone", plan=victim, endpoint=endpoint, after=applied.id)
             continue
@@ -189,3 +288,25 @@ async def cleanup(enactor: Enactor, variant: Variant, endpoint: str, applied: Pl
                                   keep_generations=enactor.keep_generations, change_id=result.change_id)
         deleted.append(victim)
     return deleted
+
+
+async def self_check(enactor: Enactor, mode: Mode, newest: Plan) -> None:
+    """Resolve each endpoint through CoreDNS; an empty answer the zone explains is repaired at once."""
+    assert enactor.resolver is not None, "a mode that checks its own work needs a resolver"
+    for endpoint in newest.endpoints:
+        answer = await enactor.resolver.resolve(endpoint)
+        if answer.addresses or answer.rcode == TIMED_OUT:
+            if enactor.empty_seen and answer.addresses:
+                enactor.empty_seen = False
+                await enactor.events.emit("self_check_answering", plan=None, endpoint=endpoint,
+                                          addresses=list(answer.addresses))
+            continue
+        facts = await read_facts(enactor, endpoint)
+        why = mode.repair_needed(facts)
+        if why is None:
+            continue  # the zone is fine; CoreDNS has not reloaded it yet (it re-reads every second)
+        enactor.empty_seen = True
+        await enactor.events.emit("endpoint_empty_found", plan=facts.live_plan, endpoint=endpoint,
+                                  rcode=answer.rcode, why=why, newest=newest.id)
+        await apply_and_clean(enactor, mode, newest)
+

@@ -1,8 +1,9 @@
 """What a crash event says: the exception, where it was raised, and where the protocol was when it left.
 
-A responder wants the line in *our* protocol code (legacy.py's batch, not the HTTP client's raise),
-so both are given: `raised_at` is the innermost frame, `protocol_at` the innermost frame inside the
-enactor package.
+A responder wants the line in *our* protocol code that turned an error into a dead process (legacy.py's
+on_error, not the HTTP client's raise), so both are given: `raised_at` is the innermost frame;
+`protocol_at` is the innermost frame inside a mode module (where the mode decided to let the error
+escape), or failing that the innermost frame inside the enactor package.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _APP_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(_PACKAGE_DIR)))
+_MODE_FILES = {os.path.join(_PACKAGE_DIR, name) for name in ("legacy.py", "safe.py")}
 
 
 def _where(frame: traceback.FrameSummary) -> str:
@@ -22,6 +24,8 @@ def _where(frame: traceback.FrameSummary) -> str:
 def describe_crash(error: BaseException) -> dict[str, Any]:
     frames = traceback.extract_tb(error.__traceback__)
     ours = [f for f in frames if os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
+    decided = [f for f in ours if os.path.abspath(f.filename) in _MODE_FILES]
+    ours = decided or ours
     message = getattr(error, "message", None) or str(error)
     return {
         "exception": type(error).__name__,

@@ -1,45 +1,56 @@
-"""Legacy mode: the enactor as it was in October 2025, faithful down to the bug.
+"""An enactor mode: the decisions where legacy and safe differ, as pure functions over Facts.
 
-Its reliability mechanisms, each reasonable alone:
-  - the staleness check runs once, in the shared loop's step 2, long before the write;
-  - cleanup trusts generation numbers alone (dnsrace.rules.plans_older_than_window);
-  - the rollback record always aliases the plan the endpoint points at when the batch is built;
-  - any error in the apply path is not handled here: it escapes the loop and the process exits,
-    and the restart policy brings it back — into the same error.
+`diff -u legacy.py safe.py` is the bug and the fix, one hunk per mechanism. No I/O here: the shared
+loop (apply_loop.py) gathers the facts, asks these functions, and does every write and every event.
 """
 
 from __future__ import annotations
 
-from dnsrace.lock import Lease
-from dnsrace.plans import Plan, plan_record_name, rollback_record_name
+from dnsrace.plans import Plan, rollback_record_name
 from dnsrace.records import Change, RecordSet
-from dnsrace.rules import plans_older_than_window
+from dnsrace.rules import is_newer, plans_older_than_window
 
-from .apply_loop import Enactor
+from .facts import Cleanup, Facts, Verdict
+
+NAME = "legacy"
+CHECKS_ITS_OWN_WORK = False  # it never asks DNS what the endpoint answers
 
 
-class Legacy:
-    name = "legacy"
+def should_apply(plan: Plan, facts: Facts) -> bool:
+    return is_newer(plan.generation, facts.live_generation)
 
-    async def point_endpoint(self, enactor: Enactor, endpoint: str, plan: Plan, lease: Lease) -> None:
-        target = plan_record_name(plan.id, endpoint)
-        changes = [Change("UPSERT", RecordSet.alias(endpoint, target))]
-        current = await enactor.admin.get_record_set(endpoint, "ALIAS")
-        previous_target = current.target if current is not None else None
-        if previous_target is not None:
-            # ── THE BUG ──────────────────────────────────────────────────────────────────────────
-            # The rollback record always aliases the plan the endpoint points at; nothing asks
-            # whether that plan still exists. If cleanup deleted it, dns-admin (like Route 53)
-            # rejects an alias to a missing target, the whole batch fails, and nothing below handles
-            # that: the exception leaves the apply loop and the enactor dies. Every enactor reads the
-            # same missing plan, so every enactor dies the same way, on every restart. A missing
-            # previous plan should have meant an empty rollback record, as on the very first plan.
-            changes.append(Change("UPSERT", RecordSet.alias(rollback_record_name(endpoint), previous_target)))
-        batch = enactor.batch(f"{plan.id}: point {endpoint}", *changes)
-        result = await enactor.admin.submit(batch)  # an AliasTargetMissing here is the crash
-        previous_plan = previous_target.split(".", 1)[0] if previous_target else None
-        await enactor.events.emit("endpoint_pointed", plan=plan.id, token=lease.token, endpoint=endpoint,
-                                  rollback=previous_plan, change_id=result.change_id)
 
-    def select_cleanup(self, generations: list[int], applied: Plan, keep_generations: int) -> list[int]:
-        return plans_older_than_window(generations, applied.generation, keep_generations)
+def cannot_reason_about(facts: Facts) -> str | None:
+    return None  # it has no notion of a state it cannot reason about
+
+
+def point_batch(plan: Plan, checked: Facts, current: Facts) -> tuple[Change, ...]:
+    """Step 5. `checked` was read at step 2 (the check); `current` after the lock and step 4."""
+    endpoint = checked.endpoint
+    changes = [Change("UPSERT", RecordSet.alias(endpoint, current.plan_target(plan.id)))]
+    previous = current.live_target
+    if previous is not None:
+        # ── THE BUG (1/2): the rollback always aliases the previous plan, never asking if it still
+        # exists; if cleanup deleted it, the alias is refused (as by Route 53) and the batch fails.
+        changes.append(Change("UPSERT", RecordSet.alias(rollback_record_name(endpoint), previous)))
+    return tuple(changes)
+
+
+def on_error(error: Exception) -> Verdict:
+    # ── THE BUG (2/2): nothing handles it. The process exits, restarts into the same zone, and
+    # dies the same way, as does every enactor: nothing moves the endpoint again until a human does.
+    raise error
+
+
+def cleanup(facts: Facts, applied: Plan, keep_generations: int) -> Cleanup:
+    """Step 7: the plans more than K generations older than the one just applied."""
+    victims = plans_older_than_window(facts.plan_sets, applied.generation, keep_generations)
+    return Cleanup(tuple(victims))  # generation numbers alone: what the endpoint points at is not asked
+
+
+def cleanup_batch(facts: Facts, victim: RecordSet) -> tuple[Change, ...]:
+    return (Change("DELETE", victim),)
+
+
+def repair_needed(facts: Facts) -> str | None:
+    return None  # an empty answer is never noticed, so never repaired

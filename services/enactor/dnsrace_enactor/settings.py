@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dnsrace.config import env_choice, env_int, env_str
 
-MODES = ("legacy",)
+MODES = ("legacy", "safe")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,10 @@ class Settings:
     redis_timeout_ms: int
     dns_admin_timeout_ms: int
     plan_ttl_s: int
+    retry_count_max: int
+    self_check_host: str
+    self_check_port: int
+    self_check_timeout_ms: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,4 +47,9 @@ class Settings:
             redis_timeout_ms=env_int("REDIS_TIMEOUT_MS", 60_000, minimum=100, maximum=600_000),
             dns_admin_timeout_ms=env_int("DNS_ADMIN_TIMEOUT_MS", 120_000, minimum=100, maximum=600_000),
             plan_ttl_s=env_int("PLAN_RECORD_TTL_S", 1, minimum=0, maximum=86_400),
+            retry_count_max=env_int("RETRY_COUNT_MAX", 10, minimum=1, maximum=1_000),
+            # Safe mode's self-check: CoreDNS's authoritative listener, through this enactor's own proxy.
+            self_check_host=env_str("SELF_CHECK_HOST", "toxiproxy", pattern=r"[a-z0-9.-]{1,253}"),
+            self_check_port=env_int("SELF_CHECK_PORT", 5354, minimum=1, maximum=65_535),
+            self_check_timeout_ms=env_int("SELF_CHECK_TIMEOUT_MS", 2_000, minimum=100, maximum=60_000),
         )
