@@ -11,14 +11,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dnsrace.plans import generation_of_record_name, plan_record_name, rollback_record_name
-from dnsrace.records import Change, RecordSet
+from redis.exceptions import RedisError
 
-__all__ = ["Cleanup", "Facts", "Verdict", "StateUnreasonable", "InvariantRefused", "deleting", "unchanged",
+from dnsrace.dns_admin_client import DnsAdminUnavailable
+from dnsrace.plans import generation_of_record_name, plan_record_name, rollback_record_name
+from dnsrace.records import Change, DnsAdminError, RecordSet
+
+__all__ = ["Cleanup", "Facts", "TRANSIENT_ERRORS", "Verdict", "StateUnreasonable", "InvariantRefused", "deleting", "unchanged",
            "rollback_target_after"]
 
 # What a mode does with an error from one pass of the loop (legacy never returns: it re-raises).
 Verdict = Literal["retry", "freeze"]
+
+# Errors that end one attempt and say nothing about the protocol's state: dns-admin refused a batch
+# (the zone moved: read it again) or a peer did not answer (Redis, dns-admin, the network).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    DnsAdminError, DnsAdminUnavailable, RedisError, ConnectionError, OSError, TimeoutError)
 
 
 class StateUnreasonable(Exception):

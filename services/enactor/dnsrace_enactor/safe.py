@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dnsrace.plans import Plan, rollback_record_name
 from dnsrace.records import Change, RecordSet
-from dnsrace.records import DnsAdminError, InvalidInput
+from dnsrace.records import InvalidInput
 from dnsrace.rules import is_newer, plans_older_than_window
 
 from .facts import Cleanup, Facts, Verdict
-from .facts import InvariantRefused, StateUnreasonable, deleting, unchanged
+from .facts import TRANSIENT_ERRORS, InvariantRefused, StateUnreasonable, deleting, unchanged
 
 NAME = "safe"
 CHECKS_ITS_OWN_WORK = True  # after each apply and when idle, it resolves the endpoint through CoreDNS
@@ -45,7 +45,7 @@ def point_batch(plan: Plan, checked: Facts, current: Facts) -> tuple[Change, ...
 def on_error(error: Exception) -> Verdict:
     # One failed attempt, never a dead process: retry with fresh facts after a bounded backoff;
     # what it cannot reason about (or never expected) freezes its writes, with one alarm.
-    retry = isinstance(error, (DnsAdminError, ConnectionError, OSError, TimeoutError))
+    retry = isinstance(error, TRANSIENT_ERRORS)
     return "freeze" if not retry or isinstance(error, (StateUnreasonable, InvariantRefused, InvalidInput)) else "retry"
 
 
