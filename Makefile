@@ -60,14 +60,15 @@ backend-heal: ## turn backend N healthy again (make backend-heal N=2)
 	@test -n "$(N)" || { echo "usage: make backend-heal N=2" >&2; exit 2; }
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
-reproduce-outage: deps ## reset the stack, then reproduce the outage (SCENARIO=race|manual-delete)
-	@test "$(MODE)" = legacy || { echo "reproduce-outage: MODE=$(MODE): only legacy exists so far" >&2; exit 2; }
+reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete)
+	@case "$(MODE)" in legacy|safe) ;; *) echo "reproduce-outage: MODE=$(MODE): must be legacy or safe" >&2; exit 2;; esac
+	@case "$(SCENARIO)" in race|pause|manual-delete) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause or manual-delete" >&2; exit 2;; esac
 	@$(COMPOSE) down -v --remove-orphans >/dev/null 2>&1
 	@ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null
-	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO)
+	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE)
 
-reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and report the rate
-	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO)
+reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
+	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)
 
 repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback cleared; time until clients recover
 	@$(LAB) dnsrace_lab.repair

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# make reproduce-rate RUNS=10 — run `make reproduce-outage` RUNS times in a row and report how many
-# reproduced and how long each took (reset included). Logs: store/reproduce-rate/<UTC time>/run-N.log
+# make reproduce-rate RUNS=10 MODE=legacy SCENARIO=race — run `make reproduce-outage` RUNS times in a
+# row and report how many ended as the mode promises (legacy: the outage reproduced; safe: no harm)
+# and how long each took (reset included). Logs: store/reproduce-rate/<UTC time>-<mode>-<scenario>/run-N.log
 set -uo pipefail
-runs=${1:-10} scenario=${2:-race}
-dir="store/reproduce-rate/$(date -u +%Y%m%dT%H%M%SZ)"
+runs=${1:-10} scenario=${2:-race} mode=${3:-legacy}
+dir="store/reproduce-rate/$(date -u +%Y%m%dT%H%M%SZ)-$mode-$scenario"
 mkdir -p "$dir"
 ok=0 times=()
 for n in $(seq 1 "$runs"); do
   start=$(date +%s)
-  if make --no-print-directory reproduce-outage SCENARIO="$scenario" >"$dir/run-$n.log" 2>&1; then
-    ok=$((ok + 1)); verdict=reproduced
+  if make --no-print-directory reproduce-outage SCENARIO="$scenario" MODE="$mode" >"$dir/run-$n.log" 2>&1; then
+    ok=$((ok + 1)); verdict=$([ "$mode" = safe ] && echo "no harm" || echo reproduced)
   else
-    verdict="NOT reproduced: $(grep -h 'NOT REPRODUCED' "$dir/run-$n.log" | head -n 1)"
+    verdict="FAILED: $(grep -h -e 'NOT REPRODUCED' -e 'NOT SAFE' "$dir/run-$n.log" | head -n 1)"
   fi
   took=$(( $(date +%s) - start )); times+=("$took")
   attempts=$(grep -ho 'attempts: [0-9]*' "$dir/run-$n.log" | head -n 1)
   echo "run $n/$runs: $verdict in ${took} s (${attempts:-attempts: ?})"
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-echo "reproduced $ok of $runs (scenario $scenario); seconds per run incl. reset: min $(echo "$sorted" | head -n1), max $(echo "$sorted" | tail -n1)" | tee "$dir/summary.txt"
+echo "as promised $ok of $runs (mode $mode, scenario $scenario); seconds per run incl. reset: min $(echo "$sorted" | head -n1), max $(echo "$sorted" | tail -n1)" | tee "$dir/summary.txt"
 [ "$ok" -eq "$runs" ]

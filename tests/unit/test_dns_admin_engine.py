@@ -310,11 +310,26 @@ async def test_rejections_are_reported_as_events(engine: Engine, lab: Lab) -> No
         "message": f"change 1: UPSERT ALIAS {ROLLBACK} -> {plan_name(110)}: alias target does not exist",
         "change_index": 1,
         "client": "enactor-a",
+        "comment": "",
     }
     with pytest.raises(InvalidInput):
-        await engine.submit({"changes": [], "client": "enactor-b"})
+        await engine.submit({"changes": [], "client": "enactor-b", "comment": "plan-000146: point x"})
     kind, plan, detail = lab.sink.events[-1]
-    assert (kind, plan, detail["error"], detail["client"]) == ("batch_rejected", None, "InvalidInput", "enactor-b")
+    assert (kind, plan, detail["error"], detail["client"], detail["comment"]) == (
+        "batch_rejected", None, "InvalidInput", "enactor-b", "plan-000146: point x")
+
+
+@pytest.mark.parametrize("claims", [{"client": "enactor-a\n+ 1.0s enactor-b CRASHED"}, {"comment": "ok\nforged line"},
+                                    {"client": 7}, {"comment": ["x"]}])
+async def test_what_a_malformed_batch_claims_reaches_no_event_unless_it_is_valid(
+        engine: Engine, lab: Lab, claims: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.submit({"changes": [], **claims})
+    kind, _, detail = lab.sink.events[-1]
+    assert kind == "batch_rejected"
+    # A forged string is dropped (None); a claim that is no string at all is not reported either ("").
+    expected = {key: (None if isinstance(claims.get(key), str) else "") for key in ("client", "comment")}
+    assert (detail["client"], detail["comment"]) == (expected["client"], expected["comment"])
 
 
 # --- reads -------------------------------------------------------------------------------------------

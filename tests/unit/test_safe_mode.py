@@ -234,10 +234,11 @@ async def test_a_refused_write_is_an_event_a_backoff_and_a_retry_never_a_crash(l
     lab.admin.submit = submit  # type: ignore[method-assign]
     await run_apply_loop(enactor, safe, stop=stop)
     kinds = events.kinds()
-    assert "apply_failed" in kinds and "enactor_crashed" not in kinds
-    failed = events.of("apply_failed")[0]
+    assert "write_refused" in kinds and "enactor_crashed" not in kinds
+    failed = events.of("write_refused")[0]
     assert failed[1] == "plan-000004" and failed[3]["failures"] == 1 and failed[3]["retry_in_ms"] >= 0
-    assert kinds.index("apply_failed") < kinds.index("endpoint_pointed")
+    assert failed[3]["error"].startswith("RecordSetMismatch: change 0")
+    assert kinds.index("write_refused") < kinds.index("endpoint_pointed")
     assert lab.admin.alias_target(EP) == plan_set(4)
 
 

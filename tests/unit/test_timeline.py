@@ -55,6 +55,8 @@ FULL: dict[str, tuple[str | None, int | None, dict[str, Any]]] = {
     "apply_failed": ("plan-000110", None, {"error": "RecordSetMismatch: change 0: ...", "failures": 1,
                                           "retry_in_ms": 180}),
     "apply_gave_up": ("plan-000110", None, {"failures": 10}),
+    "write_refused": ("plan-000110", None, {"error": "RecordSetMismatch: change 0: ...", "failures": 1,
+                                           "retry_in_ms": 180}),
     "enactor_frozen": ("plan-000145", None, {"why": "x aliases www.lab.test, which is not one of its plans",
                                             "alarm": True, "until": "restart"}),
     "enactor_unfrozen": ("plan-000146", None, {"was": "x aliases www.lab.test"}),

@@ -70,6 +70,12 @@ class DnsAdminClient(SessionOwner):
         self._raise_for(status, payload)
         return [RecordSet.from_json(obj, zone=self._zone) for obj in payload["record_sets"]]
 
+    async def audit(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest `limit` audit rows (1..1000), oldest first: every batch received and its outcome."""
+        status, payload = await self._call("GET", f"/v1/audit?limit={limit}")
+        self._raise_for(status, payload)
+        return list(payload["entries"])
+
     async def submit(self, batch: ChangeBatch) -> ChangeResult:
         """Apply one change batch, all or nothing. Raises DnsAdminError (fail) or DnsAdminUnavailable (info)."""
         body = batch.to_json()

@@ -58,6 +58,9 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "rollback_emptied": lambda e: f"left the rollback record EMPTY: {_d(e, 'why')}",
     "apply_failed": lambda e: (f"attempt on {e.plan or 'its pass'} FAILED ({_d(e, 'error')}); "
                                f"retry {_d(e, 'failures')} in {_d(e, 'retry_in_ms')} ms with fresh facts"),
+    "write_refused": lambda e: (f"its write for {e.plan} was REFUSED by dns-admin, the zone having moved since "
+                                f"its check ({_d(e, 'error')}); retry {_d(e, 'failures')} in {_d(e, 'retry_in_ms')} ms "
+                                f"with fresh facts"),
     "apply_gave_up": lambda e: f"gave up on {e.plan} after {_d(e, 'failures')} failed attempts",
     "enactor_frozen": lambda e: f"ALARM: FROZE its writes: {_d(e, 'why')} (until {_d(e, 'until')})",
     "enactor_unfrozen": lambda e: f"thawed: the state is one it can reason about again (was: {_d(e, 'was')})",

@@ -34,6 +34,8 @@ from dnsrace.records import (
     InvalidInput,
     RecordSet,
     RecordSetNotFound,
+    _validate_client,
+    _validate_comment,
     normalize_name,
 )
 
@@ -254,13 +256,16 @@ class Engine:
             index = error.change_index
             failing = batch.changes[index] if index is not None and 0 <= index < len(batch.changes) else None
             plan = (plan_of(failing) if failing else None) or _first_plan(batch.changes)
+        # Only validated values reach an event (and so the timeline): a malformed batch's claims are
+        # kept raw in its audit row alone, which is JSON and escapes them.
         await self._emit(
             "batch_rejected",
             plan=plan,
             error=error.code,
             message=error.message,
             change_index=error.change_index,
-            client=client,
+            client=batch.client if batch else _valid_or_none(client, _validate_client),
+            comment=batch.comment if batch else _valid_or_none(comment, _validate_comment),
         )
 
     async def _render(self) -> None:
@@ -300,6 +305,13 @@ def _claimed(body: object, key: str, length_max: int) -> str:
     """What a malformed batch claims in `key`, bounded, for the audit row only."""
     value = body.get(key) if isinstance(body, Mapping) else None
     return value[:length_max] if isinstance(value, str) else ""
+
+
+def _valid_or_none(value: str, validate: Callable[[object], str]) -> str | None:
+    try:
+        return validate(value)
+    except InvalidInput:
+        return None
 
 
 def _retrieve_exception(task: asyncio.Task[Any]) -> None:

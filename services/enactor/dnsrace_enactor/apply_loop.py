@@ -29,7 +29,7 @@ from dnsrace.healthcheck import touch
 from dnsrace.lock import EndpointLock, Lease
 from dnsrace.plan_store import PlanStore
 from dnsrace.plans import MalformedPlan, Plan, plan_record_name
-from dnsrace.records import ARecord, Change, ChangeBatch, RecordSet, RecordSetMissing
+from dnsrace.records import ARecord, Change, ChangeBatch, ChangeConflict, RecordSet, RecordSetMissing
 from dnsrace.rules import backoff_ms
 
 from .dns_check import TIMED_OUT, EndpointResolver
@@ -117,7 +117,10 @@ async def _after_error(enactor: Enactor, error: Exception, verdict: Verdict) -> 
     enactor.failures += 1
     delay = backoff_ms(min(enactor.failures - 1, 30), base_ms=enactor.retry_backoff_base_ms,
                        cap_ms=enactor.retry_backoff_cap_ms, rng=enactor.rng)
-    await enactor.events.emit("apply_failed", plan=plan, error=describe_error(error), failures=enactor.failures,
+    # A refused batch is optimistic concurrency doing its job (the zone moved since the check); a lost
+    # answer or a dead peer is a failure. Either way: fresh facts on the next pass.
+    kind = "write_refused" if isinstance(error, ChangeConflict) else "apply_failed"
+    await enactor.events.emit(kind, plan=plan, error=describe_error(error), failures=enactor.failures,
                               retry_in_ms=delay)
     if enactor.failures >= enactor.retry_count_max and enactor.working_on is not None:
         # Bounded: this plan is given up; the next plan (or the self-check) starts afresh.

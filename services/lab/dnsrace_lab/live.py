@@ -62,7 +62,7 @@ class Answer:
 
 
 def compose_command(project: str) -> list[str]:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0:
         base = ["docker", "compose"]
     elif shutil.which("docker-compose"):
         base = ["docker-compose"]
@@ -103,6 +103,21 @@ class Live:
         soa_ttl = next((rrset.ttl for rrset in response.authority if rrset.rdtype == dns.rdatatype.SOA), None)
         return Answer(name, dns.rcode.to_text(response.rcode()), addresses, soa_ttl)
 
+    async def poll_answer(self, *, empty: bool, within_s: float, what: str,
+                          authoritative_view: bool = False) -> Answer:
+        """The first answer that is empty (or, with empty=False, has addresses); StepNotReached after within_s."""
+        async def probe() -> Answer | None:
+            answer = await self.query(authoritative_view=authoritative_view)
+            return answer if bool(answer.addresses) != empty else None
+        return await poll(what, probe, within_s=within_s)  # type: ignore[no-any-return]
+
+    async def audit_position(self) -> int:
+        rows = await self.admin.audit(1)
+        return int(rows[-1]["seq"]) if rows else 0
+
+    async def audit_since(self, seq: int) -> list[dict[str, Any]]:
+        return [row for row in await self.admin.audit(1000) if int(row["seq"]) > seq]
+
     # --- the event history -------------------------------------------------------------------------
     async def stream_position(self) -> str:
         rows = await self.redis.xrevrange("dnsrace:events", count=1)
@@ -132,16 +147,33 @@ class Live:
         return int(await self.redis.get("dnsrace:plans:latest") or 0)
 
     # --- containers --------------------------------------------------------------------------------
-    def restart_counts(self) -> dict[str, int]:
-        counts = {}
+    def container_ids(self) -> dict[str, str]:
+        ids = {}
         for service in ENACTORS:
-            ids = subprocess.run([*compose_command(self.project), "ps", "-q", service], capture_output=True,
-                                 text=True, check=True, cwd=TOP).stdout.split()
-            if ids:
-                state = json.loads(subprocess.run(["docker", "inspect", ids[0]], capture_output=True, text=True,
-                                                  check=True).stdout)[0]
-                counts[service] = int(state["RestartCount"])
-        return counts
+            # Compose v1 and v2 both label their containers; one `docker ps` is much faster than `compose ps`.
+            found = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}",
+                                    "--filter", f"label=com.docker.compose.service={service}"],
+                                   capture_output=True, text=True, check=True, timeout=60).stdout.split()
+            if found:
+                ids[service] = found[0]
+        return ids
+
+    def enactor_modes(self) -> dict[str, str]:
+        """ENACTOR_MODE as each enactor container was started with."""
+        modes = {}
+        for service, container in self.container_ids().items():
+            state = self.inspect(container)
+            env = dict(item.split("=", 1) for item in state["Config"]["Env"] if "=" in item)
+            modes[service] = env.get("ENACTOR_MODE", "?")
+        return modes
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        return json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True,  # type: ignore[no-any-return]
+                                         check=True, timeout=60).stdout)[0]
+
+    def restart_counts(self) -> dict[str, int]:
+        return {service: int(self.inspect(container)["RestartCount"])
+                for service, container in self.container_ids().items()}
 
 
 class StepNotReached(Exception):

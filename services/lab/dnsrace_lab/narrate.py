@@ -26,8 +26,15 @@ def _generation(plan: str | None) -> int | None:
         return None
 
 
-def narrate(events: list[Event], *, slow_enactor: str | None, outage_plan: str | None) -> list[str]:
-    """One line per event worth reading, `+12.345s enactor-a  sentence`, time from the first event."""
+# Safe mode's ordinary optimistic concurrency: a lock's loser finds the zone moved and says so.
+CONTENTION = {"write_refused", "batch_rejected", "endpoint_unchanged"}
+
+
+def narrate(events: list[Event], *, focus: list[str], outage_plan: str | None) -> list[str]:
+    """One line per event worth reading, `+12.345s enactor-a  sentence`, time from the first event.
+
+    `focus` names the enactors the scenario aims its faults at: their every decision is shown (and
+    dns-admin's answers to them); for the others only what moves the story."""
     if not events:
         return ["(no events)"]
     start = events[0].t
@@ -37,12 +44,13 @@ def narrate(events: list[Event], *, slow_enactor: str | None, outage_plan: str |
         if event.kind == "plan_created":
             newest = max(newest, _generation(event.plan) or 0)
         text = sentence(event)
-        focus = event.service in ("lab", slow_enactor) or event.plan == outage_plan
-        if event.kind in ROUTINE and not focus:
+        in_focus = (event.service == "lab" or event.service in focus or event.plan == outage_plan
+                    or event.detail.get("client") in (*focus, "operator"))
+        if event.kind in ROUTINE and not in_focus:
             continue
-        if event.kind == "check_passed" and not focus:
+        if event.kind in CONTENTION and not in_focus:
             continue
-        if event.kind == "lock_acquired" and not focus:
+        if event.kind in ("check_passed", "lock_acquired") and not in_focus:
             continue
         if event.kind == "cleanup_deleted" and event.plan != outage_plan:
             continue
@@ -75,7 +83,7 @@ def _flush(run: list[str]) -> list[str]:
     return [run[0], f"{'':13}(… {len(run) - 2} more plans published …)", run[-1]]
 
 
-def source_excerpt(location: str, *, context: int = 6) -> list[str]:
+def source_excerpt(location: str, *, context: int = 6, after: int = 2) -> list[str]:
     """`services/enactor/dnsrace_enactor/legacy.py:47` -> numbered source lines around line 47."""
     path_text, _, line_text = location.rpartition(":")
     path = (TOP / path_text).resolve()
@@ -83,5 +91,5 @@ def source_excerpt(location: str, *, context: int = 6) -> list[str]:
         return [f"(source not found for {location})"]
     line = int(line_text)
     source = path.read_text().splitlines()
-    first, last = max(1, line - context), min(len(source), line + 2)
+    first, last = max(1, line - context), min(len(source), line + after)
     return [f"{'>>' if n == line else '  '} {n:4d} | {source[n - 1]}" for n in range(first, last + 1)]

@@ -1,0 +1,297 @@
+"""The scenarios: the same faults on the same schedule, whatever mode the enactors run.
+
+Each scenario waits for evidence (events in the history) before each fault, so the schedule is set by
+what the enactors do, not by a clock; every fault is a real one (a Toxiproxy toxic on one enactor's
+own path, `docker pause`, an operator's API call). What the enactors then do is theirs: the
+scenario records the outcome (`Report`) and the judge (outage.py) decides what it means.
+
+    race           enactor-a checks plan N and is refused the lock; its dns-admin path is held while the
+                   others apply more than K newer plans. The next plan's first lock holder F has its Redis
+                   path held the moment it takes the lock, so after F points the endpoint forward, F's lock
+                   release and the cleanup that follows it wait. enactor-a's held writes are let through
+                   (legacy: the endpoint goes back to N); then F's path is, and F's cleanup runs.
+    pause          enactor-a checks plan N and is refused the lock; its dns-admin path is held, and once it
+                   holds the lock (its write waiting in Toxiproxy) it is frozen with `docker pause`, past
+                   the lock's TTL, until the others have moved on; then released and unpaused.
+    manual-delete  no race: an operator deletes the live plan's record set through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from dnsrace.events import Event
+from dnsrace.plans import generation_of_plan_id, plan_id, plan_record_name
+from dnsrace.records import Change, ChangeBatch
+
+from .live import ENACTORS, ENDPOINT, Answer, Live, StepNotReached
+from .nemesis import Nemesis
+
+SLOW_ENACTOR = "enactor-a"
+FAST_ENACTORS = tuple(name for name in ENACTORS if name != SLOW_ENACTOR)
+ATTEMPTS_MAX = 3          # an interleaving is a real race; a missed one is retried, and counted
+PAUSE_PAST_TTL_S = 1.0    # how far past the lock's TTL the paused enactor stays frozen, at least
+
+
+@dataclass
+class Report:
+    scenario: str
+    mode: str
+    keep_generations: int
+    steps: list[str] = field(default_factory=list)
+    dig: dict[str, Answer] = field(default_factory=dict)
+    t_fault: float = 0.0
+    t_empty: float = 0.0
+    slow_plan: str | None = None         # the plan enactor-a checked (race, pause)
+    outage_plan: str | None = None       # legacy: the plan deleted while live
+    late_write: Event | None = None      # dns-admin's answer to enactor-a's late point batch
+    fast_enactor: str | None = None      # race: F, whose cleanup was held
+    deleted_plan: str | None = None      # manual-delete: the live plan the operator deleted
+    attempts: int = 0
+    crash: Event | None = None
+    restarts: dict[str, int] = field(default_factory=dict)
+    first_position: str = "0-0"
+
+    def step(self, text: str) -> None:
+        self.steps.append(text)
+        print(text, flush=True)
+
+
+def generation(plan: str | None) -> int:
+    return generation_of_plan_id(plan) if plan else 0
+
+
+def is_point_batch(event: Event, client: str, plan: str | None = None) -> bool:
+    """Is this dns-admin's answer (accepted or rejected) to `client`'s batch pointing the endpoint?"""
+    comment = str(event.detail.get("comment", ""))
+    return (event.service == "dns-admin" and event.kind in ("batch_accepted", "batch_rejected")
+            and event.detail.get("client") == client and comment.endswith(f": point {ENDPOINT}")
+            and (plan is None or comment.startswith(f"{plan}:")))
+
+
+async def plans_flow(live: Live, report: Report) -> None:
+    """Step 1: plans flow and every enactor applies some."""
+    since = await live.stream_position()
+    applied: set[str] = set()
+
+    def each_enactor_pointed(event: Event) -> bool:
+        if event.kind in ("endpoint_pointed", "write_refused", "plan_skipped") and event.service in ENACTORS:
+            applied.add(event.service)
+        return applied >= set(ENACTORS)
+
+    await live.wait_event(since, "step 1: all three enactors work on plans", each_enactor_pointed, within_s=90)
+    report.dig["before"] = await live.poll_answer(empty=False, within_s=15, what="step 1: the endpoint answers")
+    report.step(f"step 1  plans flow; all three enactors are working on them. dig: {report.dig['before'].summary()}")
+
+
+async def _slow_enactor_refused(live: Live, nemesis: Nemesis, report: Report, since: str) -> Event:
+    """enactor-a has checked plan N and is refused the lock; its path to dns-admin is held from now on."""
+    refused = await live.wait_event(
+        since, f"{SLOW_ENACTOR} checks a plan and is refused the lock",
+        lambda e: e.service == SLOW_ENACTOR and e.kind == "lock_refused", within_s=120)
+    await nemesis.hold(SLOW_ENACTOR, "dns-admin")
+    report.t_fault = time.time()
+    report.slow_plan = refused.plan
+    report.step(f"step 2  {SLOW_ENACTOR} checked {refused.plan} is newer than live, was refused the lock "
+                f"(held by {refused.detail.get('held_by')}) and backs off; its requests to dns-admin now wait "
+                f"inside Toxiproxy [fault: hold {SLOW_ENACTOR}->dns-admin]")
+    return refused
+
+
+async def _wrote_before_the_hold(live: Live, since: str, plan: str | None) -> bool:
+    history = await live.events_since(since)
+    return any(is_point_batch(e, SLOW_ENACTOR, plan) for e in history)
+
+
+async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
+    k = report.keep_generations
+    since = await live.stream_position()
+    for attempt in range(1, ATTEMPTS_MAX + 1):
+        report.attempts = attempt
+        refused = await _slow_enactor_refused(live, nemesis, report, since)
+        ancient = refused.plan
+        overtaken = await live.wait_event(
+            since, f"step 2: the other enactors apply more than K={k} plans newer than {ancient}",
+            lambda e: (e.kind == "endpoint_pointed" and e.service in FAST_ENACTORS
+                       and generation(e.plan) > generation(ancient) + k), within_s=120)
+        if await _wrote_before_the_hold(live, since, ancient):
+            await nemesis.release(SLOW_ENACTOR, "dns-admin")
+            report.step(f"        attempt {attempt}: {SLOW_ENACTOR} wrote {ancient} before the hold; trying again")
+            since = await live.stream_position()
+            continue
+        report.step(f"        the others moved on: {overtaken.service} pointed the endpoint at {overtaken.plan} "
+                    f"({generation(overtaken.plan) - generation(ancient)} generations past {ancient})")
+
+        # Step 3: the first enactor to take the lock for the next plan is F. Its Redis path is held at
+        # once: F still points the endpoint forward (dns-admin's path is free), but its lock release,
+        # and the cleanup that follows it, wait inside Toxiproxy.
+        after = await live.stream_position()
+        winner = await live.wait_event(
+            after, "step 3: a fast enactor takes the lock for the next plan",
+            lambda e: (e.kind == "lock_acquired" and e.service in FAST_ENACTORS
+                       and generation(e.plan) > generation(overtaken.plan)), within_s=30)
+        await nemesis.hold(winner.service, "redis")
+        pointed = await live.wait_event(
+            after, f"step 3: {winner.service} points the endpoint at {winner.plan}",
+            lambda e: is_point_batch(e, winner.service, winner.plan), within_s=30)
+        if pointed.kind != "batch_accepted":
+            await nemesis.release(winner.service, "redis")
+            report.step(f"        attempt {attempt}: {winner.service}'s batch for {winner.plan} was refused "
+                        f"({pointed.detail.get('error')}); trying again")
+            since = await live.stream_position()
+            continue
+        report.fast_enactor = winner.service
+        report.step(f"step 3  {winner.service} pointed the endpoint at {winner.plan}; its lock release and the "
+                    f"cleanup after it now wait inside Toxiproxy [fault: hold {winner.service}->redis]")
+
+        # Step 4: enactor-a's held writes go through: its plan's record set, then its point batch.
+        released_at = await live.stream_position()
+        await nemesis.release(SLOW_ENACTOR, "dns-admin")
+        report.late_write = await live.wait_event(
+            released_at, f"step 4: dns-admin answers {SLOW_ENACTOR}'s point batch for {ancient}",
+            lambda e: is_point_batch(e, SLOW_ENACTOR, ancient), within_s=60)
+        newest = await live.newest_generation()
+        if report.late_write.kind == "batch_accepted":
+            report.step(f"step 4  {SLOW_ENACTOR}'s held writes went through: it pointed the endpoint back at "
+                        f"{ancient} while {plan_id(newest)} exists; its check was true when made and stale when "
+                        f"acted on [fault released: {SLOW_ENACTOR}->dns-admin]")
+        else:
+            report.step(f"step 4  {SLOW_ENACTOR}'s held writes went through, and dns-admin REFUSED its point batch "
+                        f"for {ancient}: {report.late_write.detail.get('error')}: "
+                        f"{report.late_write.detail.get('message')} [fault released: {SLOW_ENACTOR}->dns-admin]")
+        report.dig["during"] = await live.query()
+
+        # Step 5: F's path to Redis is let go: its lock release, then its cleanup after its plan.
+        cleaned_from = await live.stream_position()
+        await nemesis.release(winner.service, "redis")
+        finished = await live.wait_event(
+            cleaned_from, f"step 5: {winner.service}'s cleanup after {winner.plan}",
+            lambda e: e.service == winner.service and e.plan == winner.plan and e.kind in (
+                "apply_finished", "enactor_crashed", "write_refused", "apply_failed"), within_s=30)
+        history = await live.events_since(cleaned_from)
+        deleted = [e for e in history if e.kind == "cleanup_deleted" and e.plan == ancient
+                   and e.service == winner.service]
+        if report.late_write.kind == "batch_accepted":
+            if not deleted or not await points_at_missing(live, ancient):
+                report.step(f"        attempt {attempt}: {winner.service}'s cleanup did not leave the endpoint "
+                            f"on a deleted {ancient} ({finished.kind}); trying again")
+                since = await live.stream_position()
+                continue
+            report.outage_plan = ancient
+            report.t_empty = deleted[0].t
+            report.step(f"step 5  {winner.service}'s cleanup after {winner.plan} deleted {ancient} (more than {k} "
+                        f"generations old) while it was the live plan: the endpoint points at nothing "
+                        f"[fault released: {winner.service}->redis]")
+        else:
+            spared = [e for e in history if e.kind == "cleanup_spared" and e.service == winner.service]
+            what = (f"deleted {', '.join(e.plan or '?' for e in deleted)} (no longer referenced)" if deleted else
+                    "deleted nothing it should not") + (
+                f"; spared {', '.join(e.plan or '?' for e in spared)}" if spared else "")
+            report.step(f"step 5  {winner.service}'s cleanup after {winner.plan} ran: {what} "
+                        f"[fault released: {winner.service}->redis]")
+        return
+    raise StepNotReached("the race", f"no complete interleaving in {ATTEMPTS_MAX} attempts")
+
+
+async def pause(live: Live, nemesis: Nemesis, report: Report, *, lock_ttl_s: float) -> None:
+    since = await live.stream_position()
+    for attempt in range(1, ATTEMPTS_MAX + 1):
+        report.attempts = attempt
+        refused = await _slow_enactor_refused(live, nemesis, report, since)
+        stale = refused.plan
+        acquired = await live.wait_event(
+            since, f"step 3: {SLOW_ENACTOR} takes the lock for {stale}",
+            lambda e: e.service == SLOW_ENACTOR and e.kind in ("lock_acquired", "lock_gave_up") and e.plan == stale,
+            within_s=60)
+        if acquired.kind != "lock_acquired" or await _wrote_before_the_hold(live, since, stale):
+            await nemesis.release(SLOW_ENACTOR, "dns-admin")
+            report.step(f"        attempt {attempt}: {SLOW_ENACTOR} did not end up holding the lock with its write "
+                        f"held ({acquired.kind}); trying again")
+            since = await live.stream_position()
+            continue
+        await nemesis.pause(SLOW_ENACTOR)
+        paused_at = time.time()
+        report.step(f"step 3  {SLOW_ENACTOR} took the lock for {stale} (token {acquired.token}) and, with its write "
+                    f"waiting in Toxiproxy, was frozen [fault: docker pause {SLOW_ENACTOR}]")
+        moved = await live.wait_event(
+            since, f"step 4: the others take the expired lock and apply a plan newer than {stale}",
+            lambda e: (e.kind == "endpoint_pointed" and e.service in FAST_ENACTORS
+                       and generation(e.plan) > generation(stale)), within_s=60)
+        still_paused_s = lock_ttl_s + PAUSE_PAST_TTL_S - (time.time() - paused_at)
+        if still_paused_s > 0:
+            await asyncio.sleep(still_paused_s)  # the fault's own length: frozen past the TTL, by design
+        report.step(f"step 4  its lock expired while it was frozen; {moved.service} took it and pointed the endpoint "
+                    f"at {moved.plan}")
+        report.dig["during"] = await live.query()
+        released_at = await live.stream_position()
+        await nemesis.release(SLOW_ENACTOR, "dns-admin")
+        await nemesis.unpause(SLOW_ENACTOR)
+        report.late_write = await live.wait_event(
+            released_at, f"step 5: dns-admin answers {SLOW_ENACTOR}'s late point batch for {stale}",
+            lambda e: is_point_batch(e, SLOW_ENACTOR, stale), within_s=60)
+        newest = await live.newest_generation()
+        if report.late_write.kind == "batch_accepted":
+            report.step(f"step 5  {SLOW_ENACTOR} woke up still believing it held the lock and wrote late: it pointed "
+                        f"the endpoint back at {stale} while {plan_id(newest)} exists "
+                        f"[faults released: hold, docker unpause]")
+        else:
+            report.step(f"step 5  {SLOW_ENACTOR} woke up and wrote late; dns-admin REFUSED its point batch for "
+                        f"{stale}: {report.late_write.detail.get('error')}: {report.late_write.detail.get('message')} "
+                        f"[faults released: hold, docker unpause]")
+        return
+    raise StepNotReached("the pause", f"no complete interleaving in {ATTEMPTS_MAX} attempts")
+
+
+async def manual_delete(live: Live, report: Report) -> None:
+    """The trigger with no race: delete the live plan's record set, as an operator's mistake would."""
+    for attempt in range(1, ATTEMPTS_MAX + 1):
+        report.attempts = attempt
+        since = await live.stream_position()
+        created = await live.wait_event(since, "a new plan", lambda e: e.kind == "plan_created", within_s=30)
+        done: set[str] = set()
+
+        def every_enactor_done(event: Event) -> bool:
+            if event.plan == created.plan and event.kind in (
+                    "apply_finished", "plan_skipped", "lock_gave_up", "write_refused", "enactor_crashed"):
+                done.add(event.service)
+            return done >= set(ENACTORS)
+
+        # Delete only once all three are done with this plan: no late re-apply can recreate it.
+        await live.wait_event(since, f"every enactor done with {created.plan}", every_enactor_done, within_s=15)
+        alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+        if alias is None or alias.target is None:
+            raise StepNotReached("manual delete", "the endpoint has no alias to follow")
+        live_plan = alias.target.split(".", 1)[0]
+        record_set = await live.admin.get_record_set(alias.target, "A")
+        if record_set is None:
+            raise StepNotReached("manual delete", f"{alias.target} is already missing")
+        await live.events.emit("operator_deleted", plan=live_plan, why="manual deletion by mistake")
+        report.t_fault = time.time()
+        result = await live.admin.submit(ChangeBatch(changes=(Change("DELETE", record_set),),
+                                                     comment=f"operator: delete {live_plan} (by mistake)",
+                                                     client="operator"))
+        report.step(f"step 2  an operator deleted {live_plan}'s record set ({result.change_id}) — the live plan "
+                    f"[fault: manual deletion through the API]")
+        if not await points_at_missing(live, live_plan):
+            report.step(f"        attempt {attempt}: the endpoint had already moved past {live_plan}; again")
+            continue
+        report.deleted_plan = live_plan
+        report.t_empty = report.t_fault
+        if report.mode == "legacy":
+            report.outage_plan = live_plan
+        return
+    raise StepNotReached("step 2: manual delete", f"the live plan kept moving in {ATTEMPTS_MAX} attempts")
+
+
+async def points_at_missing(live: Live, plan: str) -> bool:
+    """Does the endpoint alias (in dns-admin, the source of truth) name `plan`, whose record set is gone?
+
+    Asked of dns-admin rather than DNS: CoreDNS picks up the zone within its 1 s reload, so a DNS
+    answer right now may still be the one from before. The DNS answers are checked afterwards, with a bound.
+    """
+    alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+    target = plan_record_name(plan, ENDPOINT)
+    return alias is not None and alias.target == target and await live.admin.get_record_set(target, "A") is None
+
