@@ -39,7 +39,9 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "enactor_stopped": lambda e: "stopped",
     "plan_rejected": lambda e: f"refused a malformed plan: {_d(e, 'error')}",
     "plan_skipped": lambda e: f"skipped {e.plan}: live is already {_d(e, 'live')}",
-    "check_passed": lambda e: f"checked {e.plan} is newer than live {_d(e, 'live') or '(none)'}",
+    "check_passed": lambda e: (f"checked {e.plan}: it is live but its record set is GONE; restoring it"
+                               if _d(e, "restoring", False) else
+                               f"checked {e.plan} is newer than live {_d(e, 'live') or '(none)'}"),
     "lock_acquired": lambda e: f"took the lock for {e.plan} (token {e.token}, attempt {_d(e, 'attempt')})",
     "lock_refused": lambda e: (f"lock busy for {e.plan} (held by {_d(e, 'held_by')}); "
                                f"retry {_d(e, 'attempt')} in {_d(e, 'retry_in_ms')} ms"),
@@ -74,7 +76,8 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "batch_rejected": lambda e: (f"REJECTED a batch from {_d(e, 'client') or 'operator'}: {_d(e, 'error')}: "
                                  f"{_d(e, 'message')}"),
     "zone_rendered": lambda e: f"rendered the zone, serial {_d(e, 'serial')}",
-    "fault_started": lambda e: f"FAULT {_d(e, 'fault')} on {_d(e, 'target')} ({_d(e, 'proxy')}): {_d(e, 'why')}",
+    "fault_started": lambda e: (f"FAULT {_d(e, 'fault')} on {_d(e, 'target')}"
+                                + (f" ({_d(e, 'proxy')})" if _d(e, "proxy", None) else "") + f": {_d(e, 'why')}"),
     "fault_stopped": lambda e: f"fault {_d(e, 'fault')} stopped: {_d(e, 'why')}",
     "operator_deleted": lambda e: f"an operator deletes {e.plan}'s record set ({_d(e, 'why')})",
     "operator_repair": lambda e: f"an operator repairs: endpoint -> {e.plan}, rollback record cleared",

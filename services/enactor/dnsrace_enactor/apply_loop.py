@@ -189,7 +189,8 @@ async def apply_plan(enactor: Enactor, mode: Mode, plan: Plan) -> bool:
             await events.emit("plan_skipped", plan=plan.id, endpoint=endpoint, live=facts.live_plan,
                               why="not newer than the live plan")
             return False
-        await events.emit("check_passed", plan=plan.id, endpoint=endpoint, live=facts.live_plan)
+        await events.emit("check_passed", plan=plan.id, endpoint=endpoint, live=facts.live_plan,
+                          **({"restoring": True} if facts.lost_live_plan(plan.id) else {}))
         checked[endpoint] = facts
 
     for endpoint in plan.endpoints:

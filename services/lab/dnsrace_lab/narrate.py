@@ -46,7 +46,8 @@ def narrate(events: list[Event], *, focus: list[str], outage_plan: str | None) -
         text = sentence(event)
         in_focus = (event.service == "lab" or event.service in focus or event.plan == outage_plan
                     or event.detail.get("client") in (*focus, "operator"))
-        if event.kind in ROUTINE and not in_focus:
+        # dns-admin's echo of an accepted batch repeats what the enactor itself reports; its refusals do not.
+        if event.kind in ROUTINE and not (event.service == "lab" or event.service in focus):
             continue
         if event.kind in CONTENTION and not in_focus:
             continue

@@ -253,8 +253,9 @@ async def manual_delete(live: Live, report: Report) -> None:
         done: set[str] = set()
 
         def every_enactor_done(event: Event) -> bool:
+            # Final words only: a refused write (safe) is followed by a retry, which must be over too.
             if event.plan == created.plan and event.kind in (
-                    "apply_finished", "plan_skipped", "lock_gave_up", "write_refused", "enactor_crashed"):
+                    "apply_finished", "plan_skipped", "lock_gave_up", "apply_gave_up", "enactor_crashed"):
                 done.add(event.service)
             return done >= set(ENACTORS)
 
