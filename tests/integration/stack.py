@@ -84,6 +84,7 @@ class Stack:
     project: str
     ports: dict[str, int]
     compose_bin: list[str]
+    mode: str = "legacy"
 
     @property
     def env(self) -> dict[str, str]:
@@ -95,6 +96,7 @@ class Stack:
             "DNSRACE_TOXIPROXY_PORT": str(self.ports["toxiproxy"]),
             "DNSRACE_METRICS_PORT": str(self.ports["metrics"]),
             "DNSRACE_PROBE_REDIS_PORT": str(self.ports["probe_redis"]),
+            "ENACTOR_MODE": self.mode,
         })
         return env
 

@@ -2,7 +2,10 @@
 
 As in the incident, the lock has a holder and an expiry; a holder that is slowed past the expiry is
 never told. The token is taken in the same script as the lock, so "token 42" names exactly one
-tenure; a writer that checks it (safe mode, later) can refuse a stale holder. Legacy mode only logs it.
+tenure, and every event of that tenure carries it. Neither mode sends it to dns-admin: legacy never
+checks anything at the write, and safe does not need to, because its write is a compare-and-swap on
+the very value it checked (Route 53's exact-match DELETE). A fencing token is what a store without
+compare-and-swap needs; with it, the lock is only an efficiency (fewer refused writes), not safety.
 """
 
 from __future__ import annotations

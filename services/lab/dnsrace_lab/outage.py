@@ -102,6 +102,13 @@ async def judge_legacy(live: Live, report: Report, since: str, restarts_before: 
     if report.scenario == "pause":
         if report.late_write is None or report.late_write.kind != "batch_accepted":
             raise StepNotReached("step 5: the late write", "dns-admin did not accept enactor-a's late batch")
+        # Judged from dns-admin's audit, not from the enactor's own story: the endpoint went back.
+        moves = await poll("the endpoint moves forward again", _moved_on_after_late_write(live), within_s=30)
+        back = next(i for i, m in enumerate(moves) if m.backwards and m.client == SLOW_ENACTOR)
+        late, fix = moves[back], moves[back + 1]
+        report.step(f"step 6  dns-admin's audit: {late.change_id} by {late.client} moved the endpoint BACK from "
+                    f"plan {late.before} to plan {late.after}; clients got the stale plan for {fix.t - late.t:.1f} s, "
+                    f"until {fix.client}'s {fix.change_id} moved it to plan {fix.after}")
         report.dig["after"] = await live.query()
         return
     await poll("the authoritative view answers empty", _empty(live, authoritative_view=True), within_s=15)
@@ -212,6 +219,14 @@ def _restarted(live: Live, before: dict[str, int]):  # type: ignore[no-untyped-d
     async def probe() -> dict[str, int] | None:
         counts = await asyncio.to_thread(live.restart_counts)
         return counts if all(counts.get(n, 0) > before.get(n, 0) for n in ENACTORS) else None
+    return probe
+
+
+def _moved_on_after_late_write(live: Live):  # type: ignore[no-untyped-def]
+    async def probe() -> list[checker.Move] | None:
+        moves = checker.endpoint_moves(await live.audit_since(0), ENDPOINT)
+        back = [i for i, m in enumerate(moves) if m.backwards and m.client == SLOW_ENACTOR]
+        return moves if back and back[-1] + 1 < len(moves) else None
     return probe
 
 
