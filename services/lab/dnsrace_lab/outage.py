@@ -126,11 +126,15 @@ async def judge_safe(live: Live, report: Report, prober: Prober, audit_from: int
     """Every verdict is a line starting PASS or FAIL; measured from outside the enactors."""
     verdicts: list[str] = []
     if report.scenario == "manual-delete":
-        back = await poll("the authoritative view answers again", _answering(live, True), within_s=60)
-        repaired_s = time.time() - report.t_fault
+        # From the probes: the authoritative view must be seen empty (CoreDNS loads the deletion within
+        # its 1 s reload) and then answering again; the repair time is the end of that window.
+        window = await poll("the authoritative view answers empty, then again", _window_closed(
+            prober, "authoritative", report.t_fault), within_s=60)
+        repaired_s = window.end - report.t_fault
         verdicts.append(_verdict(repaired_s <= REPAIR_BOUND_S,
                                  f"the enactors repaired the endpoint {repaired_s:.1f} s after the deletion "
-                                 f"(bound {REPAIR_BOUND_S:.0f} s): {back.summary()}"))
+                                 f"(bound {REPAIR_BOUND_S:.0f} s; the authoritative view answered empty for "
+                                 f"{window.seconds:.1f} s)"))
         await poll("the resolver answers again", _answering(live, False), within_s=60)
     elif report.late_write is not None:
         refused = report.late_write.kind == "batch_rejected"
@@ -219,6 +223,13 @@ def _restarted(live: Live, before: dict[str, int]):  # type: ignore[no-untyped-d
     async def probe() -> dict[str, int] | None:
         counts = await asyncio.to_thread(live.restart_counts)
         return counts if all(counts.get(n, 0) > before.get(n, 0) for n in ENACTORS) else None
+    return probe
+
+
+def _window_closed(prober: Prober, process: str, since: float):  # type: ignore[no-untyped-def]
+    async def probe() -> checker.EmptyWindow | None:
+        windows = [w for w in checker.empty_windows(list(prober.history), process) if w.start >= since and w.closed]
+        return windows[0] if windows else None
     return probe
 
 
