@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PROJECT ?= dnsrace
 ENDPOINT := dynamodb.us-east-1.lab.test
 DNS_PORT ?= 1053
+DNS_AUTH_PORT ?= 1054
 PY := /usr/bin/python3
 # Compose v2 (`docker compose`) where present, else v1 (`docker-compose`); both read the same file.
 COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
@@ -27,12 +28,12 @@ deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf,
 images: deps ## build every image (online: from upstream images; offline: debootstrap + Go modules)
 	@bash infra/images/build-images.sh
 
-up: images ## start the stack and wait until every service is healthy
+up: images ## start the stack and wait until it serves the endpoint
 	@start=$$(date +%s%3N); \
-	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' || true; \
-	bash infra/wait-healthy.sh $(PROJECT) 180 || exit 1; \
+	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' -e 'is up-to-date' || true; \
+	bash infra/wait-ready.sh $(PROJECT) $(DNS_PORT) $(DNS_AUTH_PORT) 180 || exit 1; \
 	elapsed=$$(( $$(date +%s%3N) - start )); \
-	printf 'up: healthy in %d.%01d s (compose project %s)\n' $$((elapsed / 1000)) $$((elapsed % 1000 / 100)) "$(PROJECT)"; \
+	printf 'up: serving in %d.%01d s (compose project %s)\n' $$((elapsed / 1000)) $$((elapsed % 1000 / 100)) "$(PROJECT)"; \
 	$(MAKE) --no-print-directory dig
 
 down: ## stop the stack; containers, networks and volumes are removed

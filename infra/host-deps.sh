@@ -14,10 +14,13 @@ command -v dig >/dev/null || need+=(dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 # redis-tools: redis-cli, and redis-check-rdb, the Redis binary the event-sink unit tests run as a server.
 command -v redis-check-rdb >/dev/null || command -v redis-server >/dev/null || need+=(redis-tools)
-for module in aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython pytest:python3-pytest \
-              pytest_asyncio:python3-pytest-asyncio; do
-  /usr/bin/python3 -c "import ${module%%:*}" 2>/dev/null || need+=("${module#*:}")
-done
+modules="aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio"
+# One interpreter for the usual case (all present); one per module only to name what is missing.
+if ! /usr/bin/python3 -c "import aiohttp, redis, dns, pytest, pytest_asyncio" 2>/dev/null; then
+  for module in $modules; do
+    /usr/bin/python3 -c "import ${module%%:*}" 2>/dev/null || need+=("${module#*:}")
+  done
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then

@@ -113,7 +113,11 @@ source_image_offline() {
 main() {
   mkdir -p "$cache_dir"
   local path
-  choose_path
+  if have_image "$base_tag" && have_image "$coredns_tag" && have_image "$toxiproxy_tag" && have_image "$redis_tag"; then
+    path=present; say "base, coredns, toxiproxy, redis images present (no path to choose)"
+  else
+    choose_path
+  fi
 
   if have_image "$base_tag"; then say "$base_tag present"
   elif [ "$path" = online ]; then

@@ -25,7 +25,7 @@ def stack() -> Iterator[Stack]:
     stack.compose("down", "-v", "--remove-orphans", check=False)
     try:
         stack.compose("up", "-d")
-        stack.wait_healthy(180)
+        stack.wait_ready(180)
         yield stack
     finally:
         logs = stack.compose("logs", "--no-color", "--tail=400", check=False)

@@ -107,7 +107,14 @@ class Stack:
             raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
+    def wait_ready(self, timeout_s: int = 180) -> None:
+        """Every container running and the resolver answering the endpoint (infra/wait-ready.sh)."""
+        subprocess.run(["bash", str(TOP / "infra/wait-ready.sh"), self.project, str(self.ports["dns"]),
+                        str(self.ports["dns_auth"]), str(timeout_s)],
+                       check=True, timeout=timeout_s + 30)
+
     def wait_healthy(self, timeout_s: int = 180) -> None:
+        """Docker's own health for every container (checked every 30 s, so this takes longer)."""
         subprocess.run(["bash", str(TOP / "infra/wait-healthy.sh"), self.project, str(timeout_s)], check=True,
                        timeout=timeout_s + 30)
 

@@ -80,7 +80,7 @@ def test_an_acknowledged_batch_survives_a_killed_dns_admin(stack: Stack) -> None
     assert any(entry.get("change_id") == change_id for entry in audit)
     wait_for("CoreDNS serves the record after the restart",
              lambda: stack.query(name, authoritative_view=True).addresses == {"192.0.2.77"}, within_s=15)
-    stack.wait_healthy(120)
+    stack.wait_ready(120)
 
 
 def test_acknowledged_batches_and_plans_survive_a_killed_redis(stack: Stack) -> None:
@@ -92,4 +92,4 @@ def test_acknowledged_batches_and_plans_survive_a_killed_redis(stack: Stack) -> 
     wait_for("plans flow again after the Redis restart",
              lambda: stack.newest_plan()["generation"] > generation_before, within_s=60)
     assert stack.record_set(name, "A") is not None  # dns-admin's store does not depend on Redis
-    stack.wait_healthy(120)
+    stack.wait_ready(120)

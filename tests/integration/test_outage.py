@@ -42,7 +42,7 @@ def use_mode(stack: Stack, mode: str) -> None:
     if set(modes.values()) != {mode}:
         stack.mode = mode
         stack.compose("up", "-d", *ENACTORS)
-    stack.wait_healthy(120)
+    stack.wait_ready(120)
 
 
 def endpoint_moves(stack: Stack, since_seq: int) -> list[tuple[int | None, int | None, str]]:

@@ -78,7 +78,7 @@ def test_the_timeline_prints_sentences(stack: Stack) -> None:
 
 
 def test_containers_are_healthy_and_enactors_have_not_crashed(stack: Stack) -> None:
-    stack.wait_healthy(60)
+    stack.wait_healthy(120)  # docker's healthchecks run every 30 s
     for service in ("enactor-a", "enactor-b", "enactor-c"):
         state = stack.inspect(service)["State"]
         assert state["Status"] == "running"

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 
 import redis.asyncio as aioredis
 
 from dnsrace.config import ConfigError, exit_on_config_error
-from dnsrace.dns_admin_client import DnsAdminClient
+from dnsrace.dns_admin_client import DnsAdminClient, DnsAdminUnavailable
+from dnsrace.records import DnsAdminError
 from dnsrace.events import RedisEventSink
 from dnsrace.lock import EndpointLock
 from dnsrace.plan_store import PlanStore
@@ -28,6 +30,35 @@ from .settings import Settings
 MODES: dict[str, Mode] = {"legacy": legacy, "safe": safe}  # type: ignore[dict-item]
 
 CRASH_EVENT_FLUSH_S = 15.0
+DEPENDENCY_WAIT_S = 120.0   # how long a starting enactor waits for Redis and dns-admin (through its proxies)
+DEPENDENCY_RETRY_S = 0.5
+
+
+async def wait_for_dependencies(redis: aioredis.Redis, admin: DnsAdminClient, service: str) -> None:
+    """Start-up plumbing, the same in every mode: the stack starts all at once, so Redis and dns-admin
+    may not answer yet. Wait for both within DEPENDENCY_WAIT_S, saying so; exit 2 past the bound."""
+    deadline = time.monotonic() + DEPENDENCY_WAIT_S
+    said = 0.0
+    while True:
+        missing = []
+        try:
+            await redis.ping()
+        except (aioredis.RedisError, OSError, TimeoutError) as error:
+            missing.append(f"redis ({type(error).__name__})")
+        try:
+            await admin.list_record_sets()
+        except (DnsAdminUnavailable, DnsAdminError) as error:
+            missing.append(f"dns-admin ({type(error).__name__})")
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            print(f"{service}: gave up after {DEPENDENCY_WAIT_S:.0f} s waiting for {', '.join(missing)}",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(2)
+        if time.monotonic() - said > 5:
+            print(f"{service}: waiting for {', '.join(missing)}", file=sys.stderr, flush=True)
+            said = time.monotonic()
+        await asyncio.sleep(DEPENDENCY_RETRY_S)
 
 
 async def run(settings: Settings) -> int:
@@ -59,6 +90,7 @@ async def run(settings: Settings) -> int:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     status = 0
     try:
+        await wait_for_dependencies(redis, admin, settings.service)
         await run_apply_loop(enactor, MODES[settings.mode], stop=stop)
         await events.emit("enactor_stopped")
     except Exception as error:  # only legacy lets an error escape the loop: it ends the process
