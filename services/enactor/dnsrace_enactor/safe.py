@@ -34,8 +34,9 @@ def point_batch(plan: Plan, checked: Facts, current: Facts) -> tuple[Change, ...
     if not is_newer(plan.generation, checked.live_generation):
         raise InvariantRefused(f"{plan.id} would move {endpoint} back from {checked.live_plan}")
     # Compare-and-swap: DELETE exactly the alias that was checked, then CREATE; all or nothing.
-    changes = [*deleting(checked.endpoint_alias), Change("CREATE", RecordSet.alias(endpoint, checked.plan_target(plan.id)))]
-    previous, changes = checked.live_target, [*changes, *deleting(checked.rollback_alias)]
+    changes = [*deleting(checked.endpoint_alias), Change("CREATE", RecordSet.alias(endpoint, checked.plan_target(plan.id))),
+               *deleting(checked.rollback_alias)]
+    previous = checked.live_target
     if previous is not None and checked.exists(previous):
         # The rollback aliases the previous plan only if it still exists; if not, it stays empty.
         changes.append(Change("CREATE", RecordSet.alias(rollback_record_name(endpoint), previous)))
@@ -43,8 +44,7 @@ def point_batch(plan: Plan, checked: Facts, current: Facts) -> tuple[Change, ...
 
 
 def on_error(error: Exception) -> Verdict:
-    # One failed attempt, never a dead process: retry with fresh facts after a bounded backoff;
-    # what it cannot reason about (or never expected) freezes its writes, with one alarm.
+    # One failed attempt, never a dead process: retry on fresh facts, or freeze what it cannot reason about.
     retry = isinstance(error, TRANSIENT_ERRORS)
     return "freeze" if not retry or isinstance(error, (StateUnreasonable, InvariantRefused, InvalidInput)) else "retry"
 

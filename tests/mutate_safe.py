@@ -1,0 +1,57 @@
+"""Break each of safe mode's decisions on purpose and check that the unit suite notices.
+
+    /usr/bin/python3 tests/mutate_safe.py
+
+A test earns trust by failing: each mutation below removes one protection that the README claims,
+runs the unit tests, and must make them fail. The file is always put back (finally), and the script
+exits 1 if any mutation went unnoticed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+SAFE = TOP / "services/enactor/dnsrace_enactor/safe.py"
+MUTATIONS = {
+    "blind write (UPSERT, no compare-and-swap)":
+        ('changes = [*deleting(checked.endpoint_alias), Change("CREATE",', 'changes = [Change("UPSERT",'),
+    "rollback to a plan that no longer exists":
+        ("if previous is not None and checked.exists(previous):", "if previous is not None:"),
+    "cleanup spares nothing": ("return Cleanup.sparing(victims, facts.references)", "return Cleanup(tuple(victims))"),
+    "cleanup re-asserts nothing":
+        ('return (*unchanged(facts, victim), Change("DELETE", victim))', 'return (Change("DELETE", victim),)'),
+    "every error retried, nothing frozen": ('return "freeze" if not retry or', 'return "retry" if not retry or'),
+    "an empty answer never repaired": ("return facts.endpoint_problem", "return None"),
+    "a lost live plan never restored": ("or facts.lost_live_plan(plan.id)", ""),
+    "no refusal of a backwards move": ("if not is_newer(plan.generation, checked.live_generation):", "if False:"),
+    "an odd state never frozen": ("return facts.oddity", "return None"),
+}
+
+
+def main() -> int:
+    original = SAFE.read_text()
+    missed = []
+    try:
+        for name, (before, after) in MUTATIONS.items():
+            if before not in original:
+                print(f"STALE   {name}: the code it mutates is gone; update this script")
+                missed.append(name)
+                continue
+            SAFE.write_text(original.replace(before, after, 1))
+            result = subprocess.run([sys.executable, "-m", "pytest", "tests/unit", "-q", "-x", "-p", "no:cacheprovider"],
+                                    cwd=TOP, capture_output=True, text=True, timeout=600)
+            summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+            print(f"{'caught ' if result.returncode else 'MISSED '} {name}: {summary}")
+            if result.returncode == 0:
+                missed.append(name)
+    finally:
+        SAFE.write_text(original)
+    print(f"{len(MUTATIONS) - len(missed)} of {len(MUTATIONS)} mutations caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
