@@ -16,7 +16,9 @@ N ?=
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench \
         reproduce-outage repair reproduce-rate
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
-MODE ?= legacy
+# The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
+MODE ?= $(or $(ENACTOR_MODE),legacy)
+export ENACTOR_MODE := $(MODE)
 SCENARIO ?= race
 
 help: ## this list
@@ -28,7 +30,7 @@ deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf,
 images: deps ## build every image (online: from upstream images; offline: debootstrap + Go modules)
 	@bash infra/images/build-images.sh
 
-up: images ## start the stack and wait until it serves the endpoint
+up: images ## start the stack (MODE=legacy|safe) and wait until it serves the endpoint
 	@start=$$(date +%s%3N); \
 	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' -e 'is up-to-date' || true; \
 	bash infra/wait-ready.sh $(PROJECT) $(DNS_PORT) $(DNS_AUTH_PORT) 180 || exit 1; \
@@ -84,5 +86,5 @@ test-unit: deps ## unit tests only (no Docker)
 test-integration: deps images ## integration tests only
 	$(PY) -m pytest tests/integration -q
 
-bench: deps images ## restart the stack, then time plan propagation and resolver throughput (README numbers)
+bench: deps images ## restart the stack (MODE=…), then idle CPU, plan propagation, resolver throughput (README numbers)
 	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT) $(if $(PLANS),--plans $(PLANS))

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make bench — numbers for the README, measured on the live stack (never asserted in tests).
 
-1. `make up` time with images present (after `make down`).
+1. `make up` time with images present (after `make down`), then the CPU the stack uses at rest (plans
+   ticking every 2 s, no faults) for --idle-seconds, from the cgroups and /proc/stat (idle_cpu.py).
 2. Plan propagation: for each of --plans plans, the time from the plan's creation (the planner's
    clock) to the first answer that carries it — at dns-admin (the endpoint batch accepted), at the
    authoritative view (127.0.0.1:1054) and at the resolver clients use (127.0.0.1:1053, cached).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +32,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import redis
+
+from idle_cpu import measure as measure_idle_cpu
 
 TOP = Path(__file__).resolve().parents[1]
 ENDPOINT = "dynamodb.us-east-1.lab.test"
@@ -135,6 +139,7 @@ def main() -> int:
     parser.add_argument("--probe-port", type=int, default=22000)
     parser.add_argument("--plans", type=int, default=100, help="plans to time (>= 100 for the README)")
     parser.add_argument("--dnsperf-seconds", type=int, default=15)
+    parser.add_argument("--idle-seconds", type=int, default=60)
     args = parser.parse_args()
 
     make = ["make", "--no-print-directory", f"PROJECT={args.project}"]
@@ -143,6 +148,11 @@ def main() -> int:
     subprocess.run([*make, "up"], cwd=TOP, capture_output=True, check=True, timeout=600)
     up_s = time.monotonic() - started
     print(f"bench: make up (images present) {up_s:.1f} s", flush=True)
+    time.sleep(10)  # let start-up settle: the idle figure is for a stack at rest, not one starting
+    idle = measure_idle_cpu(args.project, args.idle_seconds)
+    mode = os.environ.get("ENACTOR_MODE") or "legacy"
+    print(f"bench: idle CPU ({mode}) over {args.idle_seconds} s: containers {idle['containers_pct_of_one_core']} %, "
+          f"host {idle['host_pct_of_one_core']} % of one core", flush=True)
 
     bench = Bench(args.project, args.dns_port, args.auth_port, args.probe_port)
     deadline = time.monotonic() + 60
@@ -186,11 +196,15 @@ def main() -> int:
         f"| resolver queries/s on a static zone (enactors stopped) | {static_qps:,.0f} |",
         f"| churn / static | {churn_qps / static_qps:.2f} |",
         f"| `make up` with images present | {up_s:.1f} s |",
+        f"| CPU at rest ({mode} mode, plans every 2 s), the stack's containers (cgroups) "
+        f"| {idle['containers_pct_of_one_core']} % of one core |",
+        f"| CPU at rest, the whole host (/proc/stat, includes docker's own work) "
+        f"| {idle['host_pct_of_one_core']} % of one core |",
     ]
     out_dir = TOP / "store" / "bench" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
-    (out_dir / "results.json").write_text(json.dumps({"up_s": up_s, "samples": samples, "churn_qps": churn_qps,
+    (out_dir / "results.json").write_text(json.dumps({"up_s": up_s, "idle_cpu": idle, "mode": mode, "samples": samples, "churn_qps": churn_qps,
                                                       "static_qps": static_qps}, indent=1))
     print("\n".join(lines))
     print(f"\nbench: results in {out_dir.relative_to(TOP)}")

@@ -5,6 +5,8 @@ Faults come in named pairs, and each start and stop is an event in the history (
     hold(enactor, path) / release(enactor, path)   the enactor's requests on `path` ("dns-admin" or
                                                    "redis") wait inside Toxiproxy (a latency toxic far
                                                    longer than the wait); removing it lets them through
+    slow(enactor)       / unslow(enactor)          the enactor's requests to dns-admin each take SLOW_MS
+                                                   longer: a slow path, and with it a long lock tenure
     pause(enactor)      / unpause(enactor)         `docker pause`: the process is frozen mid-step, as
                                                    by a stalled VM or a long GC pause
     heal()                                         every toxic removed, every proxy enabled, every
@@ -22,6 +24,8 @@ from dnsrace.events import RedisEventSink
 from dnsrace.toxiproxy import ToxiproxyClient
 
 HOLD_TOXIC = "nemesis-hold"
+SLOW_TOXIC = "nemesis-slow"
+SLOW_MS = 1_000
 HOLD_LATENCY_MS = 600_000  # far beyond any hold the scenarios use; release() ends it early
 DOCKER_TIMEOUT_S = 20.0
 
@@ -47,6 +51,19 @@ class Nemesis:
         await self._toxiproxy.remove_toxic(proxy, HOLD_TOXIC)
         await self._events.emit("fault_stopped", fault=f"hold-{path}", target=enactor, proxy=proxy,
                                 why="held requests go through now")
+
+    async def slow(self, enactor: str) -> None:
+        proxy = f"{enactor}-dns-admin"
+        await self._toxiproxy.add_toxic(proxy, name=SLOW_TOXIC, type="latency", stream="upstream",
+                                        latency=SLOW_MS, jitter=0)
+        await self._events.emit("fault_started", fault="slow-dns-admin", target=enactor, proxy=proxy,
+                                why=f"each of its requests to dns-admin takes {SLOW_MS} ms longer")
+
+    async def unslow(self, enactor: str) -> None:
+        proxy = f"{enactor}-dns-admin"
+        await self._toxiproxy.remove_toxic(proxy, SLOW_TOXIC)
+        await self._events.emit("fault_stopped", fault="slow-dns-admin", target=enactor, proxy=proxy,
+                                why="its path to dns-admin is fast again")
 
     async def pause(self, enactor: str) -> None:
         await self._docker("pause", enactor)

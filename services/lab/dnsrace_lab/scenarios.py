@@ -87,17 +87,45 @@ async def plans_flow(live: Live, report: Report) -> None:
 
 
 async def _slow_enactor_refused(live: Live, nemesis: Nemesis, report: Report, since: str) -> Event:
-    """enactor-a has checked plan N and is refused the lock; its path to dns-admin is held from now on."""
-    refused = await live.wait_event(
-        since, f"{SLOW_ENACTOR} checks a plan and is refused the lock",
-        lambda e: e.service == SLOW_ENACTOR and e.kind == "lock_refused", within_s=120)
-    await nemesis.hold(SLOW_ENACTOR, "dns-admin")
+    """enactor-a has checked plan N and is refused the lock; its path to dns-admin is held from now on.
+
+    Lock contention is left to chance by the enactors' own polling; the nemesis makes it certain: when a
+    fast enactor is the first to take the lock for a new plan, its path to dns-admin is slowed (SLOW_MS
+    a request), so it holds the lock for seconds, and enactor-a, checking that plan meanwhile, is
+    refused — as the incident's enactor was. (A later taker of the same lock is not slowed: the plan is
+    already applied, and nobody is left to contend.)
+    """
+    slowed: str | None = None
+    first_taken: set[str] = set()
+
+    def trigger(event: Event) -> bool:
+        if event.service == SLOW_ENACTOR and event.kind == "lock_refused":
+            return True
+        if event.kind != "lock_acquired" or event.plan is None or event.plan in first_taken:
+            return False
+        first_taken.add(event.plan)
+        return event.service in FAST_ENACTORS and slowed is None
+
+    try:
+        while True:
+            event = await live.wait_event(since, f"{SLOW_ENACTOR} checks a plan and is refused the lock", trigger,
+                                          within_s=60)
+            if event.kind == "lock_refused":
+                break
+            slowed = event.service
+            await nemesis.slow(slowed)
+            report.step(f"step 2a {slowed} took the lock for {event.plan}; its path to dns-admin is slowed, so "
+                        f"it holds the lock for seconds [fault: slow {slowed}->dns-admin]")
+        await nemesis.hold(SLOW_ENACTOR, "dns-admin")
+    finally:
+        if slowed is not None:
+            await nemesis.unslow(slowed)
     report.t_fault = time.time()
-    report.slow_plan = refused.plan
-    report.step(f"step 2  {SLOW_ENACTOR} checked {refused.plan} is newer than live, was refused the lock "
-                f"(held by {refused.detail.get('held_by')}) and backs off; its requests to dns-admin now wait "
+    report.slow_plan = event.plan
+    report.step(f"step 2  {SLOW_ENACTOR} checked {event.plan} is newer than live, was refused the lock "
+                f"(held by {event.detail.get('held_by')}) and backs off; its requests to dns-admin now wait "
                 f"inside Toxiproxy [fault: hold {SLOW_ENACTOR}->dns-admin]")
-    return refused
+    return event
 
 
 async def _wrote_before_the_hold(live: Live, since: str, plan: str | None) -> bool:
