@@ -28,6 +28,10 @@ def test_the_rollback_record_points_at_the_previous_plan(stack: Stack) -> None:
 
 
 def test_cleanup_keeps_at_most_k_plus_one_plans(stack: Stack) -> None:
+    # A young stack has fewer than K+1 plans and nothing to clean: wait until cleanup has had work.
+    wait_for("more than K+2 plans published", lambda: stack.newest_plan()["generation"] > KEEP_GENERATIONS + 2,
+             within_s=60)
+
     def settled() -> list[int] | None:
         names = [rs["name"] for rs in stack.record_sets() if rs["type"] == "A" and rs["name"].endswith(ENDPOINT)]
         generations = sorted(generation(n) for n in names if n.startswith("plan-"))
