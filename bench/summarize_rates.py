@@ -17,7 +17,7 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[1]
 MEASURES = {
     ("legacy", "race"): (r"fault -> empty answer:\s+([0-9.]+) s", "fault → endpoint empty, s"),
-    ("legacy", "manual-delete"): (r"fault -> empty answer:\s+([0-9.]+) s", "deletion → endpoint empty, s"),
+    ("legacy", "manual-delete"): (r"enactor-a (\d+) crashes", "crashes per enactor seen (enactor-a)"),
     ("legacy", "pause"): (r"clients got the stale plan for ([0-9.]+) s", "endpoint back on the stale plan, s"),
     ("safe", "race"): (r"the resolver never answered empty: ([0-9]+) probes", "resolver probes, none empty"),
     ("safe", "pause"): (r"the resolver never answered empty: ([0-9]+) probes", "resolver probes, none empty"),
