@@ -1,15 +1,8 @@
-"""dnsrace.events: the Event record, read_events' ordering, and RedisEventSink (real Redis if installed)."""
+"""dnsrace.events: the Event record, read_events' ordering, and RedisEventSink (against a real Redis)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -17,8 +10,6 @@ import redis.asyncio as aioredis
 
 from dnsrace import events as events_module
 from dnsrace.events import Event, RedisEventSink, read_events
-
-REDIS_START_TIMEOUT_S = 10.0
 
 
 # --- Event -------------------------------------------------------------------------------------------
@@ -135,70 +126,11 @@ async def test_close_with_nothing_drained_gives_up_after_its_bound_and_says_so(
     assert report == {"service": "enactor-a", "kind": "events_not_flushed", "detail": {"queued": 1}}
 
 
-# --- RedisEventSink against a real redis-server ------------------------------------------------------
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def redis_server_binary(scratch: Path) -> str | None:
-    """redis-server, or Debian redis-tools' redis-check-rdb — the same Redis binary, which runs as a
-    server when invoked under the name redis-server (Redis picks its role from argv[0])."""
-    server = shutil.which("redis-server")
-    if server is not None:
-        return server
-    check_rdb = shutil.which("redis-check-rdb")
-    if check_rdb is None:
-        return None
-    link = scratch / "redis-server"
-    link.symlink_to(check_rdb)
-    return str(link)
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = redis_server_binary(tmp_path)
-    if server is None:
-        message = "neither redis-server nor redis-check-rdb is installed: RedisEventSink against a real Redis was NOT checked"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # in CI a missing check is a failure, never a quiet skip
-        pytest.skip(message)
-    port = free_loopback_port()
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + REDIS_START_TIMEOUT_S
-        while not answers_ping(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server on port {port} did not answer PING within {REDIS_START_TIMEOUT_S} s")
-            time.sleep(0.02)  # polling the condition above, bounded by the deadline
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-async def reader(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=5.0)
-    yield client
-    await client.close()
+# --- RedisEventSink against a real redis-server (conftest.py) ----------------------------------------
 
 
 async def test_sinks_append_gap_free_seqs_and_read_back_in_decision_order(redis_url: str,
-                                                                          reader: aioredis.Redis) -> None:
+                                                                          redis_client: aioredis.Redis) -> None:
     fast = RedisEventSink(redis_url, service="enactor-a", stream="lab:events", echo=False)
     slow = RedisEventSink(redis_url, service="enactor-b", stream="lab:events", echo=False)
     await fast.start()
@@ -211,11 +143,11 @@ async def test_sinks_append_gap_free_seqs_and_read_back_in_decision_order(redis_
     await slow.close()
     assert (fast.dropped_count, slow.dropped_count) == (0, 0)
 
-    read = await read_events(reader, stream="lab:events", count=100)
+    read = await read_events(redis_client, stream="lab:events", count=100)
     assert sorted(e.seq for e in read if e.seq is not None) == list(range(1, 9))
     assert [e.t for e in read] == sorted(e.t for e in read)
     assert [(e.service, e.kind, e.plan, e.token) for e in read] == [
         *(("enactor-a", "lock_acquired", f"plan-{n:06d}", n) for n in range(1, 6)),
         *(("enactor-b", "lock_refused", "plan-000002", None) for _ in range(3))]
     assert [e.detail["attempt"] for e in read[5:]] == [1, 2, 3]
-    assert int(await reader.get("lab:events:seq")) == 8
+    assert int(await redis_client.get("lab:events:seq")) == 8
