@@ -79,3 +79,12 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
                                socket_connect_timeout=REDIS_CALL_TIMEOUT_S)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) and never answers a byte: a stalled peer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield int(listener.getsockname()[1])

@@ -126,6 +126,22 @@ async def test_close_with_nothing_drained_gives_up_after_its_bound_and_says_so(
     assert report == {"service": "enactor-a", "kind": "events_not_flushed", "detail": {"queued": 1}}
 
 
+async def test_a_redis_that_never_answers_costs_the_events_not_the_writer(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], silent_port: int) -> None:
+    sink = RedisEventSink(f"redis://127.0.0.1:{silent_port}/0", service="enactor-a", echo=False)
+    # After construction: the client keeps its own 30 s socket timeout, so the sink's deadline fires first.
+    monkeypatch.setattr(events_module, "WRITE_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(events_module, "RETRY_DELAY_S", 0.0)
+    await sink.start()
+    await sink.emit("check_passed")
+    await sink.emit("lock_acquired")
+    await sink.close(flush_timeout_s=20)
+    # Each event was tried, timed out and given up, and the writer lived on to try the next one.
+    assert sink.dropped_count == 2
+    reports = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [r["detail"]["event"] for r in reports if r["kind"] == "event_not_stored"] == ["check_passed", "lock_acquired"]
+
+
 # --- RedisEventSink against a real redis-server (conftest.py) ----------------------------------------
 
 

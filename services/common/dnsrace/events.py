@@ -23,6 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from .deadline import within
+
 __all__ = ["Event", "RedisEventSink", "read_events", "STREAM_DEFAULT"]
 
 STREAM_DEFAULT = "dnsrace:events"
@@ -112,8 +114,7 @@ class RedisEventSink:
             # Retry a failed append a bounded number of times; then the stdout copy is all there is.
             for attempt in range(5):
                 try:
-                    async with asyncio.timeout(WRITE_TIMEOUT_S):
-                        await script(keys=list(self._keys), args=[payload, STREAM_LENGTH_MAX])
+                    await within(WRITE_TIMEOUT_S, script(keys=list(self._keys), args=[payload, STREAM_LENGTH_MAX]))
                     break
                 except (aioredis.RedisError, OSError, TimeoutError) as error:
                     if attempt == 4:
@@ -129,8 +130,7 @@ class RedisEventSink:
 async def read_events(redis: aioredis.Redis, *, stream: str = STREAM_DEFAULT, count: int = 200,
                       timeout_s: float = 5.0) -> list[Event]:
     """The newest `count` events, oldest first by decision time."""
-    async with asyncio.timeout(timeout_s):
-        rows = await redis.xrevrange(stream, count=count)
+    rows = await within(timeout_s, redis.xrevrange(stream, count=count))
     events = []
     for _entry_id, fields in rows:
         raw = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}

@@ -10,10 +10,11 @@ compare-and-swap needs; with it, the lock is only an efficiency (fewer refused w
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+
+from .deadline import within
 
 __all__ = ["Lease", "LockRefused", "EndpointLock"]
 
@@ -57,13 +58,11 @@ class EndpointLock:
         self._release = redis.register_script(_RELEASE)
 
     async def try_acquire(self) -> Lease | LockRefused:
-        async with asyncio.timeout(self._timeout_s):
-            token, held_by = await self._acquire(keys=self._keys, args=[self._holder, self._ttl_ms])
+        token, held_by = await within(self._timeout_s, self._acquire(keys=self._keys, args=[self._holder, self._ttl_ms]))
         if int(token) == 0:
             return LockRefused(held_by.decode() if isinstance(held_by, bytes) else str(held_by))
         return Lease(self._holder, int(token))
 
     async def release(self, lease: Lease) -> bool:
         """True if we still held it; False if it had expired (and perhaps been taken by another)."""
-        async with asyncio.timeout(self._timeout_s):
-            return bool(await self._release(keys=self._keys[:1], args=[lease.value]))
+        return bool(await within(self._timeout_s, self._release(keys=self._keys[:1], args=[lease.value])))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
+from .deadline import within
 from .plans import MalformedPlan, Plan, Target
 
 __all__ = ["PlanStore"]
@@ -27,33 +27,39 @@ class PlanStore:
         self._timeout_s = timeout_s
 
     async def publish(self, endpoints: Sequence[str], targets: Sequence[Target], reason: str) -> Plan:
-        async with asyncio.timeout(self._timeout_s):
-            generation = int(await self._redis.incr(_GENERATION))
-            plan = Plan(generation, tuple(endpoints), tuple(targets), time.time(), reason)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(_plan_key(generation), plan.dumps())
-                pipe.set(_LATEST, generation)
-                if generation > PLANS_KEPT:
-                    pipe.delete(_plan_key(generation - PLANS_KEPT))
-                await pipe.execute()
+        return await within(self._timeout_s, self._publish(endpoints, targets, reason))
+
+    async def _publish(self, endpoints: Sequence[str], targets: Sequence[Target], reason: str) -> Plan:
+        generation = int(await self._redis.incr(_GENERATION))
+        plan = Plan(generation, tuple(endpoints), tuple(targets), time.time(), reason)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(_plan_key(generation), plan.dumps())
+            pipe.set(_LATEST, generation)
+            if generation > PLANS_KEPT:
+                pipe.delete(_plan_key(generation - PLANS_KEPT))
+            await pipe.execute()
         return plan
 
     async def newest(self) -> Plan | None:
         """The newest plan, or None before the first; MalformedPlan if what is stored is not a plan."""
-        async with asyncio.timeout(self._timeout_s):
-            latest = await self._redis.get(_LATEST)
-            if latest is None:
-                return None
-            try:
-                generation = int(latest)
-            except ValueError:
-                raise MalformedPlan(f"{_LATEST} holds {latest!r}, not a generation") from None
-            text = await self._redis.get(_plan_key(generation))
+        found = await within(self._timeout_s, self._read_newest())
+        if found is None:
+            return None
+        generation, text = found
         if text is None:
             raise MalformedPlan(f"{_LATEST} names generation {generation}, which is not stored")
         return Plan.loads(text)
 
+    async def _read_newest(self) -> tuple[int, bytes | None] | None:
+        latest = await self._redis.get(_LATEST)
+        if latest is None:
+            return None
+        try:
+            generation = int(latest)
+        except ValueError:
+            raise MalformedPlan(f"{_LATEST} holds {latest!r}, not a generation") from None
+        return generation, await self._redis.get(_plan_key(generation))
+
     async def get(self, generation: int) -> Plan | None:
-        async with asyncio.timeout(self._timeout_s):
-            text = await self._redis.get(_plan_key(generation))
+        text = await within(self._timeout_s, self._redis.get(_plan_key(generation)))
         return None if text is None else Plan.loads(text)
