@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,12 +16,14 @@ from dnsrace.plans import (
     Target,
     generation_of_plan_id,
     generation_of_record_name,
+    normalize_endpoint,
     plan_id,
     plan_record_name,
     rollback_record_name,
 )
 from dnsrace.records import ARecord, RecordSet
 
+ZONE = "lab.test"
 EP = "dynamodb.us-east-1.lab.test"
 
 
@@ -102,25 +105,94 @@ def test_generation_of_record_name_only_reads_plan_sets_of_that_endpoint(name: s
     assert generation_of_record_name(name, EP) == expected
 
 
+# --- endpoints: dns-admin's name rules, in one place ---------------------------------------------------
+
+
+def name_of_length(length: int) -> str:
+    """A valid name inside lab.test of exactly `length` characters (labels of at most 63)."""
+    labels, left = [], length - len(".lab.test")
+    while left > 0:
+        size = min(63, left if left <= 63 else left - 2)  # leave room for at least "x." after this label
+        labels.append("a" * size)
+        left -= size + 1
+    name = ".".join(labels) + ".lab.test"
+    assert len(name) == length, (len(name), length)
+    return name
+
+
+LONGEST_ENDPOINT = len("dynamodb.") + 253 - len("plan-999999999.") - len("dynamodb.")  # 238
+
+
+@pytest.mark.parametrize("spelling", ["DynamoDB.US-East-1.lab.test", "dynamodb.us-east-1.lab.test.",
+                                      "DYNAMODB.US-EAST-1.LAB.TEST."])
+def test_an_endpoint_is_read_in_its_canonical_spelling(spelling: str) -> None:
+    assert normalize_endpoint(spelling, zone=ZONE) == EP
+    plan = Plan.from_json(plan_json(endpoints=[spelling]), zone=ZONE)
+    assert plan.endpoints == (EP,)  # so the staleness check and cleanup find the endpoint's records
+
+
+def test_one_endpoint_in_two_spellings_is_refused_as_a_repeat() -> None:
+    with pytest.raises(MalformedPlan, match="endpoints repeat a name"):
+        Plan.from_json(plan_json(endpoints=[EP, EP.upper()]), zone=ZONE)
+
+
+def test_the_longest_endpoint_whose_plan_record_names_fit_is_accepted() -> None:
+    endpoint = name_of_length(LONGEST_ENDPOINT)
+    assert normalize_endpoint(endpoint, zone=ZONE) == endpoint
+    assert len(plan_record_name(plan_id(GENERATION_MAX), endpoint)) == 253
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("dynamodb.us-east-1.example.com", "not inside the zone lab.test"),
+        ("lab.test", "the zone apex"),
+        ("ns.lab.test", "reserved"),
+        ("dynamodb\n@ IN A 6.6.6.6.lab.test", "must be a-z, 0-9"),
+        ("dynamo db.lab.test", "must be a-z, 0-9"),
+        ("dynamodb..lab.test", "empty label"),
+        ("dynam\u00f6db.lab.test", "only ASCII"),
+        ("-dynamodb.lab.test", "not starting or ending with '-'"),
+        ("a" * 64 + ".lab.test", "label longer than 63"),
+        (name_of_length(254), "longer than 253"),
+        (name_of_length(LONGEST_ENDPOINT + 1), "its record name 'plan-999999999."),
+    ],
+    ids=["outside-zone", "apex", "ns", "newline", "space", "empty-label", "non-ascii", "hyphen", "long-label",
+         "long-name", "plan-record-too-long"],
+)
+def test_an_endpoint_dns_admin_would_refuse_makes_the_plan_malformed(endpoint: str, message: str) -> None:
+    with pytest.raises(MalformedPlan, match=re.escape(message)):
+        normalize_endpoint(endpoint, zone=ZONE)
+    with pytest.raises(MalformedPlan, match=r"^plan-000145: endpoint .*" + re.escape(message)):
+        Plan.from_json(plan_json(endpoints=[endpoint]), zone=ZONE)
+
+
+def test_a_refused_endpoint_is_shown_escaped_and_bounded() -> None:
+    with pytest.raises(MalformedPlan) as caught:
+        Plan.from_json(plan_json(endpoints=["x\n" * 500 + ".lab.test"]), zone=ZONE)
+    message = str(caught.value)
+    assert message.isprintable() and len(message) < 400
+
+
 # --- plans as JSON -----------------------------------------------------------------------------------
 
 
 def test_a_plan_round_trips_through_dumps_and_loads() -> None:
-    plan = Plan.from_json(plan_json())
+    plan = Plan.from_json(plan_json(), zone=ZONE)
     assert plan == Plan(
         145, (EP,), (Target("backend-1", "10.0.0.1", 10), Target("backend-2", "10.0.0.2", 0)),
         1_700_000_000.5, "health changed",
     )
     assert plan.id == "plan-000145"
-    assert Plan.loads(plan.dumps()) == plan
-    assert Plan.loads(plan.dumps().encode()) == plan
+    assert Plan.loads(plan.dumps(), zone=ZONE) == plan
+    assert Plan.loads(plan.dumps().encode(), zone=ZONE) == plan
     assert json.loads(plan.dumps()) == plan_json()
 
 
 def test_from_json_fills_the_optional_id_and_reason_and_makes_created_at_a_float() -> None:
     obj = plan_json(created_at=1_700_000_000)
     del obj["id"], obj["reason"]
-    plan = Plan.from_json(obj)
+    plan = Plan.from_json(obj, zone=ZONE)
     assert (plan.id, plan.reason, plan.created_at) == ("plan-000145", "tick", 1_700_000_000.0)
     assert type(plan.created_at) is float
 
@@ -136,7 +208,7 @@ def test_from_json_fills_the_optional_id_and_reason_and_makes_created_at_a_float
 )
 def test_loads_refuses_text_that_is_not_a_plan_object(text: str | bytes, message: str) -> None:
     with pytest.raises(MalformedPlan, match=message):
-        Plan.loads(text)
+        Plan.loads(text, zone=ZONE)
 
 
 @pytest.mark.parametrize(
@@ -147,10 +219,10 @@ def test_loads_refuses_text_that_is_not_a_plan_object(text: str | bytes, message
         ({"generation": 145.0}, "plan.generation must be an integer"),
         ({"generation": 0, "id": "plan-000000"}, "generation 0 is outside"),
         ({"id": "plan-000144"}, "plan.id 'plan-000144' does not match generation 145"),
-        ({"endpoints": []}, "plan-000145: endpoints must be a non-empty list"),
-        ({"endpoints": EP}, "plan-000145: endpoints must be a non-empty list"),
-        ({"endpoints": [EP, ""]}, "plan-000145: endpoints must be a non-empty list"),
-        ({"endpoints": [7]}, "plan-000145: endpoints must be a non-empty list"),
+        ({"endpoints": []}, "plan-000145: endpoints must be a list of 1..10 names"),
+        ({"endpoints": EP}, "plan-000145: endpoints must be a list of 1..10 names"),
+        ({"endpoints": [EP, ""]}, "plan-000145: endpoints must be a list of 1..10 names"),
+        ({"endpoints": [7]}, "plan-000145: endpoints must be a list of 1..10 names"),
         ({"targets": []}, "plan-000145: targets must be a list of 1..100 targets"),
         ({"targets": {"a": 1}}, "plan-000145: targets must be a list"),
         ({"targets": [target(f"10.0.{i // 250}.{i % 250 + 1}") for i in range(TARGETS_MAX + 1)]},
@@ -168,15 +240,19 @@ def test_loads_refuses_text_that_is_not_a_plan_object(text: str | bytes, message
         ({"created_at": True}, "created_at must be a positive number"),
         ({"created_at": "1700000000"}, "created_at must be a positive number"),
         ({"reason": 3}, "plan-000145: reason must be a string"),
+        ({"reason": "tick\nforged line"}, "plan-000145: reason must be a string of at most 64 printable"),
+        ({"reason": "x" * 65}, "plan-000145: reason must be a string of at most 64"),
+        ({"targets": [target("10.0.0.1", backend="b\n+ 1.0s enactor-b CRASHED")]}, r"targets\[0\].backend must be a name"),
+        ({"endpoints": [EP] * 11}, "plan-000145: endpoints must be a list of 1..10 names"),
     ],
 )
 def test_from_json_names_the_field_that_is_wrong(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(MalformedPlan, match=message):
-        Plan.from_json(plan_json(**overrides))
+        Plan.from_json(plan_json(**overrides), zone=ZONE)
 
 
 def test_every_target_of_a_valid_plan_can_be_written_as_the_plans_record_set() -> None:
-    plan = Plan.from_json(plan_json())
+    plan = Plan.from_json(plan_json(), zone=ZONE)
     record_set = RecordSet.a(plan_record_name(plan.id, EP), 1, (ARecord(t.address, t.weight) for t in plan.targets))
     assert [r.address for r in record_set.records] == ["10.0.0.1", "10.0.0.2"]
 
@@ -193,4 +269,4 @@ def test_every_target_of_a_valid_plan_can_be_written_as_the_plans_record_set() -
 )
 def test_from_json_refuses_targets_that_cannot_become_a_record_set(targets: list[dict[str, Any]]) -> None:
     with pytest.raises(MalformedPlan):
-        Plan.from_json(plan_json(targets=targets))
+        Plan.from_json(plan_json(targets=targets), zone=ZONE)

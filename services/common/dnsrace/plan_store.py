@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import redis.asyncio as aioredis
 
@@ -22,16 +23,22 @@ def _plan_key(generation: int) -> str:
 
 
 class PlanStore:
-    def __init__(self, redis: aioredis.Redis, *, timeout_s: float) -> None:
+    """Plans of one zone. Both directions go through Plan.from_json: a plan that would be refused when
+    read is refused when published (MalformedPlan, before a generation is taken)."""
+
+    def __init__(self, redis: aioredis.Redis, *, zone: str, timeout_s: float) -> None:
         self._redis = redis
+        self._zone = zone
         self._timeout_s = timeout_s
 
     async def publish(self, endpoints: Sequence[str], targets: Sequence[Target], reason: str) -> Plan:
-        return await within(self._timeout_s, self._publish(endpoints, targets, reason))
+        draft = Plan.from_json(Plan(1, tuple(endpoints), tuple(targets), time.time(), reason).to_json(),
+                               zone=self._zone)
+        return await within(self._timeout_s, self._publish(draft))
 
-    async def _publish(self, endpoints: Sequence[str], targets: Sequence[Target], reason: str) -> Plan:
+    async def _publish(self, draft: Plan) -> Plan:
         generation = int(await self._redis.incr(_GENERATION))
-        plan = Plan(generation, tuple(endpoints), tuple(targets), time.time(), reason)
+        plan = replace(draft, generation=generation)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(_plan_key(generation), plan.dumps())
             pipe.set(_LATEST, generation)
@@ -48,7 +55,7 @@ class PlanStore:
         generation, text = found
         if text is None:
             raise MalformedPlan(f"{_LATEST} names generation {generation}, which is not stored")
-        return Plan.loads(text)
+        return Plan.loads(text, zone=self._zone)
 
     async def _read_newest(self) -> tuple[int, bytes | None] | None:
         latest = await self._redis.get(_LATEST)
@@ -62,4 +69,4 @@ class PlanStore:
 
     async def get(self, generation: int) -> Plan | None:
         text = await within(self._timeout_s, self._redis.get(_plan_key(generation)))
-        return None if text is None else Plan.loads(text)
+        return None if text is None else Plan.loads(text, zone=self._zone)

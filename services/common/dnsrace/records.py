@@ -52,6 +52,7 @@ __all__ = [
     "error_from_json",
     "normalize_name",
     "normalize_zone",
+    "quoted",
     "validate_ipv4",
 ]
 
@@ -69,6 +70,7 @@ RECORD_COUNT_MAX = 100
 CHANGE_COUNT_MAX = 100
 COMMENT_LENGTH_MAX = 256
 CLIENT_LENGTH_MAX = 64
+CLAIM_SHOWN_MAX = 80
 
 # The zone's own name server is rendered by dns-admin itself; a record set there would clash with it.
 RESERVED_FIRST_LABEL = "ns"
@@ -189,8 +191,16 @@ def error_from_json(status: int, body: object) -> DnsAdminError:
 # --- names and addresses -----------------------------------------------------------------------------
 
 
+def quoted(value: object) -> str:
+    """How a message shows a value it was sent: repr, so escaped (no newline or control character can
+    reach a log, an event or the timeline through it), and cut to CLAIM_SHOWN_MAX characters (a name of
+    256 KiB must not become an event of 256 KiB)."""
+    text = repr(value)
+    return text if len(text) <= CLAIM_SHOWN_MAX else f"{text[:CLAIM_SHOWN_MAX - 3]}..."
+
+
 def _name_error(field_path: str, name: object, reason: str) -> InvalidInput:
-    return InvalidInput(f"{field_path}: {name!r} is not a valid name: {reason}")
+    return InvalidInput(f"{field_path}: {quoted(name)} is not a valid name: {reason}")
 
 
 def _normalize_syntax(name: object, field_path: str) -> str:
@@ -215,7 +225,7 @@ def _normalize_syntax(name: object, field_path: str) -> str:
             raise _name_error(
                 field_path,
                 name,
-                f"label {label!r} must be a-z, 0-9 and '-', not starting or ending with '-'",
+                f"label {quoted(label)} must be a-z, 0-9 and '-', not starting or ending with '-'",
             )
     return text
 
@@ -251,12 +261,12 @@ def _validate_ipv4(address: object, field_path: str) -> str:
     try:
         parsed = ipaddress.IPv4Address(address)
     except ValueError as error:
-        raise InvalidInput(f"{field_path}: {address!r} is not an IPv4 address ({error})") from None
+        raise InvalidInput(f"{field_path}: {quoted(address)} is not an IPv4 address") from None
     # Canonical form only: the value is written verbatim into the zone file.
     if str(parsed) != address:
-        raise InvalidInput(f"{field_path}: {address!r} is not a canonical dotted-quad IPv4 address")
+        raise InvalidInput(f"{field_path}: {quoted(address)} is not a canonical dotted-quad IPv4 address")
     if parsed.is_unspecified or parsed.is_multicast or parsed == ipaddress.IPv4Address("255.255.255.255"):
-        raise InvalidInput(f"{field_path}: {address!r} cannot be the address of a host")
+        raise InvalidInput(f"{field_path}: {quoted(address)} cannot be the address of a host")
     return address
 
 
@@ -269,7 +279,7 @@ def _int_in_range(value: object, low: int, high: int, field_path: str) -> int:
     # `type(...) is int`: a JSON `true` must not pass for a weight of 1.
     if type(value) is not int:
         raise InvalidInput(
-            f"{field_path}: expected an integer {low}..{high}, got {type(value).__name__} {value!r}"
+            f"{field_path}: expected an integer {low}..{high}, got {type(value).__name__} {quoted(value)}"
         )
     if not low <= value <= high:
         raise InvalidInput(f"{field_path}: {value} is outside {low}..{high}")
@@ -283,10 +293,10 @@ def _object(obj: object, allowed: Iterable[str], required: Iterable[str], field_
     allowed_keys = set(allowed)
     for key in obj:
         if key not in allowed_keys:
-            raise InvalidInput(f"{field_path}: unknown key {key!r} (allowed: {', '.join(sorted(allowed_keys))})")
+            raise InvalidInput(f"{field_path}: unknown key {quoted(key)} (allowed: {', '.join(sorted(allowed_keys))})")
     for key in required:
         if key not in obj:
-            raise InvalidInput(f"{field_path}: missing key {key!r}")
+            raise InvalidInput(f"{field_path}: missing key {quoted(key)}")
     return cast(Mapping[str, Any], obj)
 
 
@@ -328,7 +338,7 @@ class RecordSet:
 
     def __post_init__(self) -> None:
         if _normalize_syntax(self.name, "name") != self.name:
-            raise InvalidInput(f"name: {self.name!r} is not normalized (lowercase, no trailing dot)")
+            raise InvalidInput(f"name: {quoted(self.name)} is not normalized (lowercase, no trailing dot)")
         if self.type == "A":
             _int_in_range(self.ttl, 0, TTL_S_MAX, "ttl")
             if self.target is not None:
@@ -350,11 +360,11 @@ class RecordSet:
             if self.records:
                 raise InvalidInput("records: an ALIAS has no records of its own")
             if self.target is None or _normalize_syntax(self.target, "target") != self.target:
-                raise InvalidInput(f"target: {self.target!r} is not a normalized name")
+                raise InvalidInput(f"target: {quoted(self.target)} is not a normalized name")
             if self.target == self.name:
                 raise InvalidInput(f"target: an ALIAS cannot point at itself ({self.name})")
         else:
-            raise InvalidInput(f"type: expected one of {', '.join(RECORD_TYPES)}, got {self.type!r}")
+            raise InvalidInput(f"type: expected one of {', '.join(RECORD_TYPES)}, got {quoted(self.type)}")
 
     @classmethod
     def a(cls, name: str, ttl: int, records: Iterable[ARecord]) -> RecordSet:
@@ -415,7 +425,7 @@ def _record_set_from_json(obj: object, *, zone: str, field_path: str) -> RecordS
     record_type = base["type"]
     type_path = _join(field_path, "type")
     if record_type not in RECORD_TYPES:
-        raise InvalidInput(f"{type_path}: expected one of {', '.join(RECORD_TYPES)}, got {record_type!r}")
+        raise InvalidInput(f"{type_path}: expected one of {', '.join(RECORD_TYPES)}, got {quoted(record_type)}")
     name = _normalize_name(base["name"], zone=zone, field_path=_join(field_path, "name"))
     if record_type == "ALIAS":
         if "ttl" in base:
@@ -463,7 +473,7 @@ class Change:
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
-            raise InvalidInput(f"action: expected one of {', '.join(ACTIONS)}, got {self.action!r}")
+            raise InvalidInput(f"action: expected one of {', '.join(ACTIONS)}, got {quoted(self.action)}")
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "record_set": self.record_set.to_json()}
@@ -481,7 +491,7 @@ def _change_from_json(obj: object, *, zone: str, field_path: str) -> Change:
     fields = _object(obj, ("action", "record_set"), ("action", "record_set"), field_path or "change")
     action = fields["action"]
     if action not in ACTIONS:
-        raise InvalidInput(f"{_join(field_path, 'action')}: expected one of {', '.join(ACTIONS)}, got {action!r}")
+        raise InvalidInput(f"{_join(field_path, 'action')}: expected one of {', '.join(ACTIONS)}, got {quoted(action)}")
     record_set = _record_set_from_json(fields["record_set"], zone=zone, field_path=_join(field_path, "record_set"))
     return Change(action=cast(Action, action), record_set=record_set)
 
@@ -542,5 +552,5 @@ def _validate_client(client: object) -> str:
     if not isinstance(client, str):
         raise InvalidInput(f"client: expected a string, got {type(client).__name__}")
     if len(client) > CLIENT_LENGTH_MAX or _CLIENT.fullmatch(client) is None:
-        raise InvalidInput(f"client: {client!r} must be at most {CLIENT_LENGTH_MAX} characters of a-z, 0-9 and '-'")
+        raise InvalidInput(f"client: {quoted(client)} must be at most {CLIENT_LENGTH_MAX} characters of a-z, 0-9 and '-'")
     return client

@@ -77,7 +77,7 @@ async def run(settings: Settings) -> int:
         return locks[endpoint]
 
     enactor = Enactor(
-        service=settings.service, plans=PlanStore(redis, timeout_s=redis_timeout_s), admin=admin, events=events,
+        service=settings.service, plans=PlanStore(redis, zone=settings.zone, timeout_s=redis_timeout_s), admin=admin, events=events,
         lock_for=lock_for, keep_generations=settings.keep_generations, plan_ttl_s=settings.plan_ttl_s,
         lock_attempts_max=settings.lock_attempts_max, lock_backoff_base_ms=settings.lock_backoff_base_ms,
         lock_backoff_cap_ms=settings.lock_backoff_cap_ms, poll_interval_ms=settings.poll_interval_ms,

@@ -85,6 +85,7 @@ class Enactor:
     frozen: str | None = None                  # why writes are frozen (None: not frozen)
     frozen_sticky: bool = False                # frozen by an error, not a state: stays until restart
     empty_seen: bool = False                   # the self-check's last answer was empty
+    rejected: str | None = None                # why the newest plan was refused (None: it was not)
 
     def batch(self, comment: str, changes: Sequence[Change]) -> ChangeBatch:
         return ChangeBatch(changes=tuple(changes), comment=comment, client=self.service)
@@ -142,9 +143,13 @@ async def one_pass(enactor: Enactor, mode: Mode) -> None:
     try:
         plan = await enactor.plans.newest()                                       # step 1
     except MalformedPlan as error:
-        # A bad plan is refused with a clear event, in every mode; it is not the bug we reproduce.
-        await enactor.events.emit("plan_rejected", error=str(error))
+        # A bad plan is refused before any mode sees it, in every mode (it is not the bug we reproduce),
+        # with one event per distinct refusal, not one per pass.
+        if str(error) != enactor.rejected:
+            enactor.rejected = str(error)
+            await enactor.events.emit("plan_rejected", error=str(error))
         return
+    enactor.rejected = None
     if plan is None or enactor.frozen_sticky:
         return
     enactor.working_on = plan

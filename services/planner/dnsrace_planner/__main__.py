@@ -40,6 +40,7 @@ async def run() -> None:
     try:
         service = env_str("SERVICE_NAME", "planner")
         redis_url = env_str("REDIS_URL")
+        zone = env_str("ZONE", "lab.test")
         endpoints = tuple(env_str("ENDPOINT").split(","))
         backends = Backend.parse_list(env_str("BACKENDS"))
         tick_ms = env_int("PLAN_TICK_MS", 2000, minimum=100, maximum=3_600_000)
@@ -51,7 +52,7 @@ async def run() -> None:
     redis = aioredis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
     events = RedisEventSink(redis_url, service=service)
     await events.start()
-    store = PlanStore(redis, timeout_s=REDIS_TIMEOUT_S)
+    store = PlanStore(redis, zone=zone, timeout_s=REDIS_TIMEOUT_S)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
