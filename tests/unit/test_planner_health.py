@@ -31,7 +31,8 @@ def test_parse_list_reads_names_and_ports_in_order_ignoring_spaces() -> None:
     [("", "''"), ("backend-1", "'backend-1'"), (":8080", "':8080'"), ("backend-1:", "'backend-1:'"),
      ("backend-1:0", "'backend-1:0'"), ("backend-1:65536", "'backend-1:65536'"), ("backend-1:-1", "'backend-1:-1'"),
      ("backend-1:80x", "'backend-1:80x'"), ("backend-1:8080,", "''"), ("a:1,,b:2", "''"),
-     ("backend-1:80:81", "'backend-1:80:81'")],
+     ("backend-1:80:81", "'backend-1:80:81'"), ("bad name:80", "'bad name:80'"),
+     ("b" * 65 + ":80", "'" + "b" * 65 + ":80'")],
 )
 def test_parse_list_names_the_bad_entry(text: str, entry: str) -> None:
     with pytest.raises(ValueError, match=f"backend {entry} is not NAME:PORT"):

@@ -19,13 +19,13 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
 from .deadline import within
 
-__all__ = ["Event", "RedisEventSink", "read_events", "STREAM_DEFAULT"]
+__all__ = ["Event", "EventSink", "RedisEventSink", "read_events", "STREAM_DEFAULT"]
 
 STREAM_DEFAULT = "dnsrace:events"
 STREAM_LENGTH_MAX = 200_000
@@ -39,6 +39,12 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'event', ARGV[1])
 return seq
 """
+
+
+class EventSink(Protocol):
+    """Where a service reports its decisions (RedisEventSink; a recorder in unit tests)."""
+
+    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from dnsrace.dns_admin_client import DnsAdminClient, describe_error
+from dnsrace.events import EventSink
 from dnsrace.healthcheck import touch
 from dnsrace.lock import EndpointLock, Lease
 from dnsrace.plan_store import PlanStore
@@ -38,10 +39,6 @@ from .facts import Cleanup, Facts, StateUnreasonable, Verdict, rollback_target_a
 __all__ = ["Enactor", "EventSink", "Mode", "apply_and_clean", "apply_plan", "one_pass", "run_apply_loop"]
 
 ALIVE_FILE = "/tmp/enactor-alive"
-
-
-class EventSink(Protocol):
-    async def emit(self, kind: str, *, plan: str | None = None, token: int | None = None, **detail: Any) -> None: ...
 
 
 class Mode(Protocol):

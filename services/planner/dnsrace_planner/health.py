@@ -24,7 +24,9 @@ class Backend:
         backends = []
         for entry in (part.strip() for part in text.split(",")):
             name, _, port = entry.partition(":")
-            if not name or re.fullmatch(r"[0-9]{1,5}", port) is None or not 1 <= int(port) <= 65535:
+            # A host name (it becomes a plan target's `backend`, which plans bound to 64 characters).
+            if (re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,63}", name) is None or re.fullmatch(r"[0-9]{1,5}", port) is None
+                    or not 1 <= int(port) <= 65535):
                 raise ValueError(f"backend {entry!r} is not NAME:PORT")
             backends.append(cls(name, int(port)))
         if not backends or len({b.name for b in backends}) != len(backends):
