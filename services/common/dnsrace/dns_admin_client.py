@@ -79,7 +79,8 @@ class DnsAdminClient(SessionOwner):
     async def submit(self, batch: ChangeBatch) -> ChangeResult:
         """Apply one change batch, all or nothing. Raises DnsAdminError (fail) or DnsAdminUnavailable (info)."""
         body = batch.to_json()
-        body.setdefault("client", self._client)
+        # A batch that names no sender is sent as this client's (to_json always has the key, empty).
+        body["client"] = body["client"] or self._client
         status, payload = await self._call("POST", "/v1/changes", body)
         self._raise_for(status, payload)
         return ChangeResult(str(payload["change_id"]), int(payload["serial"]))
