@@ -384,9 +384,18 @@ async def test_store_file_settings(lab: Lab) -> None:
     await engine.close()
     connection = sqlite3.connect(lab.data_path)
     try:
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # a property of the file
     finally:
         connection.close()
+
+
+def test_the_store_connection_syncs_every_commit_to_disk(lab: Lab) -> None:
+    # synchronous is a property of the connection, not of the file: ask the store's own connection.
+    store = ZoneStore(lab.data_path, zone=ZONE)
+    try:
+        assert store.durability() == {"journal_mode": "wal", "synchronous": "FULL"}
+    finally:
+        store.close()
 
 
 async def test_store_refuses_a_file_of_another_zone(lab: Lab) -> None:

@@ -63,7 +63,8 @@ async def serve(config: Config) -> None:
         await runner.setup()
         site = web.TCPSite(runner, HTTP_HOST, config.http_port, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT_S)
         await site.start()
-        log("dns_admin_started", zone=config.zone, serial=engine.serial, port=config.http_port)
+        log("dns_admin_started", zone=config.zone, serial=engine.serial, port=config.http_port,
+            durability=store.durability())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):

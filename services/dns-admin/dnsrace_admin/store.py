@@ -24,6 +24,7 @@ RecordKey = tuple[str, str]
 SCHEMA_VERSION = 1
 AUDIT_ROW_COUNT_MAX = 100_000  # oldest rows are pruned beyond this, so a flood cannot fill the disk
 BUSY_TIMEOUT_S = 5.0
+_SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -108,6 +109,9 @@ class ZoneStore:
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.path}: could not enable WAL journal mode (got {mode!r})")
         self._connection.execute("PRAGMA synchronous=FULL")
+        # Read back, as for WAL: a build of SQLite that ignored it would acknowledge batches it can lose.
+        if self.durability()["synchronous"] != "FULL":
+            raise StoreError(f"{self.path}: could not set synchronous=FULL (got {self.durability()['synchronous']})")
         with self._transaction() as cursor:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -218,6 +222,13 @@ class ZoneStore:
             )
             for seq, change_id, t, client, comment, batch, outcome, message, change_index in reversed(rows)
         ]
+
+    def durability(self) -> dict[str, str]:
+        """The settings "accepted means it survives a crash" rests on, as this connection has them."""
+        journal_mode = self._connection.execute("PRAGMA journal_mode").fetchone()[0]
+        synchronous = self._connection.execute("PRAGMA synchronous").fetchone()[0]
+        return {"journal_mode": str(journal_mode).lower(),
+                "synchronous": _SYNCHRONOUS_NAMES.get(int(synchronous), str(synchronous))}
 
     def close(self) -> None:
         self._connection.close()
