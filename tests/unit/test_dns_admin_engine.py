@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from dnsrace.records import (
+    AliasChain,
     AliasTargetMissing,
     ARecord,
     InvalidInput,
@@ -260,6 +261,29 @@ async def test_alias_to_an_alias_is_rejected(engine: Engine) -> None:
     await live_endpoint(engine, 1)
     with pytest.raises(AliasTargetMissing, match="itself an ALIAS"):
         await engine.submit(batch(change("CREATE", alias(ROLLBACK, EP))))
+
+
+async def test_deleting_an_alias_target_and_aliasing_its_name_is_refused_as_a_chain(engine: Engine, lab: Lab) -> None:
+    # rollback -> plan 1 (A); one batch deletes plan 1 and re-creates its name as an ALIAS to plan 2:
+    # that would make rollback -> plan 1 -> plan 2, and the rendered rollback answer empty.
+    await engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")),
+                              change("CREATE", a_set(plan_name(2), "10.0.0.2")),
+                              change("CREATE", alias(ROLLBACK, plan_name(1)))))
+    before, zone_before = snapshot(engine), lab.zone_text()
+    with pytest.raises(AliasChain, match=f"{ROLLBACK} is an ALIAS to {plan_name(1)}") as caught:
+        await engine.submit(batch(change("DELETE", a_set(plan_name(1), "10.0.0.1")),
+                                  change("CREATE", alias(plan_name(1), plan_name(2)))))
+    assert (caught.value.change_index, caught.value.http_status) == (1, 409)
+    assert (snapshot(engine), lab.zone_text()) == (before, zone_before)
+    assert lines_for(lab.zone_text(), ROLLBACK) == [f"{ROLLBACK}. 60 IN A 10.0.0.1"]
+    with pytest.raises(AliasChain):  # UPSERT is the same write
+        await engine.submit(batch(change("DELETE", a_set(plan_name(1), "10.0.0.1")),
+                                  change("UPSERT", alias(plan_name(1), plan_name(2)))))
+    # Once nothing points at the name any more, it may become an alias like any other name.
+    await engine.submit(batch(change("DELETE", alias(ROLLBACK, plan_name(1))),
+                              change("DELETE", a_set(plan_name(1), "10.0.0.1")),
+                              change("CREATE", alias(plan_name(1), plan_name(2)))))
+    assert lines_for(lab.zone_text(), plan_name(1)) == [f"{plan_name(1)}. 60 IN A 10.0.0.2"]
 
 
 async def test_a_and_alias_cannot_share_a_name(engine: Engine) -> None:

@@ -22,6 +22,8 @@ Exceptions (`.code` is the class name and travels on the wire as `{"error": code
           ├── AliasTargetMissing          CREATE/UPSERT of an ALIAS whose target is not an A record
           │                               set after the earlier changes of the same batch (missing,
           │                               or itself an ALIAS: aliases to aliases are not supported)
+          ├── AliasChain                  CREATE/UPSERT of an ALIAS at a name another ALIAS points at
+          │                               (the other way to make a chain: delete the target, alias it)
           └── NameConflict                an A and an ALIAS record set at the same name
 
 `change_index` is the 0-based index into `ChangeBatch.changes` of the change that failed (None when
@@ -37,6 +39,7 @@ from typing import Any, Iterable, Literal, Mapping, cast
 
 __all__ = [
     "ARecord",
+    "AliasChain",
     "AliasTargetMissing",
     "Change",
     "ChangeBatch",
@@ -145,6 +148,10 @@ class AliasTargetMissing(ChangeConflict):
     pass
 
 
+class AliasChain(ChangeConflict):
+    pass
+
+
 class NameConflict(ChangeConflict):
     pass
 
@@ -160,6 +167,7 @@ _ERROR_CLASSES: dict[str, type[DnsAdminError]] = {
         RecordSetMissing,
         RecordSetMismatch,
         AliasTargetMissing,
+        AliasChain,
         NameConflict,
     )
 }

@@ -7,7 +7,9 @@ Route 53 semantics, kept because the incident depends on them:
   callers compare-and-swap (DELETE old + CREATE new in one batch); UPSERT creates or replaces;
 - an ALIAS must point at an A record set that exists after the earlier changes of the same batch.
   An ALIAS whose target is itself an ALIAS is rejected the same way (AliasTargetMissing): chains
-  would make "what does the endpoint answer" depend on more than one lookup;
+  would make "what does the endpoint answer" depend on more than one lookup (and the zone file
+  flattens one level only). The other way to build a chain, deleting an alias's target and creating
+  an ALIAS at its name, is rejected too (AliasChain), so no chain can ever be stored;
 - an A and an ALIAS never share a name (NameConflict);
 - deleting an A record set that an ALIAS points at IS allowed, as in Route 53: the alias then
   answers empty. That is exactly the outage this lab reproduces, so it must stay possible.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from dnsrace.records import (
+    AliasChain,
     AliasTargetMissing,
     Change,
     NameConflict,
@@ -76,6 +79,12 @@ def _apply_one(working: dict[RecordKey, RecordSet], index: int, change: Change) 
             )
         if (target, "A") not in working:
             raise AliasTargetMissing(f"{prefix}: alias target does not exist", change_index=index)
+        pointing = sorted(rs.name for rs in working.values() if rs.type == "ALIAS" and rs.target == record_set.name)
+        if pointing:
+            raise AliasChain(
+                f"{prefix}: {pointing[0]} is an ALIAS to {record_set.name}, which cannot become an ALIAS itself",
+                change_index=index,
+            )
     working[key] = record_set
 
 
