@@ -356,6 +356,16 @@ async def test_what_a_malformed_batch_claims_reaches_no_event_unless_it_is_valid
     assert (detail["client"], detail["comment"]) == (expected["client"], expected["comment"])
 
 
+@pytest.mark.parametrize("name", ["x\n@ IN A 6.6.6.6\n" * 5_000 + ".lab.test", "\u2028" * 100_000])
+async def test_what_a_rejection_message_quotes_is_escaped_and_bounded(engine: Engine, lab: Lab, name: str) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.submit(batch(change("CREATE", a_set(name, "10.0.0.1"))))
+    _, _, detail = lab.sink.events[-1]
+    (row,) = await engine.audit(1)
+    for message in (detail["message"], row.message):
+        assert message.isprintable() and len(message) < 300, message[:300]
+
+
 # --- reads -------------------------------------------------------------------------------------------
 
 

@@ -171,3 +171,37 @@ def test_the_fallback_json_is_valid_json_of_the_detail() -> None:
     kind, _, rest = text.partition(" ")
     assert kind == "planner_started"
     assert json.loads(rest) == {"backends": None, "tick_ms": 5}
+
+
+# --- nothing an event carries can forge a line -------------------------------------------------------
+
+FORGED = "x\n+    0.001s  enactor-b  CRASHED: forged  #2"
+
+
+@pytest.mark.parametrize("forged", [
+    event("batch_rejected", client=FORGED, error="InvalidInput", message="m"),
+    event("apply_failed", "plan-000001", error=FORGED, failures=1, retry_in_ms=1),
+    event("plan_rejected", error=FORGED),
+    event("mystery", note=FORGED),
+    event("record_set_written", "plan-000146", addresses=None, name=FORGED),  # the JSON fallback
+    event("lock_acquired", FORGED, 1, attempt=1),
+    event("check_passed", "plan-000001", service=FORGED, live=None),
+], ids=["client", "error", "plan-error", "unknown-kind", "fallback", "plan-field", "service"])
+def test_a_newline_in_anything_an_event_carries_is_shown_escaped_on_the_same_line(forged: Event) -> None:
+    lines = render([event("check_passed", "plan-000001", seq=1, live=None), forged])
+    assert len(lines) == 2 and "\n" not in "".join(lines)
+    assert all(line.startswith("+") for line in lines)
+    assert all(line.isprintable() for line in lines)
+    assert "x\\n+    0.001s" in lines[1]  # still readable, as Python would write it
+
+
+@pytest.mark.parametrize("character", ["\r", "\x1b", "\u2028", "\u0085", "\x00", "\ud800"])
+def test_control_and_separator_characters_are_escaped(character: str) -> None:
+    text = sentence(event("plan_rejected", error=f"a{character}b"))
+    assert text.isprintable() and character not in text
+    assert text == f"refused a malformed plan: a{repr(character)[1:-1]}b"
+
+
+def test_a_sentence_is_cut_at_its_bound() -> None:
+    text = sentence(event("plan_rejected", error="y" * 100_000))
+    assert len(text) == timeline.SENTENCE_LENGTH_MAX and text.endswith("...")

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from .http_session import SessionOwner
-from .records import ChangeBatch, DnsAdminError, RecordSet, error_from_json
+from .records import ChangeBatch, DnsAdminError, RecordSet, error_from_json, quoted
 
 __all__ = ["ChangeResult", "DnsAdminClient", "DnsAdminUnavailable"]
 
@@ -49,7 +49,9 @@ class DnsAdminClient(SessionOwner):
                     try:
                         payload = await response.json(content_type=None)
                     except ValueError:
-                        payload = {"error": "InvalidResponse", "message": (await response.text())[:200]}
+                        # A proxy's error page, say: quoted, so its newlines cannot reach an event raw.
+                        payload = {"error": "InvalidResponse",
+                                   "message": f"HTTP {response.status}, not JSON: {quoted(await response.text())}"}
                     return response.status, payload
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise DnsAdminUnavailable(f"{method} {url}: {type(error).__name__}: {error}") from error

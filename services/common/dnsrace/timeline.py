@@ -20,7 +20,9 @@ import redis.asyncio as aioredis
 
 from .events import STREAM_DEFAULT, Event, read_events
 
-__all__ = ["sentence", "render", "main"]
+__all__ = ["sentence", "render", "one_line", "main"]
+
+SENTENCE_LENGTH_MAX = 1_000
 
 
 def _d(event: Event, key: str, default: Any = "?") -> Any:
@@ -87,6 +89,12 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
 
 
 def sentence(event: Event) -> str:
+    """One line, always: whatever an event carries (a client's text, a server's error page), a newline
+    or a control character in it is shown escaped, so no event can print a line that looks like another."""
+    return one_line(_sentence(event))
+
+
+def _sentence(event: Event) -> str:
     build = _SENTENCES.get(event.kind)
     if build is None:
         words = [event.kind, event.plan or "", *(f"{k}={v}" for k, v in sorted(event.detail.items()))]
@@ -97,12 +105,18 @@ def sentence(event: Event) -> str:
         return f"{event.kind} {json.dumps(event.detail, default=str)}"
 
 
+def one_line(text: str, length_max: int = SENTENCE_LENGTH_MAX) -> str:
+    """`text` with every non-printable character escaped as Python writes it (\\n, \\x1b, \\u2028), cut."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped if len(escaped) <= length_max else f"{escaped[:length_max - 3]}..."
+
+
 def render(events: list[Event]) -> list[str]:
     if not events:
         return ["(no events yet)"]
     start = events[0].t
-    return [f"+{e.t - start:9.3f}s  {e.service:<10} {sentence(e)}" + (f"  #{e.seq}" if e.seq is not None else "")
-            for e in events]
+    return [f"+{e.t - start:9.3f}s  {one_line(e.service, 40):<10} {sentence(e)}"
+            + (f"  #{e.seq}" if e.seq is not None else "") for e in events]
 
 
 async def _load(redis_url: str, stream: str, count: int) -> list[Event]:
