@@ -366,6 +366,24 @@ async def test_what_a_rejection_message_quotes_is_escaped_and_bounded(engine: En
         assert message.isprintable() and len(message) < 300, message[:300]
 
 
+@pytest.mark.parametrize("claims", [{"comment": "\ud800"}, {"client": "\udfff"}, {"comment": "plan \udc80 x"},
+                                    {"client": "enactor-a", "comment": "fine", "extra": "\ud800"}],
+                         ids=["comment", "client", "inside-comment", "unknown-key"])
+async def test_a_refused_batch_with_a_lone_surrogate_leaves_exactly_one_audit_row(
+        engine: Engine, claims: dict[str, str]) -> None:
+    body = {"changes": [change("CREATE", a_set(plan_name(1), "10.0.0.1"))], **claims}
+    with pytest.raises(InvalidInput):
+        await engine.submit(body)
+    (row,) = await engine.audit(10)
+    assert row.outcome == "InvalidInput" and row.batch == body  # the batch kept exactly (JSON escapes it)
+    for key in ("client", "comment"):
+        stored = getattr(row, key)
+        stored.encode("utf-8")  # storable text (raises on a lone surrogate): it was escaped
+        assert stored.isprintable()
+        claimed = claims.get(key, "") if key != "client" or "extra" not in claims else "enactor-a"
+        assert stored == claimed.encode("utf-8", "backslashreplace").decode()
+
+
 # --- reads -------------------------------------------------------------------------------------------
 
 

@@ -150,6 +150,52 @@ async def test_non_json_body_is_400(client: TestClient, data: bytes) -> None:
     await expect_error(response, 400, "InvalidInput")
 
 
+def strict_json(text: str) -> Any:
+    """Parse as JSON means it: `Infinity` and `NaN` are not JSON, whatever json.loads accepts by default."""
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+async def audit_rows(client: TestClient) -> list[dict[str, Any]]:
+    response = await client.get("/v1/audit", params={"limit": "1000"})
+    assert response.status == 200
+    return list(strict_json(await response.text())["entries"])
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    (b'{"changes": 1e400}', "not a finite double"),
+    (b'{"changes": [], "comment": -1e400}', "not a finite double"),
+    (b'{"changes": 1' + b"0" * 400 + b'.5}', "not a finite double"),
+    (b'{"changes": 9223372036854775808}', "signed 64-bit"),
+    (b'{"changes": [{"action": "CREATE", "record_set": {"name": "x.lab.test", "type": "A", "ttl": 1e999, '
+     b'"records": [{"address": "10.0.0.1", "weight": 1}]}}]}', "not a finite double"),
+], ids=["1e400", "-1e400", "long-float", "2^63", "ttl-1e999"])
+async def test_numbers_json_cannot_carry_back_out_are_refused_at_the_door(
+        client: TestClient, data: bytes, fragment: str) -> None:
+    response = await client.post("/v1/changes", data=data, headers={"Content-Type": "application/json"})
+    body = await expect_error(response, 400, "InvalidInput")
+    assert fragment in body["message"]
+    rows = await audit_rows(client)  # the audit still answers JSON, and holds the refusal
+    assert [(row["outcome"], row["batch"]) for row in rows] == [("InvalidInput", None)]
+
+
+@pytest.mark.parametrize("data", [
+    b"not json", b"\xff\xfe\x00", b'{"changes": [], "changes": []}', b'{"changes": NaN}', b'{"changes": 1e400}',
+    b"[" * 100_000 + b"]" * 100_000, json.dumps({"changes": [], "comment": "x" * (BODY_SIZE_MAX + 1)}).encode(),
+    json.dumps({"changes": [], "comment": "\ud800"}).encode(), b'{"changes": [], "client": "\\udfff"}',
+], ids=["not-json", "not-utf8", "duplicate-key", "nan", "overflow", "deep", "oversize", "surrogate-comment",
+        "surrogate-client"])
+async def test_every_refused_request_leaves_exactly_one_audit_row(client: TestClient, data: bytes) -> None:
+    await client.post("/v1/changes", json=batch(("CREATE", a_set(PLAN_1, "10.0.0.1"))))
+    response = await client.post("/v1/changes", data=data, headers={"Content-Type": "application/json"})
+    assert response.status in (400, 413)
+    await client.post("/v1/changes", json=batch(("CREATE", a_set(PLAN_1, "10.0.0.1"))))
+    rows = await audit_rows(client)
+    assert [row["outcome"] for row in rows] == ["accepted", "InvalidInput", "RecordSetExists"]
+    assert all(isinstance(row[key], str) and row[key].isprintable() for row in rows for key in ("client", "comment"))
+
+
 async def test_oversize_body_is_413_json(client: TestClient) -> None:
     data = json.dumps({"changes": [], "comment": "x" * (BODY_SIZE_MAX + 1)}).encode()
     response = await client.post("/v1/changes", data=data, headers={"Content-Type": "application/json"})

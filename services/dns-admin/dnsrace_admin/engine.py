@@ -268,6 +268,11 @@ class Engine:
             comment=batch.comment if batch else _valid_or_none(comment, _validate_comment),
         )
 
+    async def refuse_unread(self, error: DnsAdminError) -> None:
+        """A request refused before it was a batch at all (not UTF-8, not JSON, too large): it leaves
+        its audit row (`batch` null) and its `batch_rejected` event like any refused batch."""
+        await self._reject(None, None, error)
+
     async def _render(self) -> None:
         text = render(
             self._zone,

@@ -15,18 +15,20 @@ Route errors (404, 405) and an oversize body (413) use the same shape; an unexpe
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from dnsrace.records import DnsAdminError, InvalidInput
+from dnsrace.records import DnsAdminError, InvalidInput, quoted
 
 from .engine import Engine
 from .event_sink import log
 
 BODY_SIZE_MAX = 256 * 1024
 AUDIT_LIMIT_DEFAULT = 50
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1  # what SQLite (and most JSON readers) can hold exactly
 _ENGINE = "engine"
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _ROUTE_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "InvalidInput"}
@@ -95,8 +97,14 @@ async def _get_record_set(request: web.Request) -> web.Response:
 
 
 async def _post_changes(request: web.Request) -> web.Response:
-    body = await _read_json(request)
-    accepted = await _engine(request).submit(body)
+    engine = _engine(request)
+    try:
+        body = await _read_json(request)
+    except InvalidInput as error:
+        # Refused at the door, but still one audit row and one event, as every batch request gets.
+        await engine.refuse_unread(error)
+        raise
+    accepted = await engine.submit(body)
     return web.json_response(accepted.to_json())
 
 
@@ -109,13 +117,17 @@ async def _get_audit(request: web.Request) -> web.Response:
 
 
 async def _read_json(request: web.Request) -> object:
-    raw = await request.read()  # raises 413 beyond client_max_size
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # beyond client_max_size
+        raise InvalidInput(f"request body larger than {BODY_SIZE_MAX} bytes", http_status=413) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("body: not UTF-8 text") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant,
+                          parse_float=_finite_float, parse_int=_bounded_int)
     except (ValueError, RecursionError) as error:
         raise InvalidInput(f"body: not valid JSON ({error})") from None
 
@@ -132,3 +144,19 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(constant: str) -> Any:
     raise InvalidInput(f"body: {constant} is not valid JSON")
+
+
+# Numbers are refused here, at the door, if JSON cannot carry them back out: 1e400 parses as an
+# infinite float, which json.dumps would write as `Infinity` (not JSON) into the audit and its answers.
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidInput(f"body: the number {quoted(text)} is out of range (not a finite double)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if not INTEGER_MIN <= value <= INTEGER_MAX:
+        raise InvalidInput(f"body: the integer {quoted(text)} is outside the signed 64-bit range")
+    return value

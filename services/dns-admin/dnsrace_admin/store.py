@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+def _storable(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (valid in a JSON string, not in UTF-8) is written
+    as its escape, `\\ud800`, so the row is stored instead of the insert failing and the row being lost."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class StoreError(Exception):
     """The store file does not hold what this dns-admin expects; refusing beats serving a wrong zone."""
 
@@ -191,11 +197,11 @@ class ZoneStore:
             (
                 audit.change_id,
                 audit.t,
-                audit.client,
-                audit.comment,
-                json.dumps(audit.batch, sort_keys=True),
+                _storable(audit.client),
+                _storable(audit.comment),
+                json.dumps(audit.batch, sort_keys=True),  # ASCII: a lone surrogate is written \udxxx
                 audit.outcome,
-                audit.message,
+                _storable(audit.message),
                 audit.change_index,
             ),
         )
