@@ -27,7 +27,7 @@ help: ## this list
 deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf, python3 libraries)
 	@bash infra/host-deps.sh
 
-images: deps ## build every image (online: from upstream images; offline: debootstrap + Go modules)
+images: ## build every image (online: from upstream images; offline: debootstrap + Go modules)
 	@bash infra/images/build-images.sh
 
 up: images ## start the stack (MODE=legacy|safe) and wait until it serves the endpoint

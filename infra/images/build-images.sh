@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Builds every image the compose file names, by one of two paths, and only what is missing.
+# Builds every image the compose file names, by one of two paths, and only what is missing or stale.
 #
-#   online : upstream images (debian:bookworm-slim, coredns/coredns, ghcr.io/shopify/toxiproxy, redis)
-#   offline: no registry — the base from debootstrap + `docker import`, CoreDNS and Toxiproxy built
-#            static from their Go modules at the same versions and put in FROM-scratch images
+#   online : upstream images (debian:bookworm-slim, coredns/coredns, ghcr.io/shopify/toxiproxy, redis),
+#            used as they are when present locally (never pulled again), pulled when not
+#   offline: no registry — the base from debootstrap + `docker import`, CoreDNS (only the plugins the
+#            Corefile uses, infra/coredns-build) and Toxiproxy built static from their Go modules at
+#            the same versions and put in FROM-scratch images
 #
 # Both paths read the same package list (infra/images/base/packages.txt) and the same pinned
 # versions (infra/versions.env), and produce the same local tags, so docker-compose.yml never changes.
 #
-# IMAGE_PATH=online|offline forces a path; by default the script tries to pull the Debian image and
-# takes the offline path when that fails. The choice is printed, with the reason.
+# Independent steps run in parallel (host packages + debootstrap, the CoreDNS build, the Toxiproxy
+# build; then the four images that need the base). Each step prints a line when it starts, with how
+# long it usually takes, and when it ends, with how long it took, so a newcomer sees what is happening.
+#
+# IMAGE_PATH=online|offline forces a path. By default: `present` when every image is already built;
+# online when the upstream images are present locally or a pull of the Debian image works; else offline.
+# DNSRACE_IMAGE_NAMESPACE (default dnsrace) names the output images; the online-path test uses its own.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -19,26 +26,84 @@ top=$(cd "$here/../.." && pwd)
 set -a; . "$top/infra/versions.env"; set +a
 
 cache_dir=${DNSRACE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dnsrace}
+log_dir="$cache_dir/logs"
 go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 packages_file="$here/base/packages.txt"
 packages=$(grep -v '^#' "$packages_file" | grep -v '^[[:space:]]*$' | paste -sd, -)
+namespace=${DNSRACE_IMAGE_NAMESPACE:-dnsrace}
+# Bounds: no step of a cold build has taken more than half of these on a 2-core machine.
+step_timeout_s=${DNSRACE_STEP_TIMEOUT_S:-900}
+pull_timeout_s=60
 
-# The base tag names its content, so a changed package list makes a new base (and nothing else does).
-base_digest=$(cat "$packages_file" "$here/base/Dockerfile" "$top/infra/versions.env" | sha256sum | cut -c1-12)
-base_tag="dnsrace/base:${DEBIAN_SUITE}-${base_digest}"
-redis_tag="dnsrace/redis:${REDIS_VERSION}"
-coredns_tag="dnsrace/coredns:${COREDNS_VERSION}"
-toxiproxy_tag="dnsrace/toxiproxy:${TOXIPROXY_VERSION}"
-app_tag="dnsrace/app:local"
+digest() { cat "$@" | sha256sum | cut -c1-12; }
+# Each tag (or label) names its inputs, so a change to them rebuilds that image and nothing else.
+base_digest=$(digest "$packages_file" "$here/base/Dockerfile" "$top/infra/versions.env")
+coredns_source_digest=$(digest "$top/infra/versions.env" "$top"/infra/coredns-build/{main.go,go.mod,go.sum})
+coredns_digest=$(echo "$coredns_source_digest" | digest - "$here/coredns/Dockerfile")
+toxiproxy_digest=$(digest "$here/toxiproxy/Dockerfile" "$top/infra/versions.env")
+base_tag="$namespace/base:${DEBIAN_SUITE}-${base_digest}"
+redis_tag="$namespace/redis:${REDIS_VERSION}"
+coredns_tag="$namespace/coredns:${COREDNS_VERSION}"
+toxiproxy_tag="$namespace/toxiproxy:${TOXIPROXY_VERSION}"
+app_tag="$namespace/app:local"
+coredns_binaries="$cache_dir/gobin/coredns-v$COREDNS_VERSION-$coredns_source_digest"
+toxiproxy_binaries="$cache_dir/gobin/toxiproxy-v$TOXIPROXY_VERSION"
 
-# Progress goes to stderr so that functions can return values on stdout.
-say() { printf 'images: %s\n' "$*" >&2; }
+started_ms=$(date +%s%3N)
+# Progress goes to stderr so that functions can return values on stdout; every line has the time
+# since the start, so the slow step is obvious.
+say() {
+  local elapsed_ms=$(( $(date +%s%3N) - started_ms ))
+  printf 'images: [%3d.%d s] %s\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000 / 100)) "$*" >&2
+}
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# An image built from the current inputs: present and labelled with their digest.
+have_current_image() {
+  [ "$(docker image inspect -f '{{index .Config.Labels "dnsrace.inputs"}}' "$1" 2>/dev/null)" = "$2" ]
+}
 # The legacy builder (the only one on machines without buildx) warns on every build; the warning
 # teaches nothing here, so it is filtered out and everything else is kept.
 build() {
-  docker build -q "$@" 2> >(grep -v -e 'legacy builder is deprecated' -e 'Install the buildx' \
+  timeout "$step_timeout_s" docker build -q "$@" 2> >(grep -v -e 'legacy builder is deprecated' -e 'Install the buildx' \
     -e 'docs.docker.com/go/buildx' -e '^[[:space:]]*$' >&2) >/dev/null
+}
+
+# --- parallel steps ------------------------------------------------------------------------------
+declare -A step_pid=() step_started_ms=() step_what=()
+start_step() {  # start_step NAME "WHAT" "ABOUT" FUNCTION [ARGS...]: run in the background, log to a file
+  local name=$1; step_what[$1]=$2; local about=$3; shift 3
+  say "$name: ${step_what[$name]}: started${about:+ (usually $about)}"
+  ( "$@" ) >"$log_dir/$name.log" 2>&1 &
+  step_pid[$name]=$!
+  step_started_ms[$name]=$(date +%s%3N)
+}
+wait_steps() {  # wait for every started step; report each as it ends; fail naming the failed ones
+  local failed=() pid name status
+  while [ ${#step_pid[@]} -gt 0 ]; do
+    status=0 pid=""
+    # Any child: the steps are this shell's only background children (each one a subshell).
+    wait -n -p pid || status=$?
+    [ -n "${pid:-}" ] || { echo "images: lost track of the steps: ${!step_pid[*]}" >&2; exit 1; }
+    for name in "${!step_pid[@]}"; do
+      [ "${step_pid[$name]}" = "$pid" ] || continue
+      local took_ms=$(( $(date +%s%3N) - step_started_ms[$name] ))
+      unset "step_pid[$name]"
+      if [ "$status" -eq 0 ]; then
+        say "$name: ${step_what[$name]}: done in $((took_ms / 1000)).$((took_ms % 1000 / 100)) s"
+      else
+        say "$name: ${step_what[$name]}: FAILED (exit $status) after $((took_ms / 1000)) s; last lines of $log_dir/$name.log:"
+        tail -n 15 "$log_dir/$name.log" | sed 's/^/    /' >&2
+        failed+=("$name")
+      fi
+    done
+  done
+  [ ${#failed[@]} -eq 0 ] || { echo "images: failed: ${failed[*]} (logs in $log_dir)" >&2; exit 1; }
+}
+
+# --- the steps -----------------------------------------------------------------------------------
+upstream_images_present() {
+  have_image "$DEBIAN_IMAGE" && have_image "$COREDNS_UPSTREAM_IMAGE" \
+    && have_image "$TOXIPROXY_UPSTREAM_IMAGE" && have_image "$REDIS_UPSTREAM_IMAGE"
 }
 
 choose_path() {  # sets $path
@@ -48,10 +113,12 @@ choose_path() {  # sets $path
     *) echo "images: IMAGE_PATH must be online, offline or auto, not '${IMAGE_PATH}'" >&2; exit 2 ;;
   esac
   local why
-  if why=$(timeout 60 docker pull -q "$DEBIAN_IMAGE" 2>&1); then
+  if upstream_images_present; then
+    path=online; say "path=online (the upstream images are present locally; nothing is pulled)"
+  elif why=$(timeout "$pull_timeout_s" docker pull -q "$DEBIAN_IMAGE" 2>&1); then
     path=online; say "path=online (pulled $DEBIAN_IMAGE)"
   else
-    path=offline; say "path=offline (no registry: $(echo "$why" | tail -n 1 | cut -c1-200))"
+    path=offline; say "path=offline (no registry: $(echo "$why" | tail -n 1 | cut -c1-160))"
   fi
 }
 
@@ -66,108 +133,138 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+host_packages() { bash "$top/infra/host-deps.sh"; }
+
 build_base_offline() {
-  command -v debootstrap >/dev/null || { echo "images: debootstrap is missing (make deps installs it)" >&2; exit 1; }
-  local rootfs
-  rootfs=$(mktemp -d /var/tmp/dnsrace-rootfs.XXXXXX)
-  say "debootstrap $DEBIAN_SUITE with: $packages (about 80 s)"
-  debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$rootfs" "$(debian_mirror)" \
-    >"$cache_dir/debootstrap.log" 2>&1 \
-    || { tail -n 20 "$cache_dir/debootstrap.log" >&2; echo "images: debootstrap failed (log: $cache_dir/debootstrap.log)" >&2; exit 1; }
+  host_packages  # debootstrap comes from there
+  rootfs=$(mktemp -d /var/tmp/dnsrace-rootfs.XXXXXX)  # global: the EXIT trap of this step's subshell needs it
+  trap 'rm -rf "$rootfs"' EXIT
+  echo "debootstrap $DEBIAN_SUITE with: $packages"
+  timeout "$step_timeout_s" debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$rootfs" "$(debian_mirror)"
   install -D -m 0644 "$packages_file" "$rootfs/etc/dnsrace/packages.txt"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | docker import \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change 'ENV LANG=C.UTF-8' \
-      --change 'CMD ["/bin/bash"]' - "$base_tag" >/dev/null
-  rm -rf "$rootfs"
+      --change 'CMD ["/bin/bash"]' - "$base_tag"
 }
 
-go_binary() {
-  # go_binary MODULE_PATH VERSION NAME -> path of a static binary, built once per version and cached
-  # outside the work tree (a fresh clone reuses it; a fresh machine rebuilds it).
-  local module=$1 version=$2 name=$3 out="$cache_dir/gobin/$3-v$2"
-  if [ ! -x "$out/$name" ]; then
+build_base_online() {
+  build -t "$base_tag" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$here/base"
+}
+
+go_build_coredns() {
+  # Static, at the pinned release, with only the Corefile's plugins (infra/coredns-build/main.go).
+  local pinned
+  pinned=$(awk '$1 == "github.com/coredns/coredns" {print $2}' "$top/infra/coredns-build/go.mod")
+  [ "$pinned" = "v$COREDNS_VERSION" ] \
+    || { echo "infra/coredns-build/go.mod pins coredns $pinned, infra/versions.env says v$COREDNS_VERSION" >&2; exit 1; }
+  local out="$coredns_binaries"
+  if [ ! -x "$out/coredns" ]; then
     mkdir -p "$out.tmp"
-    say "go install $module@v$version (static; 2-3 min on empty Go caches)"
-    CGO_ENABLED=0 GOBIN="$out.tmp" "$go_bin" install -trimpath -ldflags='-s -w' "$module@v$version"
-    local built="$out.tmp/$(basename "$module")"
-    [ "$built" = "$out.tmp/$name" ] || mv "$built" "$out.tmp/$name"
+    (cd "$top/infra/coredns-build" && CGO_ENABLED=0 timeout "$step_timeout_s" "$go_bin" build -trimpath -ldflags='-s -w' -o "$out.tmp/coredns" .)
     rm -rf "$out" && mv "$out.tmp" "$out"
   fi
-  echo "$out/$name"
 }
 
-source_image_offline() {
-  # source_image_offline TAG FILE:/PATH... -> a FROM-scratch image with each file at /PATH
-  local tag=$1; shift
-  have_image "$tag" && return
+go_build_toxiproxy() {
+  local out="$toxiproxy_binaries"
+  if [ ! -x "$out/toxiproxy" ] || [ ! -x "$out/toxiproxy-cli" ]; then
+    mkdir -p "$out.tmp"
+    CGO_ENABLED=0 GOBIN="$out.tmp" timeout "$step_timeout_s" "$go_bin" install -trimpath -ldflags='-s -w' \
+      "$TOXIPROXY_MODULE/cmd/server@v$TOXIPROXY_VERSION" "$TOXIPROXY_MODULE/cmd/cli@v$TOXIPROXY_VERSION"
+    mv "$out.tmp/server" "$out.tmp/toxiproxy"; mv "$out.tmp/cli" "$out.tmp/toxiproxy-cli"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+}
+
+# One step for both Go builds, one after the other: the second reuses the standard library and the
+# shared modules (x/net, x/sys, the Prometheus client) the first compiled into the Go build cache.
+# On two cores, building them side by side compiled all of that twice and finished later.
+go_builds() { [ "$need_coredns" = 0 ] || go_build_coredns; [ "$need_toxiproxy" = 0 ] || go_build_toxiproxy; }
+
+# Online: the binaries, copied out of the upstream image (used as it is when present; `docker create`
+# pulls it when not). The same files the offline path builds, at the same paths as upstream's.
+binaries_from_upstream() {  # binaries_from_upstream IMAGE DIR FILE...
+  local image=$1 dir=$2 container file; shift 2
+  mkdir -p "$dir"
+  container=$(timeout "$pull_timeout_s" docker create "$image")
+  for file in "$@"; do docker cp "$container:/$file" "$dir/$file"; done
+  docker rm "$container" >/dev/null
+}
+
+upstream_binaries() {
+  [ "$need_coredns" = 0 ] || binaries_from_upstream "$COREDNS_UPSTREAM_IMAGE" "$coredns_binaries" coredns
+  [ "$need_toxiproxy" = 0 ] || binaries_from_upstream "$TOXIPROXY_UPSTREAM_IMAGE" "$toxiproxy_binaries" toxiproxy toxiproxy-cli
+}
+
+# Both paths: the base plus the binaries, in one COPY. (A multi-stage `COPY --from` of the upstream
+# image took 15-20 s per image with the legacy builder on fuse-overlayfs; a plain COPY takes 2 s.)
+image_on_base() {  # image_on_base TAG DIGEST DOCKERFILE_DIR BINARY_DIR
   local context
   context=$(mktemp -d)
-  local spec
-  for spec in "$@"; do cp "${spec%%:*}" "$context/${spec#*:}"; done
-  build -t "$tag" -f "$here/binary/Dockerfile" "$context"
+  cp "$3/Dockerfile" "$4"/* "$context/"
+  build -t "$1" --label "dnsrace.inputs=$2" --build-arg BASE_IMAGE="$base_tag" "$context"
   rm -rf "$context"
 }
 
+tag_redis() {
+  if [ "$path" = online ] && ! have_image "$REDIS_UPSTREAM_IMAGE"; then
+    timeout "$pull_timeout_s" docker pull -q "$REDIS_UPSTREAM_IMAGE"
+  fi
+  # Offline: Debian bookworm's redis-server is the same 7.0.15 release as the upstream tag.
+  docker tag "$([ "$path" = online ] && echo "$REDIS_UPSTREAM_IMAGE" || echo "$base_tag")" "$redis_tag"
+}
+
+# The app image follows the code: always rebuilt, which the layer cache makes a no-op when nothing
+# under services/ changed.
+build_app() { build -t "$app_tag" --build-arg BASE_IMAGE="$base_tag" -f "$here/app/Dockerfile" "$top"; }
+
 main() {
-  mkdir -p "$cache_dir"
-  local path
-  if have_image "$base_tag" && have_image "$coredns_tag" && have_image "$toxiproxy_tag" && have_image "$redis_tag"; then
-    path=present; say "base, coredns, toxiproxy, redis images present (no path to choose)"
+  mkdir -p "$cache_dir/gobin" "$log_dir"
+  local path need_base=1 need_coredns=1 need_toxiproxy=1 need_redis=1
+  have_image "$base_tag" && need_base=0
+  have_current_image "$coredns_tag" "$coredns_digest" && need_coredns=0
+  have_current_image "$toxiproxy_tag" "$toxiproxy_digest" && need_toxiproxy=0
+  have_image "$redis_tag" && need_redis=0
+  if [ $((need_base + need_coredns + need_toxiproxy + need_redis)) -eq 0 ]; then
+    path=present; say "base, coredns, toxiproxy, redis images present and current (no path to choose)"
   else
     choose_path
   fi
 
-  if have_image "$base_tag"; then say "$base_tag present"
-  elif [ "$path" = online ]; then
-    say "building $base_tag from $DEBIAN_IMAGE"
-    build -t "$base_tag" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$here/base"
-  else
-    build_base_offline
-  fi
-
-  local coredns_source toxiproxy_source redis_source
-  if [ "$path" = online ]; then
-    coredns_source=$COREDNS_UPSTREAM_IMAGE; toxiproxy_source=$TOXIPROXY_UPSTREAM_IMAGE; redis_source=$REDIS_UPSTREAM_IMAGE
-  else
-    coredns_source="dnsrace/coredns-binary:$COREDNS_VERSION"
-    toxiproxy_source="dnsrace/toxiproxy-binary:$TOXIPROXY_VERSION"
-    # Debian bookworm's redis-server is the same 7.0.15 release as the upstream tag.
-    redis_source=$base_tag
-  fi
-
-  if have_image "$coredns_tag"; then say "$coredns_tag present"
-  else
-    if [ "$path" = offline ]; then
-      source_image_offline "$coredns_source" "$(go_binary "$COREDNS_MODULE" "$COREDNS_VERSION" coredns):coredns"
+  # Stage 1: what needs nothing else, in parallel.
+  if [ "$path" = offline ]; then
+    [ $need_base = 1 ] && start_step base "host packages, then debootstrap + docker import" "90-100 s" build_base_offline
+    if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
+      start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy" "70-90 s from empty Go caches" go_builds
     fi
-    say "building $coredns_tag from $coredns_source"
-    build -t "$coredns_tag" --build-arg COREDNS_SOURCE_IMAGE="$coredns_source" --build-arg BASE_IMAGE="$base_tag" "$here/coredns"
-  fi
-
-  if have_image "$toxiproxy_tag"; then say "$toxiproxy_tag present"
   else
-    if [ "$path" = offline ]; then
-      source_image_offline "$toxiproxy_source" \
-        "$(go_binary "$TOXIPROXY_MODULE/cmd/server" "$TOXIPROXY_VERSION" toxiproxy):toxiproxy" \
-        "$(go_binary "$TOXIPROXY_MODULE/cmd/cli" "$TOXIPROXY_VERSION" toxiproxy-cli):toxiproxy-cli"
+    [ $need_base = 1 ] && start_step base "from $DEBIAN_IMAGE + apt-get" "30-60 s" build_base_online
+    # Online binaries go to their own directory: the offline cache holds only what was built here.
+    coredns_binaries="$cache_dir/upstream/coredns-$COREDNS_VERSION"; toxiproxy_binaries="$cache_dir/upstream/toxiproxy-$TOXIPROXY_VERSION"
+    rm -rf "$coredns_binaries" "$toxiproxy_binaries"
+    if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
+      start_step upstream "binaries from $COREDNS_UPSTREAM_IMAGE and $TOXIPROXY_UPSTREAM_IMAGE" "" upstream_binaries
     fi
-    say "building $toxiproxy_tag from $toxiproxy_source"
-    build -t "$toxiproxy_tag" --build-arg TOXIPROXY_SOURCE_IMAGE="$toxiproxy_source" --build-arg BASE_IMAGE="$base_tag" "$here/toxiproxy"
   fi
-
-  if have_image "$redis_tag"; then say "$redis_tag present"
-  else
-    [ "$path" = online ] && docker pull -q "$redis_source" >/dev/null
-    say "tagging $redis_source as $redis_tag"
-    docker tag "$redis_source" "$redis_tag"
+  # Host packages (dig, dnsperf, the Python libraries the tests use) are needed by `make up` and
+  # `make test` whatever the path; the offline base step installs them first, as it needs debootstrap.
+  if [ "$path" != offline ] || [ $need_base = 0 ]; then
+    start_step host "packages for make up and make test (apt-get)" "0-40 s" host_packages
   fi
+  wait_steps
+  have_image "$base_tag" || { echo "images: $base_tag is missing after its step" >&2; exit 1; }
 
-  # The app image follows the code: always rebuilt, which the layer cache makes a no-op when
-  # nothing under services/ changed.
-  build -t "$app_tag" --build-arg BASE_IMAGE="$base_tag" -f "$here/app/Dockerfile" "$top"
-  say "$app_tag built"
+  # Stage 2: the images built on the base, in parallel (seconds each).
+  [ $need_coredns = 1 ] && start_step coredns "image $coredns_tag" "" \
+    image_on_base "$coredns_tag" "$coredns_digest" "$here/coredns" "$coredns_binaries"
+  [ $need_toxiproxy = 1 ] && start_step toxiproxy "image $toxiproxy_tag" "" \
+    image_on_base "$toxiproxy_tag" "$toxiproxy_digest" "$here/toxiproxy" "$toxiproxy_binaries"
+  [ $need_redis = 1 ] && start_step redis "image $redis_tag" "" tag_redis
+  start_step app "image $app_tag" "" build_app
+  wait_steps
+  say "all images ready"
 }
 
 main "$@"
