@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -23,6 +24,7 @@ from dnsrace.records import (
     RecordSetMismatch,
     RecordSetMissing,
     RecordSetNotFound,
+    ZoneFull,
 )
 from dnsrace_admin import engine as engine_module
 from dnsrace_admin.engine import Engine, plan_of
@@ -523,6 +525,103 @@ async def test_cancelled_caller_does_not_split_memory_from_store(lab: Lab) -> No
         assert snapshot(reopened) == snapshot(engine)
     finally:
         await reopened.close()
+
+
+# --- bounds: the zone's size, the wait for the lock, the wait for the store ---------------------------
+
+
+async def test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it(lab: Lab) -> None:
+    lab_engine = Engine(ZoneStore(lab.data_path, zone=ZONE), zone=ZONE, zone_file_path=lab.zone_file,
+                        negative_ttl_s=15, events=lab.sink, clock=lab.clock, record_set_count_max=3)
+    await lab_engine.start()
+    try:
+        await live_endpoint(lab_engine, 1)
+        await lab_engine.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.2"))))  # 3 of 3
+        before, zone_before = snapshot(lab_engine), lab.zone_text()
+        with pytest.raises(ZoneFull, match="would leave 5 record sets in the zone, more than its limit of 3") as caught:
+            await lab_engine.submit(batch(change("CREATE", a_set(plan_name(3), "10.0.0.3")),
+                                          change("CREATE", alias(ROLLBACK, plan_name(1)))))
+        assert caught.value.http_status == 409
+        assert (snapshot(lab_engine), lab.zone_text()) == (before, zone_before)
+        kind, _, detail = lab.sink.events[-1]
+        assert (kind, detail["error"]) == ("batch_rejected", "ZoneFull")
+        # At the limit, the enactors' own batches still go through: re-point (same size), clean (smaller).
+        await lab_engine.submit(batch(change("DELETE", alias(EP, plan_name(1))), change("CREATE", alias(EP, plan_name(2)))))
+        await lab_engine.submit(batch(change("DELETE", a_set(plan_name(1), "10.0.0.1", "10.0.0.2"))))
+        await lab_engine.submit(batch(change("CREATE", a_set(plan_name(3), "10.0.0.3"))))
+        assert len(lab_engine.record_sets()) == 3
+    finally:
+        await lab_engine.close()
+
+
+class StallingStore(ZoneStore):
+    """A store whose commits wait in the worker thread until `go` is set: a disk that stops answering."""
+
+    def __init__(self, path: Path, *, zone: str) -> None:
+        super().__init__(path, zone=zone)
+        self.go = threading.Event()
+
+    def commit_batch(self, **kwargs: Any) -> None:
+        assert self.go.wait(timeout=60), "the test never let the stalled commit go"
+        super().commit_batch(**kwargs)
+
+
+async def open_stalling(lab: Lab) -> tuple[Engine, StallingStore]:
+    store = StallingStore(lab.data_path, zone=ZONE)
+    engine = Engine(store, zone=ZONE, zone_file_path=lab.zone_file, negative_ttl_s=15, events=lab.sink,
+                    clock=lab.clock)
+    await engine.start()
+    return engine, store
+
+
+async def test_a_store_that_stops_answering_is_a_503_and_memory_catches_up_before_the_next_batch(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "STORE_WAIT_S", 0.1)
+    engine, store = await open_stalling(lab)
+    try:
+        with pytest.raises(engine_module.StoreTimeout) as caught:  # the outer bound only guards the test
+            await asyncio.wait_for(engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")))), 10)
+        assert (caught.value.code, caught.value.http_status) == ("StoreTimeout", 503)
+        assert engine.change_number == 0  # not known to be committed, so not in memory
+        kind, _, detail = lab.sink.events[-1]
+        assert (kind, detail["change_id"]) == ("batch_outcome_unknown", "change-000001")
+        store.go.set()  # the disk answers again: the late commit lands in the worker thread
+        monkeypatch.setattr(engine_module, "STORE_WAIT_S", 10.0)
+        second = await engine.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.2"))))
+        # The next batch reloaded first: it sees the late commit and takes the number after it.
+        assert second.change_id == "change-000002"
+        assert [rs.name for rs in engine.record_sets()] == [plan_name(1), plan_name(2)]
+        assert lines_for(lab.zone_text(), plan_name(1)) == [f"{plan_name(1)}. 60 IN A 10.0.0.1"]
+        assert [e.change_id for e in await engine.audit(10)] == ["change-000001", "change-000002"]  # one row each
+    finally:
+        store.go.set()
+        await engine.close()
+
+
+async def test_a_batch_waits_for_the_lock_within_a_bound_then_is_refused_busy(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "LOCK_WAIT_S", 0.05)
+    monkeypatch.setattr(engine_module, "STORE_WAIT_S", 0.3)
+    engine, store = await open_stalling(lab)
+    try:
+        stalled = asyncio.ensure_future(engine.submit(batch(change("CREATE", a_set(plan_name(1), "10.0.0.1")))))
+        await asyncio.sleep(0)  # the first batch now holds the lock, its commit stalled in the thread
+        with pytest.raises(engine_module.Busy) as caught:
+            await asyncio.wait_for(engine.submit(batch(change("CREATE", a_set(plan_name(2), "10.0.0.2")),
+                                                       client="enactor-b")), 10)
+        assert (caught.value.code, caught.value.http_status) == ("Busy", 503)
+        with pytest.raises(engine_module.StoreTimeout):
+            await stalled
+        store.go.set()
+        monkeypatch.setattr(engine_module, "STORE_WAIT_S", 10.0)
+        rows = await engine.audit(10)  # queued behind the late commit and the Busy row: read after both
+        assert [(r.outcome, r.client) for r in rows] == [("accepted", "enactor-a"), ("Busy", "enactor-b")]
+        said = [(kind, detail.get("error"), detail["client"]) for kind, _, detail in lab.sink.events
+                if kind in ("batch_rejected", "batch_outcome_unknown")]
+        assert sorted(said) == [("batch_outcome_unknown", None, "enactor-a"), ("batch_rejected", "Busy", "enactor-b")]
+    finally:
+        store.go.set()
+        await engine.close()
 
 
 class BrokenSink:

@@ -196,6 +196,21 @@ async def test_every_refused_request_leaves_exactly_one_audit_row(client: TestCl
     assert all(isinstance(row[key], str) and row[key].isprintable() for row in rows for key in ("client", "comment"))
 
 
+async def test_a_full_zone_is_a_409_that_names_the_limit(tmp_path: Path) -> None:
+    engine = Engine(ZoneStore(tmp_path / "zone.sqlite3", zone=ZONE), zone=ZONE, zone_file_path=tmp_path / "db",
+                    negative_ttl_s=15, events=StdoutEventSink(service="dns-admin"), record_set_count_max=2)
+    await engine.start()
+    try:
+        async with TestClient(TestServer(make_app(engine))) as client:
+            full = batch(("CREATE", a_set(PLAN_1, "10.0.0.1")), ("CREATE", a_set(PLAN_2, "10.0.0.2")))
+            assert (await client.post("/v1/changes", json=full)).status == 200
+            over = batch(("CREATE", a_set(f"plan-000003.{EP}", "10.0.0.3")))
+            body = await expect_error(await client.post("/v1/changes", json=over), 409, "ZoneFull")
+            assert "limit of 2" in body["message"]
+    finally:
+        await engine.close()
+
+
 async def test_oversize_body_is_413_json(client: TestClient) -> None:
     data = json.dumps({"changes": [], "comment": "x" * (BODY_SIZE_MAX + 1)}).encode()
     response = await client.post("/v1/changes", data=data, headers={"Content-Type": "application/json"})
@@ -243,6 +258,7 @@ def test_config_defaults() -> None:
     assert config.store_path == Path("/data/zone.sqlite3")
     assert config.zone_file_path == Path("/zones/db.lab.test")
     assert config.redis_url is None and config.service_name == "dns-admin"
+    assert config.record_set_count_max == 10_000
 
 
 @pytest.mark.parametrize(
@@ -258,6 +274,7 @@ def test_config_defaults() -> None:
         ({"REDIS_URL": "http://redis:6379"}, "REDIS_URL"),
         ({"SERVICE_NAME": "DNS Admin"}, "SERVICE_NAME"),
         ({"DATA_DIR": ""}, "DATA_DIR"),
+        ({"ZONE_RECORD_SET_COUNT_MAX": "0"}, "ZONE_RECORD_SET_COUNT_MAX"),
     ],
 )
 def test_config_rejects_bad_settings(env: dict[str, str], key: str) -> None:

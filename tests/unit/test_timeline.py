@@ -70,6 +70,8 @@ FULL: dict[str, tuple[str | None, int | None, dict[str, Any]]] = {
                                              "comment": "", "changes": ["UPSERT ALIAS a -> b", "UPSERT ALIAS c -> d"]}),
     "batch_rejected": ("plan-000110", None, {"error": "AliasTargetMissing", "message": "change 1: gone",
                                              "change_index": 1, "client": "enactor-c"}),
+    "batch_outcome_unknown": ("plan-000110", None, {"change_id": "change-000012", "client": "enactor-a",
+                                                    "why": "the store did not answer within 10 s"}),
     "zone_rendered": (None, None, {"serial": 9}),
 }
 

@@ -24,7 +24,8 @@ Exceptions (`.code` is the class name and travels on the wire as `{"error": code
           │                               or itself an ALIAS: aliases to aliases are not supported)
           ├── AliasChain                  CREATE/UPSERT of an ALIAS at a name another ALIAS points at
           │                               (the other way to make a chain: delete the target, alias it)
-          └── NameConflict                an A and an ALIAS record set at the same name
+          ├── NameConflict                an A and an ALIAS record set at the same name
+          └── ZoneFull                    the batch would grow the zone past its record-set limit
 
 `change_index` is the 0-based index into `ChangeBatch.changes` of the change that failed (None when
 the failure is not about one change). Messages start with `change <index>: ` in that case.
@@ -52,6 +53,7 @@ __all__ = [
     "RecordSetMismatch",
     "RecordSetMissing",
     "RecordSetNotFound",
+    "ZoneFull",
     "error_from_json",
     "normalize_name",
     "normalize_zone",
@@ -156,6 +158,10 @@ class NameConflict(ChangeConflict):
     pass
 
 
+class ZoneFull(ChangeConflict):
+    pass
+
+
 _ERROR_CLASSES: dict[str, type[DnsAdminError]] = {
     cls.__name__: cls
     for cls in (
@@ -169,6 +175,7 @@ _ERROR_CLASSES: dict[str, type[DnsAdminError]] = {
         AliasTargetMissing,
         AliasChain,
         NameConflict,
+        ZoneFull,
     )
 }
 

@@ -77,6 +77,8 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
                                  f"{'; '.join(_d(e, 'changes', []))}"),
     "batch_rejected": lambda e: (f"REJECTED a batch from {_d(e, 'client') or 'operator'}: {_d(e, 'error')}: "
                                  f"{_d(e, 'message')}"),
+    "batch_outcome_unknown": lambda e: (f"could not tell whether {_d(e, 'change_id')} from "
+                                        f"{_d(e, 'client') or 'operator'} was committed: {_d(e, 'why')}"),
     "zone_rendered": lambda e: f"rendered the zone, serial {_d(e, 'serial')}",
     "fault_started": lambda e: (f"FAULT {_d(e, 'fault')} on {_d(e, 'target')}"
                                 + (f" ({_d(e, 'proxy')})" if _d(e, "proxy", None) else "") + f": {_d(e, 'why')}"),

@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from dnsrace.records import DnsAdminError
+
 from .config import Config, ConfigError, load_config
 from .engine import Engine
 from .event_sink import EventSink, StdoutEventSink, log
@@ -56,6 +58,7 @@ async def serve(config: Config) -> None:
         negative_ttl_s=config.negative_ttl_s,
         events=events,
         ns_address=config.ns_address,
+        record_set_count_max=config.record_set_count_max,
     )
     runner = web.AppRunner(make_app(engine), access_log=None)
     try:
@@ -89,7 +92,7 @@ def main() -> int:
         return 2
     try:
         asyncio.run(serve(config))
-    except StoreError as error:
+    except (StoreError, DnsAdminError) as error:  # DnsAdminError: StoreTimeout while loading the zone
         print(f"dns-admin: {error}", file=sys.stderr)
         return 1
     except (OSError, TimeoutError) as error:

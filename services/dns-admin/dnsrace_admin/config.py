@@ -13,6 +13,8 @@ from typing import Mapping
 
 from dnsrace.records import InvalidInput, normalize_zone, validate_ipv4
 
+from .rules import RECORD_SET_COUNT_MAX
+
 NEGATIVE_TTL_S_MAX = 3600
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SERVICE_NAME = re.compile(r"[a-z0-9-]{1,64}")
@@ -33,6 +35,7 @@ class Config:
     http_port: int
     redis_url: str | None  # None: events go to stdout
     service_name: str
+    record_set_count_max: int
 
     @property
     def store_path(self) -> Path:
@@ -67,6 +70,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         http_port=_integer(env, "HTTP_PORT", 8080, 1, 65535),
         redis_url=redis_url,
         service_name=service_name,
+        record_set_count_max=_integer(env, "ZONE_RECORD_SET_COUNT_MAX", RECORD_SET_COUNT_MAX, 10, 1_000_000),
     )
 
 

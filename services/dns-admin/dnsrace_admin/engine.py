@@ -14,6 +14,13 @@ positive serial (1) and every accepted batch strictly increases it, across resta
 The critical section runs as its own shielded task: if the HTTP client disconnects (aiohttp cancels the
 handler), a commit already under way still finishes and updates memory, so memory never diverges from
 the store.
+
+Every wait is bounded, and what happens at the bound is an answer, not a hang:
+- a batch waits at most LOCK_WAIT_S for the ones before it: then 503 `Busy`, nothing changed;
+- each store call (SQLite, the zone file, in the one worker thread) is awaited at most STORE_WAIT_S:
+  then 503 `StoreTimeout`, which means "may have happened" (a commit can still land in the thread).
+  Memory may then lag the store, so the next batch first reloads the zone from the store (that load
+  queues behind the stalled call in the same thread) and renders it, before anything else.
 """
 
 from __future__ import annotations
@@ -40,13 +47,15 @@ from dnsrace.records import (
 )
 
 from .event_sink import EventSink, log
-from .rules import RecordKey, apply_changes
+from .rules import RECORD_SET_COUNT_MAX, RecordKey, apply_changes
 from .store import AuditEntry, ZoneStore
 from .zone_file import render, write_zone_file
 
 T = TypeVar("T")
 
 EMIT_TIMEOUT_S = 1.0  # the sink is bounded too; this is the engine's own guarantee
+LOCK_WAIT_S = 30.0  # for the batches before this one (each holds the lock a few store calls at most)
+STORE_WAIT_S = 10.0  # for one store call or zone-file write in the worker thread
 AUDIT_LIMIT_MAX = 1000
 _PLAN_LABEL = re.compile(r"plan-[0-9]{6,}")
 
@@ -84,6 +93,18 @@ class ZoneFileWriteFailed(DnsAdminError):
     http_status = 500
 
 
+class Busy(DnsAdminError):
+    """The batches before this one held the zone longer than LOCK_WAIT_S; nothing was changed."""
+
+    http_status = 503
+
+
+class StoreTimeout(DnsAdminError):
+    """The store did not answer within STORE_WAIT_S: the batch may or may not be committed (info)."""
+
+    http_status = 503
+
+
 class Engine:
     def __init__(
         self,
@@ -95,6 +116,7 @@ class Engine:
         events: EventSink,
         ns_address: str = "127.0.0.1",
         clock: Callable[[], float] = time.time,
+        record_set_count_max: int = RECORD_SET_COUNT_MAX,
     ) -> None:
         if store.zone != zone:
             raise ValueError(f"store holds zone {store.zone!r}, engine serves {zone!r}")
@@ -105,23 +127,29 @@ class Engine:
         self._events = events
         self._ns_address = ns_address
         self._clock = clock
+        self._record_set_count_max = record_set_count_max
         # One worker thread: SQLite stays off the event loop and every store call is serialized.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dns-admin-store")
         self._lock = asyncio.Lock()
         self._record_sets: dict[RecordKey, RecordSet] = {}
         self._change_number = 0
         self._started = False
+        self._reload_needed = False  # a store call timed out: memory may lag the store
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Load the zone from the store and render the zone file once, before serving anything."""
         async with self._lock:
-            stored = await self._run(self._store.load)
-            self._record_sets = stored.record_sets
-            self._change_number = stored.change_number
-            await self._render()
+            await self._load()
             self._started = True
+
+    async def _load(self) -> None:
+        stored = await self._run(self._store.load)
+        self._record_sets = stored.record_sets
+        self._change_number = stored.change_number
+        self._reload_needed = False
+        await self._render()
 
     async def close(self) -> None:
         """Wait for the batch in flight (if any), then close the store."""
@@ -165,7 +193,14 @@ class Engine:
 
     async def submit(self, body: object) -> BatchAccepted:
         """Apply the batch `body` (parsed JSON) all-or-nothing; raise the DnsAdminError that rejects it."""
-        await self._lock.acquire()
+        try:
+            async with asyncio.timeout(LOCK_WAIT_S):
+                await self._lock.acquire()
+        except TimeoutError:
+            busy = Busy(f"dns-admin is busy: the batches before this one held the zone for more than "
+                        f"{LOCK_WAIT_S:g} s; nothing was changed, send it again")
+            await self._reject(body, None, busy)
+            raise busy from None
         # From here the lock belongs to the task, which releases it; the shield keeps a cancelled
         # caller from interrupting a commit half-way through (see module docstring).
         task = asyncio.ensure_future(self._submit_locked(body))
@@ -182,8 +217,12 @@ class Engine:
                 )
             batch: ChangeBatch | None = None
             try:
+                if self._reload_needed:
+                    await self._load()
+                    log("zone_reloaded", change_number=self._change_number, why="a store call had timed out")
                 batch = ChangeBatch.from_json(body, zone=self._zone)
-                new_record_sets = apply_changes(self._record_sets, batch.changes)
+                new_record_sets = apply_changes(self._record_sets, batch.changes,
+                                                record_set_count_max=self._record_set_count_max)
             except DnsAdminError as error:
                 await self._reject(body, batch, error)
                 raise
@@ -207,11 +246,18 @@ class Engine:
             outcome="accepted",
             message=f"{change_id}: {len(batch.changes)} change(s) applied",
         )
-        await self._run(
-            functools.partial(
-                self._store.commit_batch, change_number=change_number, upserts=upserts, deletes=deletes, audit=audit
+        try:
+            await self._run(
+                functools.partial(
+                    self._store.commit_batch, change_number=change_number, upserts=upserts, deletes=deletes,
+                    audit=audit,
+                )
             )
-        )
+        except StoreTimeout:
+            # Neither accepted nor rejected: say so, so the history shows a batch that may have happened.
+            await self._emit("batch_outcome_unknown", plan=_first_plan(batch.changes), change_id=change_id,
+                             client=batch.client, why=f"the store did not answer within {STORE_WAIT_S:g} s")
+            raise
         self._record_sets = new_record_sets
         self._change_number = change_number
         await self._emit(
@@ -287,7 +333,19 @@ class Engine:
     # --- edges ---------------------------------------------------------------------------------------
 
     async def _run(self, function: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+        """`function` in the store's worker thread, awaited at most STORE_WAIT_S (StoreTimeout)."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, function)
+        try:
+            # The shield lets a call that is late still run to its end: a thread cannot be stopped
+            # half-way, and a commit must not be abandoned between its queue and its transaction.
+            return await asyncio.wait_for(asyncio.shield(future), STORE_WAIT_S)
+        except TimeoutError:
+            self._reload_needed = True
+            future.add_done_callback(_retrieve_exception)
+            call = getattr(getattr(function, "func", function), "__name__", "?")  # partial(f, ...) -> f
+            log("store_call_timed_out", call=call, wait_s=STORE_WAIT_S)
+            raise StoreTimeout(f"the store did not answer within {STORE_WAIT_S:g} s; the batch may or may not "
+                               f"have been committed: read the zone before sending it again") from None
 
     async def _emit(self, kind: str, *, plan: str | None, **detail: Any) -> None:
         """Report a decision; never fails and never holds the batch longer than EMIT_TIMEOUT_S."""
@@ -319,7 +377,7 @@ def _valid_or_none(value: str, validate: Callable[[object], str]) -> str | None:
         return None
 
 
-def _retrieve_exception(task: asyncio.Task[Any]) -> None:
+def _retrieve_exception(task: asyncio.Future[Any]) -> None:
     # The shielded task's caller may be gone; retrieving the exception here keeps asyncio from
     # logging "exception was never retrieved" for an ordinary rejection.
     if not task.cancelled():

@@ -12,7 +12,10 @@ Route 53 semantics, kept because the incident depends on them:
   an ALIAS at its name, is rejected too (AliasChain), so no chain can ever be stored;
 - an A and an ALIAS never share a name (NameConflict);
 - deleting an A record set that an ALIAS points at IS allowed, as in Route 53: the alias then
-  answers empty. That is exactly the outage this lab reproduces, so it must stay possible.
+  answers empty. That is exactly the outage this lab reproduces, so it must stay possible;
+- the zone holds at most `record_set_count_max` record sets (Route 53 has a per-zone quota too): a
+  batch that would leave more than that, and more than there were, is refused whole (ZoneFull), so a
+  full zone still takes every batch that shrinks it or keeps its size.
 """
 
 from __future__ import annotations
@@ -28,14 +31,18 @@ from dnsrace.records import (
     RecordSetExists,
     RecordSetMismatch,
     RecordSetMissing,
+    ZoneFull,
 )
 
 RecordKey = tuple[str, str]  # (name, type)
 
+RECORD_SET_COUNT_MAX = 10_000  # per zone; a plan adds one per endpoint and cleanup keeps K+1 of them
+
 _OTHER_TYPE = {"A": "ALIAS", "ALIAS": "A"}
 
 
-def apply_changes(current: Mapping[RecordKey, RecordSet], changes: Sequence[Change]) -> dict[RecordKey, RecordSet]:
+def apply_changes(current: Mapping[RecordKey, RecordSet], changes: Sequence[Change], *,
+                  record_set_count_max: int = RECORD_SET_COUNT_MAX) -> dict[RecordKey, RecordSet]:
     """Return the record sets after `changes`, or raise the ChangeConflict of the first misfit.
 
     `current` is never modified; the caller commits the returned mapping only if this returns.
@@ -43,6 +50,11 @@ def apply_changes(current: Mapping[RecordKey, RecordSet], changes: Sequence[Chan
     working = dict(current)
     for index, change in enumerate(changes):
         _apply_one(working, index, change)
+    if len(working) > record_set_count_max and len(working) > len(current):
+        raise ZoneFull(
+            f"the batch would leave {len(working)} record sets in the zone, more than its limit of "
+            f"{record_set_count_max}; nothing was changed (delete record sets first)"
+        )
     return working
 
 
