@@ -38,11 +38,13 @@ from idle_cpu import measure as measure_idle_cpu
 TOP = Path(__file__).resolve().parents[1]
 ENDPOINT = "dynamodb.us-east-1.lab.test"
 FLIP_TIMEOUT_S = 30.0
+QUICK_COMMAND_TIMEOUT_S = 30.0   # `docker compose version`, `nproc`
+STACK_COMMAND_TIMEOUT_S = 600.0  # `make up/down`, compose exec/stop/start: a cold build fits in it
 POLL_S = 0.002
 
 
 def compose_bin() -> list[str]:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=QUICK_COMMAND_TIMEOUT_S).returncode == 0:
         return ["docker", "compose"]
     return ["docker-compose"]
 
@@ -53,7 +55,7 @@ class Bench:
         self.redis = redis.Redis(host="127.0.0.1", port=probe_port, socket_timeout=5, socket_connect_timeout=5)
         self.compose = [*compose_bin(), "-p", project, "-f", str(TOP / "docker-compose.yml")]
 
-    def run(self, *args: str, timeout_s: float = 600) -> str:
+    def run(self, *args: str, timeout_s: float = STACK_COMMAND_TIMEOUT_S) -> str:
         return subprocess.run(args, cwd=TOP, capture_output=True, text=True, check=True, timeout=timeout_s).stdout
 
     def addresses(self, port: int) -> frozenset[str]:
@@ -143,9 +145,9 @@ def main() -> int:
     args = parser.parse_args()
 
     make = ["make", "--no-print-directory", f"PROJECT={args.project}"]
-    subprocess.run([*make, "down"], cwd=TOP, capture_output=True, check=True)
+    subprocess.run([*make, "down"], cwd=TOP, capture_output=True, check=True, timeout=STACK_COMMAND_TIMEOUT_S)
     started = time.monotonic()
-    subprocess.run([*make, "up"], cwd=TOP, capture_output=True, check=True, timeout=600)
+    subprocess.run([*make, "up"], cwd=TOP, capture_output=True, check=True, timeout=STACK_COMMAND_TIMEOUT_S)
     up_s = time.monotonic() - started
     print(f"bench: make up (images present) {up_s:.1f} s", flush=True)
     time.sleep(10)  # let start-up settle: the idle figure is for a stack at rest, not one starting
@@ -180,7 +182,7 @@ def main() -> int:
         return (f"| {label} | {len(values)} | {statistics.median(values):.0f} | {percentile(values, 99):.0f} "
                 f"| {max(values):.0f} |")
 
-    cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    cpu = subprocess.run(["nproc"], capture_output=True, text=True, timeout=QUICK_COMMAND_TIMEOUT_S).stdout.strip()
     lines = [
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu} cores, `make bench` (plans: {args.plans}).",
         "",
