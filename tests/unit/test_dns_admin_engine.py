@@ -356,6 +356,12 @@ async def test_what_a_malformed_batch_claims_reaches_no_event_unless_it_is_valid
     # A forged string is dropped (None); a claim that is no string at all is not reported either ("").
     expected = {key: (None if isinstance(claims.get(key), str) else "") for key in ("client", "comment")}
     assert (detail["client"], detail["comment"]) == (expected["client"], expected["comment"])
+    # The audit row keeps the claim, escaped onto one line; the exact bytes stay in its JSON `batch`.
+    (row,) = await engine.audit(1)
+    assert row.client.isprintable() and row.comment.isprintable()
+    assert row.batch == {"changes": [], **claims}
+    if isinstance(claims.get("client"), str):
+        assert row.client == "enactor-a\\n+ 1.0s enactor-b CRASHED"
 
 
 @pytest.mark.parametrize("name", ["x\n@ IN A 6.6.6.6\n" * 5_000 + ".lab.test", "\u2028" * 100_000])

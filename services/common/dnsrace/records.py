@@ -55,6 +55,7 @@ __all__ = [
     "RecordSetNotFound",
     "ZoneFull",
     "error_from_json",
+    "escaped",
     "normalize_name",
     "normalize_zone",
     "quoted",
@@ -204,6 +205,12 @@ def error_from_json(status: int, body: object) -> DnsAdminError:
 
 
 # --- names and addresses -----------------------------------------------------------------------------
+
+
+def escaped(text: str) -> str:
+    """`text` on one printable line: every character that is not printable (newline, escape, line
+    separator, lone surrogate) written as Python writes it, `\\n`, `\\x1b`, `\\u2028`, `\\ud800`."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def quoted(value: object) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from .events import STREAM_DEFAULT, Event, read_events
+from .records import escaped
 
 __all__ = ["sentence", "render", "one_line", "main"]
 
@@ -109,8 +110,8 @@ def _sentence(event: Event) -> str:
 
 def one_line(text: str, length_max: int = SENTENCE_LENGTH_MAX) -> str:
     """`text` with every non-printable character escaped as Python writes it (\\n, \\x1b, \\u2028), cut."""
-    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return escaped if len(escaped) <= length_max else f"{escaped[:length_max - 3]}..."
+    line = escaped(text)
+    return line if len(line) <= length_max else f"{line[:length_max - 3]}..."
 
 
 def render(events: list[Event]) -> list[str]:

@@ -43,6 +43,7 @@ from dnsrace.records import (
     RecordSetNotFound,
     _validate_client,
     _validate_comment,
+    escaped,
     normalize_name,
 )
 
@@ -302,16 +303,16 @@ class Engine:
             index = error.change_index
             failing = batch.changes[index] if index is not None and 0 <= index < len(batch.changes) else None
             plan = (plan_of(failing) if failing else None) or _first_plan(batch.changes)
-        # Only validated values reach an event (and so the timeline): a malformed batch's claims are
-        # kept raw in its audit row alone, which is JSON and escapes them.
+        # Only validated values reach an event (and so the timeline): a malformed batch's claims stay
+        # in its audit row alone (escaped, and exact in its JSON `batch`).
         await self._emit(
             "batch_rejected",
             plan=plan,
             error=error.code,
             message=error.message,
             change_index=error.change_index,
-            client=batch.client if batch else _valid_or_none(client, _validate_client),
-            comment=batch.comment if batch else _valid_or_none(comment, _validate_comment),
+            client=batch.client if batch else _valid_or_none(body, "client", _validate_client),
+            comment=batch.comment if batch else _valid_or_none(body, "comment", _validate_comment),
         )
 
     async def refuse_unread(self, error: DnsAdminError) -> None:
@@ -364,15 +365,22 @@ def _first_plan(changes: tuple[Change, ...]) -> str | None:
     return None
 
 
-def _claimed(body: object, key: str, length_max: int) -> str:
-    """What a malformed batch claims in `key`, bounded, for the audit row only."""
+def _claim(body: object, key: str) -> str:
+    """What a malformed batch claims in `key`, exactly ("" if it claims no string)."""
     value = body.get(key) if isinstance(body, Mapping) else None
-    return value[:length_max] if isinstance(value, str) else ""
+    return value if isinstance(value, str) else ""
 
 
-def _valid_or_none(value: str, validate: Callable[[object], str]) -> str | None:
+def _claimed(body: object, key: str, length_max: int) -> str:
+    """The claim for the audit row: escaped onto one printable line (whoever prints the audit prints no
+    line of the client's making) and bounded; the exact claim stays in the row's JSON `batch`."""
+    return escaped(_claim(body, key))[:length_max]
+
+
+def _valid_or_none(body: object, key: str, validate: Callable[[object], str]) -> str | None:
+    """The claim for an event: as sent if valid, else None (never an escaped or cut form)."""
     try:
-        return validate(value)
+        return validate(_claim(body, key))
     except InvalidInput:
         return None
 
