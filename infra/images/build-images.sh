@@ -39,15 +39,16 @@ digest() { cat "$@" | sha256sum | cut -c1-12; }
 # Each tag (or label) names its inputs, so a change to them rebuilds that image and nothing else.
 base_digest=$(digest "$packages_file" "$here/base/Dockerfile" "$top/infra/versions.env")
 coredns_source_digest=$(digest "$top/infra/versions.env" "$top"/infra/coredns-build/{main.go,go.mod,go.sum})
-coredns_digest=$(echo "$coredns_source_digest" | digest - "$here/coredns/Dockerfile")
-toxiproxy_digest=$(digest "$here/toxiproxy/Dockerfile" "$top/infra/versions.env")
+# The images' labels also name this script: it decides how they are put together and labelled.
+coredns_digest=$(echo "$coredns_source_digest" | digest - "$here/coredns/Dockerfile" "$0")
+toxiproxy_digest=$(digest "$here/toxiproxy/Dockerfile" "$top/infra/versions.env" "$0")
 base_tag="$namespace/base:${DEBIAN_SUITE}-${base_digest}"
 redis_tag="$namespace/redis:${REDIS_VERSION}"
 coredns_tag="$namespace/coredns:${COREDNS_VERSION}"
 toxiproxy_tag="$namespace/toxiproxy:${TOXIPROXY_VERSION}"
 app_tag="$namespace/app:local"
 coredns_binaries="$cache_dir/gobin/coredns-v$COREDNS_VERSION-$coredns_source_digest"
-toxiproxy_binaries="$cache_dir/gobin/toxiproxy-v$TOXIPROXY_VERSION"
+toxiproxy_binaries="$cache_dir/gobin/toxiproxy-v$TOXIPROXY_VERSION-stamped"
 
 started_ms=$(date +%s%3N)
 # Progress goes to stderr so that functions can return values on stdout; every line has the time
@@ -64,7 +65,7 @@ have_current_image() {
 # The legacy builder (the only one on machines without buildx) warns on every build; the warning
 # teaches nothing here, so it is filtered out and everything else is kept.
 build() {
-  timeout "$step_timeout_s" docker build -q "$@" 2> >(grep -v -e 'legacy builder is deprecated' -e 'Install the buildx' \
+  timeout "$step_timeout_s" docker build -q --label dnsrace.built-by=build-images.sh "$@" 2> >(grep -v -e 'legacy builder is deprecated' -e 'Install the buildx' \
     -e 'docs.docker.com/go/buildx' -e '^[[:space:]]*$' >&2) >/dev/null
 }
 
@@ -171,7 +172,9 @@ go_build_toxiproxy() {
   local out="$toxiproxy_binaries"
   if [ ! -x "$out/toxiproxy" ] || [ ! -x "$out/toxiproxy-cli" ]; then
     mkdir -p "$out.tmp"
-    CGO_ENABLED=0 GOBIN="$out.tmp" timeout "$step_timeout_s" "$go_bin" install -trimpath -ldflags='-s -w' \
+    # The version stamp upstream's release build sets (.goreleaser.yml), so `toxiproxy -version` says it.
+    CGO_ENABLED=0 GOBIN="$out.tmp" timeout "$step_timeout_s" "$go_bin" install -trimpath \
+      -ldflags="-s -w -X $TOXIPROXY_MODULE.Version=$TOXIPROXY_VERSION" \
       "$TOXIPROXY_MODULE/cmd/server@v$TOXIPROXY_VERSION" "$TOXIPROXY_MODULE/cmd/cli@v$TOXIPROXY_VERSION"
     mv "$out.tmp/server" "$out.tmp/toxiproxy"; mv "$out.tmp/cli" "$out.tmp/toxiproxy-cli"
     rm -rf "$out" && mv "$out.tmp" "$out"
@@ -188,7 +191,8 @@ go_builds() { [ "$need_coredns" = 0 ] || go_build_coredns; [ "$need_toxiproxy" =
 binaries_from_upstream() {  # binaries_from_upstream IMAGE DIR FILE...
   local image=$1 dir=$2 container file; shift 2
   mkdir -p "$dir"
-  container=$(timeout "$pull_timeout_s" docker create "$image")
+  # The container is never started; an explicit entrypoint keeps `create` from depending on the image's.
+  container=$(timeout "$pull_timeout_s" docker create --entrypoint "/$1" "$image")
   for file in "$@"; do docker cp "$container:/$file" "$dir/$file"; done
   docker rm "$container" >/dev/null
 }
@@ -204,7 +208,7 @@ image_on_base() {  # image_on_base TAG DIGEST DOCKERFILE_DIR BINARY_DIR
   local context
   context=$(mktemp -d)
   cp "$3/Dockerfile" "$4"/* "$context/"
-  build -t "$1" --label "dnsrace.inputs=$2" --build-arg BASE_IMAGE="$base_tag" "$context"
+  build -t "$1" --label "dnsrace.inputs=$2" --label "dnsrace.path=$path" --build-arg BASE_IMAGE="$base_tag" "$context"
   rm -rf "$context"
 }
 
@@ -264,6 +268,8 @@ main() {
   [ $need_redis = 1 ] && start_step redis "image $redis_tag" "" tag_redis
   start_step app "image $app_tag" "" build_app
   wait_steps
+  # What a rebuild replaced (untagged images this script made, never anyone else's) would pile up.
+  docker image prune -f --filter label=dnsrace.built-by=build-images.sh >/dev/null 2>&1 || true
   say "all images ready"
 }
 
