@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
 
+import pytest
+
 from .stack import ENDPOINT, Stack, wait_for
+
+pytestmark = pytest.mark.integration
 
 K_DEFAULT = 5
 
@@ -65,6 +71,27 @@ def test_a_missing_name_is_nxdomain_with_the_negative_ttl_on_its_soa(stack: Stac
     assert answer.authoritative
     cached = stack.query("no-such-name.lab.test")
     assert cached.rcode == "NXDOMAIN" and cached.soa_ttl is not None and cached.soa_ttl <= 15
+
+
+def test_a_cached_negative_answer_outlives_the_fix_for_a_while_then_expires(stack: Stack) -> None:
+    # The lag clients see after a repair, shown on a name of its own: the resolver caches "no such
+    # name", the name is created, the authoritative view answers it, and the resolver still does not.
+    name = f"negative-{secrets.token_hex(4)}.lab.test"
+    cached = stack.query(name)
+    assert cached.rcode == "NXDOMAIN" and cached.soa_ttl is not None and 0 < cached.soa_ttl <= 15
+    record_set = {"name": name, "type": "A", "ttl": 1, "records": [{"address": "192.0.2.55", "weight": 1}]}
+    status, body = stack.admin("POST", "/v1/changes", {"changes": [{"action": "CREATE", "record_set": record_set}],
+                                                       "client": "it"})
+    assert status == 200, body
+    wait_for("the authoritative view answers the new name",
+             lambda: stack.query(name, authoritative_view=True).addresses == {"192.0.2.55"}, within_s=15)
+    still = stack.query(name)  # asked after the authoritative answer: the cached denial is all it has
+    assert (still.rcode, still.addresses) == ("NXDOMAIN", set()), still
+    assert still.soa_ttl is not None and still.soa_ttl <= cached.soa_ttl  # the same entry, counting down
+    wait_for("the resolver answers once the negative answer expires",
+             lambda: stack.query(name).addresses == {"192.0.2.55"}, within_s=30)
+    delete = {"action": "DELETE", "record_set": record_set}
+    assert stack.admin("POST", "/v1/changes", {"changes": [delete], "client": "it"})[0] == 200, json.dumps(delete)
 
 
 def test_the_authoritative_view_agrees_with_dns_admin(stack: Stack) -> None:

@@ -4,7 +4,9 @@
    record, in one change batch (compare-and-swap: the DELETE must match the rollback exactly).
 2. Measure how long clients stayed broken after the fix: the authoritative view (127.0.0.1:1054)
    answers at once, but the resolver clients use (127.0.0.1:1053) keeps serving its cached empty
-   answer until that negative answer's TTL (the zone's SOA TTL) runs out.
+   answer until that negative answer's TTL (the zone's SOA TTL) runs out. Every empty answer the
+   resolver gives after the authoritative view answered is counted, with its SOA TTL: that is the lag,
+   shown, not only timed.
 3. Watch the enactors come back: each one's next restart finds a rollback it can build.
 """
 
@@ -15,11 +17,12 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 from dnsrace.plans import generation_of_record_name
 from dnsrace.records import Change, ChangeBatch, RecordSet
 
-from .live import ENACTORS, ENDPOINT, Live, Ports, StepNotReached, poll
+from .live import ENACTORS, ENDPOINT, Answer, Live, Ports, StepNotReached, poll
 
 RECOVERY_BOUND_S = 60.0
 ENACTOR_RETURN_BOUND_S = 120.0
@@ -55,16 +58,20 @@ async def run(project: str) -> int:
         print(f"repair: {result.change_id}: endpoint -> {target_plan}, rollback record cleared")
 
         try:
-            auth = await poll("the authoritative view answers", _answers(live, True), within_s=RECOVERY_BOUND_S,
+            auth = await poll("the authoritative view answers", _answers(live, True, []), within_s=RECOVERY_BOUND_S,
                               every_s=0.05)
             auth_s = time.monotonic() - fixed_at
-            resolver = await poll("the resolver answers", _answers(live, False), within_s=RECOVERY_BOUND_S,
-                                  every_s=0.05)
+            empty_after_auth: list[Answer] = []
+            resolver = await poll("the resolver answers", _answers(live, False, empty_after_auth),
+                                  within_s=RECOVERY_BOUND_S, every_s=0.05)
             resolver_s = time.monotonic() - fixed_at
         except StepNotReached as missed:
             print(f"repair: NOT RECOVERED — {missed}", file=sys.stderr)
             return 1
         print(f"repair: authoritative (127.0.0.1:1054) answered after {auth_s:.1f} s: {auth.summary()}")
+        ttls = [answer.soa_ttl for answer in empty_after_auth if answer.soa_ttl is not None]
+        print(f"repair: the resolver answered empty {len(empty_after_auth)} times after the authoritative view "
+              f"answered" + (f" (a cached negative answer, SOA TTL at most {max(ttls)} s)" if ttls else ""))
         print(f"repair: clients (127.0.0.1:1053) stayed broken for {resolver_s:.1f} s after the fix "
               f"(negative caching), then: {resolver.summary()}")
         await live.events.emit("clients_recovered", plan=target_plan, broken_after_repair_s=round(resolver_s, 3),
@@ -83,10 +90,15 @@ async def run(project: str) -> int:
     return 0
 
 
-def _answers(live: Live, authoritative_view: bool):  # type: ignore[no-untyped-def]
-    async def probe():  # type: ignore[no-untyped-def]
+def _answers(live: Live, authoritative_view: bool,
+             empty: list[Answer]) -> Callable[[], Awaitable[Answer | None]]:
+    """A probe for poll(): the answer once it has addresses; each empty one before that goes to `empty`."""
+    async def probe() -> Answer | None:
         answer = await live.query(authoritative_view=authoritative_view)
-        return answer if answer.addresses else None
+        if answer.addresses:
+            return answer
+        empty.append(answer)
+        return None
     return probe
 
 
