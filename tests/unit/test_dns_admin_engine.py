@@ -28,7 +28,7 @@ from dnsrace.records import (
 )
 from dnsrace_admin import engine as engine_module
 from dnsrace_admin.engine import Engine, plan_of
-from dnsrace_admin.store import StoreError, ZoneStore
+from dnsrace_admin.store import AuditEntry, StoreError, ZoneStore
 
 ZONE = "lab.test"
 EP = "dynamodb.us-east-1.lab.test"
@@ -558,6 +558,29 @@ async def test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_
         assert len(lab_engine.record_sets()) == 3
     finally:
         await lab_engine.close()
+    # Over the limit (it was lowered after the zone filled): what keeps the size or shrinks it still goes.
+    lowered = Engine(ZoneStore(lab.data_path, zone=ZONE), zone=ZONE, zone_file_path=lab.zone_file,
+                     negative_ttl_s=15, events=lab.sink, clock=lab.clock, record_set_count_max=2)
+    await lowered.start()
+    try:
+        await lowered.submit(batch(change("DELETE", alias(EP, plan_name(2))), change("CREATE", alias(EP, plan_name(3)))))
+        await lowered.submit(batch(change("DELETE", a_set(plan_name(2), "10.0.0.2"))))
+        assert len(lowered.record_sets()) == 2
+    finally:
+        await lowered.close()
+
+
+def test_the_store_keeps_a_row_whose_text_utf8_cannot_hold(lab: Lab) -> None:
+    # A lone surrogate is valid in a JSON string and not in UTF-8: SQLite would refuse the row.
+    store = ZoneStore(lab.data_path, zone=ZONE)
+    try:
+        store.append_audit(AuditEntry(change_id=None, t=1.0, client="\udfff", comment="a \ud800 b",
+                                      batch={"comment": "a \ud800 b"}, outcome="InvalidInput", message="m \udc80"))
+        (row,) = store.read_audit(10)
+    finally:
+        store.close()
+    assert (row.client, row.comment, row.message) == ("\\udfff", "a \\ud800 b", "m \\udc80")
+    assert row.batch == {"comment": "a \ud800 b"}  # the JSON column keeps the exact claim
 
 
 class StallingStore(ZoneStore):

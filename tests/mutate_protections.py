@@ -1,0 +1,181 @@
+"""Break each protection of issue 12 on purpose and check that the test named for it fails.
+
+    /usr/bin/python3 tests/mutate_protections.py          # each mutation against the test file that should catch it
+    /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
+
+A test earns trust by failing: each mutation below removes one protection, runs the unit tests, and
+must make the named test fail (not merely some test). The file is always put back (finally), and the
+script exits 1 if any mutation went unnoticed or no longer applies. tests/mutate_safe.py does the same
+for safe mode's decisions.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[1]
+RUN_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to the repository
+    before: str
+    after: str
+    caught_by: str  # tests/unit/<file>.py::<test function>: must be among the failures
+
+
+MUTATIONS = [
+    # --- the lock, the plan store, the planner, the client, the store (tests that could not fail) -----
+    Mutation("lock granted while already held", "services/common/dnsrace/lock.py",
+             "if holder then return {0, holder} end", "if false then return {0, holder} end",
+             "tests/unit/test_lock.py::test_a_held_lock_is_refused_to_everyone_else_naming_the_holder"),
+    Mutation("release deletes a lock it does not own", "services/common/dnsrace/lock.py",
+             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end",
+             "return redis.call('DEL', KEYS[1])",
+             "tests/unit/test_lock.py::test_a_holder_whose_lock_expired_and_was_taken_cannot_release_the_new_holders"),
+    Mutation("lock without an expiry", "services/common/dnsrace/lock.py",
+             "ARGV[1] .. ':' .. token, 'PX', ARGV[2])", "ARGV[1] .. ':' .. token)",
+             "tests/unit/test_lock.py::test_the_first_caller_gets_the_lock_with_token_1_and_an_expiry"),
+    Mutation("Redis deadline with asyncio.timeout (CancelledError escapes)", "services/common/dnsrace/deadline.py",
+             "    return await asyncio.wait_for(call, timeout_s)",
+             "    async with asyncio.timeout(timeout_s):\n        return await call",
+             "tests/unit/test_lock.py::test_a_redis_that_never_answers_is_a_timeout_not_a_hang"),
+    Mutation("plan store never updates the newest plan", "services/common/dnsrace/plan_store.py",
+             "            pipe.set(_LATEST, generation)\n", "",
+             "tests/unit/test_plan_store.py::test_each_publish_takes_the_next_generation_and_becomes_the_newest"),
+    Mutation("plan store publishes what it would refuse to read", "services/common/dnsrace/plan_store.py",
+             "Plan.from_json(Plan(1, tuple(endpoints), tuple(targets), time.time(), reason).to_json(),\n"
+             "                               zone=self._zone)",
+             "Plan(1, tuple(endpoints), tuple(targets), time.time(), reason)",
+             "tests/unit/test_plan_store.py::test_a_plan_that_would_be_refused_when_read_is_never_published"),
+    Mutation("planner publishes an empty plan", "services/planner/dnsrace_planner/__main__.py",
+             "        if not targets:\n", "        if False:\n",
+             "tests/unit/test_planner_loop.py::test_with_no_healthy_backend_no_plan_is_ever_published_and_it_is_said_once"),
+    Mutation("planner plans unhealthy backends", "services/planner/dnsrace_planner/__main__.py",
+             "if o.healthy and o.address and", "if o.address and",
+             "tests/unit/test_planner_loop.py::test_an_unhealthy_backend_is_never_a_target"),
+    Mutation("client no longer maps 404 to missing", "services/common/dnsrace/dns_admin_client.py",
+             'if status == 404 and isinstance(payload, dict) and payload.get("error") == "RecordSetNotFound":',
+             "if False:", "tests/unit/test_dns_admin_client.py::test_a_missing_record_set_reads_as_none"),
+    Mutation("client maps every 404 to missing", "services/common/dnsrace/dns_admin_client.py",
+             'if status == 404 and isinstance(payload, dict) and payload.get("error") == "RecordSetNotFound":',
+             "if status == 404:",
+             "tests/unit/test_dns_admin_client.py::test_a_404_that_is_not_a_missing_record_set_is_an_error_not_none"),
+    Mutation("client sends an unnamed batch with no client", "services/common/dnsrace/dns_admin_client.py",
+             'body["client"] = body["client"] or self._client', 'body.setdefault("client", self._client)',
+             "tests/unit/test_dns_admin_client.py::test_the_client_name_travels_with_every_batch_into_the_audit"),
+    Mutation("dns-admin runs SQLite with synchronous=OFF", "services/dns-admin/dnsrace_admin/store.py",
+             'PRAGMA synchronous=FULL")', 'PRAGMA synchronous=OFF")',
+             "tests/unit/test_dns_admin_engine.py::test_the_store_connection_syncs_every_commit_to_disk"),
+    # --- hole 1: plans are trusted --------------------------------------------------------------------
+    Mutation("plan endpoints taken as written", "services/common/dnsrace/plans.py",
+             "endpoints = [normalize_endpoint(endpoint, zone=zone) for endpoint in endpoints_raw]",
+             "endpoints = list(endpoints_raw)",
+             "tests/unit/test_plan_store.py::test_a_plan_dns_admin_would_refuse_is_rejected_once_and_never_crashes_the_enactor"),
+    Mutation("plan endpoints compared case-sensitively", "services/common/dnsrace/plans.py",
+             "    return canonical\n", "    return endpoint  # type: ignore[return-value]\n",
+             "tests/unit/test_plan_store.py::test_an_endpoint_spelled_in_capitals_is_the_same_endpoint_to_the_staleness_check"),
+    Mutation("names derived from an endpoint not checked", "services/common/dnsrace/plans.py",
+             "for derived in (plan_record_name(plan_id(GENERATION_MAX), canonical), rollback_record_name(canonical)):",
+             "for derived in ():",
+             "tests/unit/test_plans.py::test_an_endpoint_dns_admin_would_refuse_makes_the_plan_malformed"),
+    Mutation("one plan_rejected per pass, not per plan", "services/enactor/dnsrace_enactor/apply_loop.py",
+             "if str(error) != enactor.rejected:", "if True:",
+             "tests/unit/test_plan_store.py::test_a_plan_dns_admin_would_refuse_is_rejected_once_and_never_crashes_the_enactor"),
+    # --- hole 2: alias chains -------------------------------------------------------------------------
+    Mutation("an alias may be created where an alias points", "services/dns-admin/dnsrace_admin/rules.py",
+             "        if pointing:\n", "        if False:\n",
+             "tests/unit/test_dns_admin_engine.py::test_deleting_an_alias_target_and_aliasing_its_name_is_refused_as_a_chain"),
+    # --- hole 3: what a client sends reaches events, the audit, the timeline ------------------------
+    Mutation("timeline prints sentences unescaped", "services/common/dnsrace/timeline.py",
+             "    return one_line(_sentence(event))", "    return _sentence(event)",
+             "tests/unit/test_timeline.py::test_a_newline_in_anything_an_event_carries_is_shown_escaped_on_the_same_line"),
+    Mutation("messages quote claims unbounded", "services/common/dnsrace/records.py",
+             'return text if len(text) <= CLAIM_SHOWN_MAX else f"{text[:CLAIM_SHOWN_MAX - 3]}..."', "return text",
+             "tests/unit/test_dns_admin_engine.py::test_what_a_rejection_message_quotes_is_escaped_and_bounded"),
+    Mutation("audit keeps a malformed batch's claims raw", "services/dns-admin/dnsrace_admin/engine.py",
+             "return escaped(_claim(body, key))[:length_max]", "return _claim(body, key)[:length_max]",
+             "tests/unit/test_dns_admin_engine.py::test_what_a_malformed_batch_claims_reaches_no_event_unless_it_is_valid"),
+    Mutation("events carry a malformed batch's claims", "services/dns-admin/dnsrace_admin/engine.py",
+             "        return validate(_claim(body, key))\n", "        return _claim(body, key)\n",
+             "tests/unit/test_dns_admin_engine.py::test_what_a_malformed_batch_claims_reaches_no_event_unless_it_is_valid"),
+    # --- hole 4: numbers JSON cannot carry ------------------------------------------------------------
+    Mutation("1e400 parsed as infinity", "services/dns-admin/dnsrace_admin/http_api.py",
+             "parse_float=_finite_float, parse_int=_bounded_int)", ")",
+             "tests/unit/test_dns_admin_http.py::test_numbers_json_cannot_carry_back_out_are_refused_at_the_door"),
+    # --- hole 5: lost audit rows ----------------------------------------------------------------------
+    Mutation("store writes text UTF-8 cannot hold", "services/dns-admin/dnsrace_admin/store.py",
+             'return text.encode("utf-8", "backslashreplace").decode("utf-8")', "return text",
+             "tests/unit/test_dns_admin_engine.py::test_the_store_keeps_a_row_whose_text_utf8_cannot_hold"),
+    Mutation("a request refused at the door leaves no row", "services/dns-admin/dnsrace_admin/http_api.py",
+             "        await engine.refuse_unread(error)\n", "",
+             "tests/unit/test_dns_admin_http.py::test_every_refused_request_leaves_exactly_one_audit_row"),
+    # --- hole 6: bounds -------------------------------------------------------------------------------
+    Mutation("zone without a size cap", "services/dns-admin/dnsrace_admin/rules.py",
+             "if len(working) > record_set_count_max and len(working) > len(current):", "if False:",
+             "tests/unit/test_dns_admin_engine.py::test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it"),
+    Mutation("a full zone refuses batches that do not grow it", "services/dns-admin/dnsrace_admin/rules.py",
+             "if len(working) > record_set_count_max and len(working) > len(current):",
+             "if len(working) > record_set_count_max:",
+             "tests/unit/test_dns_admin_engine.py::test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it"),
+    Mutation("the engine's lock waited for without a bound", "services/dns-admin/dnsrace_admin/engine.py",
+             "            async with asyncio.timeout(LOCK_WAIT_S):\n                await self._lock.acquire()",
+             "            await self._lock.acquire()",
+             "tests/unit/test_dns_admin_engine.py::test_a_batch_waits_for_the_lock_within_a_bound_then_is_refused_busy"),
+    Mutation("the store waited for without a bound", "services/dns-admin/dnsrace_admin/engine.py",
+             "return await asyncio.wait_for(asyncio.shield(future), STORE_WAIT_S)", "return await future",
+             "tests/unit/test_dns_admin_engine.py::test_a_store_that_stops_answering_is_a_503_and_memory_catches_up_before_the_next_batch"),
+    Mutation("no reload after a store timeout", "services/dns-admin/dnsrace_admin/engine.py",
+             "                if self._reload_needed:\n", "                if False:\n",
+             "tests/unit/test_dns_admin_engine.py::test_a_store_that_stops_answering_is_a_503_and_memory_catches_up_before_the_next_batch"),
+    Mutation("a bench command without a timeout", "bench/bench.py",
+             'cpu = subprocess.run(["nproc"], capture_output=True, text=True, timeout=QUICK_COMMAND_TIMEOUT_S)',
+             'cpu = subprocess.run(["nproc"], capture_output=True, text=True)',
+             "tests/unit/test_bounds.py::test_every_command_run_by_a_service_or_the_bench_has_a_timeout"),
+]
+
+
+def failures(output: str) -> list[str]:
+    """Node ids from pytest's short summary (-rfE): 'FAILED tests/...::test_x[param] - message'."""
+    return [line.split()[1] for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+
+
+def run(mutation: Mutation, full: bool) -> tuple[bool, str]:
+    target = "tests/unit" if full else mutation.caught_by.split("::")[0]
+    result = subprocess.run([sys.executable, "-m", "pytest", target, "-q", "-rfE", "-p", "no:cacheprovider"],
+                            cwd=TOP, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    failed = failures(result.stdout)
+    caught = any(node == mutation.caught_by or node.startswith(mutation.caught_by + "[") for node in failed)
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return caught, f"{summary}; {len(failed)} failing, the named test {'among them' if caught else 'NOT among them'}"
+
+
+def main() -> int:
+    full = "--full" in sys.argv[1:]
+    missed = []
+    for mutation in MUTATIONS:
+        path = TOP / mutation.path
+        original = path.read_text()
+        if original.count(mutation.before) != 1:
+            print(f"STALE   {mutation.name}: {mutation.path} no longer holds the code it mutates exactly once")
+            missed.append(mutation.name)
+            continue
+        try:
+            path.write_text(original.replace(mutation.before, mutation.after, 1))
+            caught, summary = run(mutation, full)
+        finally:
+            path.write_text(original)
+        print(f"{'caught ' if caught else 'MISSED '} {mutation.name} -> {mutation.caught_by.split('/')[-1]}: {summary}")
+        if not caught:
+            missed.append(mutation.name)
+    print(f"{len(MUTATIONS) - len(missed)} of {len(MUTATIONS)} mutations caught by the test named for them")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
