@@ -14,7 +14,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench \
-        reproduce-outage repair reproduce-rate
+        reproduce-outage reset repair reproduce-rate
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -66,9 +66,19 @@ backend-heal: ## turn backend N healthy again (make backend-heal N=2)
 reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete)
 	@case "$(MODE)" in legacy|safe) ;; *) echo "reproduce-outage: MODE=$(MODE): must be legacy or safe" >&2; exit 2;; esac
 	@case "$(SCENARIO)" in race|pause|manual-delete) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause or manual-delete" >&2; exit 2;; esac
-	@$(COMPOSE) down -v --remove-orphans >/dev/null 2>&1
-	@ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null
+	@$(MAKE) --no-print-directory reset
 	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE)
+
+reset: deps images ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
+	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what
+	@# is missing; on an unchanged stack it is a no-op (1 s). Then the state is cleared in place.
+	@$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e 'is up-to-date' -e '^Creating' -e '^Starting' -e '^Recreating' || true
+	@status=0; $(LAB) dnsrace_lab.reset --mode $(MODE) || status=$$?; \
+	if [ $$status -eq 3 ]; then \
+	  echo "reset: down -v, then up in mode $(MODE)"; \
+	  $(COMPOSE) down -v --remove-orphans >/dev/null 2>&1; \
+	  ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null || exit 1; \
+	elif [ $$status -ne 0 ]; then exit $$status; fi
 
 reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
 	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)

@@ -15,11 +15,16 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 # redis-tools: redis-cli, and redis-check-rdb, the Redis binary the event-sink unit tests run as a server.
 command -v redis-check-rdb >/dev/null || command -v redis-server >/dev/null || need+=(redis-tools)
 modules="aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio"
-# One interpreter for the usual case (all present); one per module only to name what is missing.
-if ! /usr/bin/python3 -c "import aiohttp, redis, dns, pytest, pytest_asyncio" 2>/dev/null; then
-  for module in $modules; do
-    /usr/bin/python3 -c "import ${module%%:*}" 2>/dev/null || need+=("${module#*:}")
+# Found, not imported: importing aiohttp and pytest took a second, and every make target runs this.
+# One interpreter names every module that is missing.
+if [ -x /usr/bin/python3 ]; then
+  for module in $(/usr/bin/python3 -c "import importlib.util, sys
+print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m.split(':')[0]) is None))" $modules); do
+    need+=("${module#*:}")
   done
+else
+  need+=(python3)
+  for module in $modules; do need+=("${module#*:}"); done
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
