@@ -4,17 +4,21 @@
     /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
 
 A test earns trust by failing: each mutation below removes one protection, runs the unit tests, and
-must make the named test fail (not merely some test). The file is always put back (finally), and the
-script exits 1 if any mutation went unnoticed or no longer applies. tests/mutate_safe.py does the same
-for safe mode's decisions.
+must make the named test fail (not merely some test). The script exits 1 if any mutation went
+unnoticed or no longer applies. tests/mutate_safe.py does the same for safe mode's decisions.
+
+It mutates a scratch copy of the tree (scratch_tree.py), never the tree itself.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from scratch_tree import scratch_copy
 
 TOP = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 600
@@ -145,10 +149,10 @@ def failures(output: str) -> list[str]:
     return [line.split()[1] for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
 
 
-def run(mutation: Mutation, full: bool) -> tuple[bool, str]:
+def run(root: Path, mutation: Mutation, full: bool) -> tuple[bool, str]:
     target = "tests/unit" if full else mutation.caught_by.split("::")[0]
     result = subprocess.run([sys.executable, "-m", "pytest", target, "-q", "-rfE", "-p", "no:cacheprovider"],
-                            cwd=TOP, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+                            cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     failed = failures(result.stdout)
     caught = any(node == mutation.caught_by or node.startswith(mutation.caught_by + "[") for node in failed)
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -158,21 +162,25 @@ def run(mutation: Mutation, full: bool) -> tuple[bool, str]:
 def main() -> int:
     full = "--full" in sys.argv[1:]
     missed = []
-    for mutation in MUTATIONS:
-        path = TOP / mutation.path
-        original = path.read_text()
-        if original.count(mutation.before) != 1:
-            print(f"STALE   {mutation.name}: {mutation.path} no longer holds the code it mutates exactly once")
-            missed.append(mutation.name)
-            continue
-        try:
-            path.write_text(original.replace(mutation.before, mutation.after, 1))
-            caught, summary = run(mutation, full)
-        finally:
-            path.write_text(original)
-        print(f"{'caught ' if caught else 'MISSED '} {mutation.name} -> {mutation.caught_by.split('/')[-1]}: {summary}")
-        if not caught:
-            missed.append(mutation.name)
+    root = scratch_copy(TOP)
+    try:
+        for mutation in MUTATIONS:
+            path = root / mutation.path
+            original = path.read_text()
+            if original.count(mutation.before) != 1:
+                print(f"STALE   {mutation.name}: {mutation.path} no longer holds the code it mutates exactly once")
+                missed.append(mutation.name)
+                continue
+            try:
+                path.write_text(original.replace(mutation.before, mutation.after, 1))
+                caught, summary = run(root, mutation, full)
+            finally:
+                path.write_text(original)
+            print(f"{'caught ' if caught else 'MISSED '} {mutation.name} -> {mutation.caught_by.split('/')[-1]}: {summary}")
+            if not caught:
+                missed.append(mutation.name)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     print(f"{len(MUTATIONS) - len(missed)} of {len(MUTATIONS)} mutations caught by the test named for them")
     return 1 if missed else 0
 

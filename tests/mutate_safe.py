@@ -3,15 +3,18 @@
     /usr/bin/python3 tests/mutate_safe.py
 
 A test earns trust by failing: each mutation below removes one protection that the README claims,
-runs the unit tests, and must make them fail. The file is always put back (finally), and the script
-exits 1 if any mutation went unnoticed.
+runs the unit tests, and must make them fail. It mutates a scratch copy of the tree (scratch_tree.py),
+never the tree itself, and exits 1 if any mutation went unnoticed.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from scratch_tree import scratch_copy
 
 TOP = Path(__file__).resolve().parents[1]
 SAFE = TOP / "services/enactor/dnsrace_enactor/safe.py"
@@ -32,7 +35,9 @@ MUTATIONS = {
 
 
 def main() -> int:
-    original = SAFE.read_text()
+    root = scratch_copy(TOP)  # never the tree itself: see scratch_tree.py
+    safe = root / SAFE.relative_to(TOP)
+    original = safe.read_text()
     missed = []
     try:
         for name, (before, after) in MUTATIONS.items():
@@ -40,15 +45,15 @@ def main() -> int:
                 print(f"STALE   {name}: the code it mutates is gone; update this script")
                 missed.append(name)
                 continue
-            SAFE.write_text(original.replace(before, after, 1))
+            safe.write_text(original.replace(before, after, 1))
             result = subprocess.run([sys.executable, "-m", "pytest", "tests/unit", "-q", "-x", "-p", "no:cacheprovider"],
-                                    cwd=TOP, capture_output=True, text=True, timeout=600)
+                                    cwd=root, capture_output=True, text=True, timeout=600)
             summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
             print(f"{'caught ' if result.returncode else 'MISSED '} {name}: {summary}")
             if result.returncode == 0:
                 missed.append(name)
     finally:
-        SAFE.write_text(original)
+        shutil.rmtree(root, ignore_errors=True)
     print(f"{len(MUTATIONS) - len(missed)} of {len(MUTATIONS)} mutations caught")
     return 1 if missed else 0
 
