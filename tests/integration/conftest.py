@@ -35,6 +35,13 @@ def stack() -> Iterator[Stack]:
         stack.compose("down", "-v", "--remove-orphans", check=False)
 
 
+LAST = ("test_reset", "test_outage")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The outage tests break the stack on purpose (and then repair it): they run after everything else."""
-    items.sort(key=lambda item: item.module.__name__.endswith("test_outage") if item.module else False)
+    """The reset wipes the stack's state and the outage tests break it on purpose (and then repair it):
+    they run after everything else, the reset first."""
+    def order(item: pytest.Item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return LAST.index(name) + 1 if name in LAST else 0
+    items.sort(key=order)
