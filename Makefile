@@ -5,8 +5,9 @@ SHELL := /bin/bash
 
 PROJECT ?= dnsrace
 ENDPOINT := dynamodb.us-east-1.lab.test
-DNS_PORT ?= 1053
-DNS_AUTH_PORT ?= 1054
+# The published ports; a second stack (the test suite's) sets DNSRACE_* for compose, and these follow.
+DNS_PORT ?= $(or $(DNSRACE_DNS_PORT),1053)
+DNS_AUTH_PORT ?= $(or $(DNSRACE_DNS_AUTH_PORT),1054)
 PY := /usr/bin/python3
 # Compose v2 (`docker compose`) where present, else v1 (`docker-compose`); both read the same file.
 COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
@@ -20,6 +21,10 @@ LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 MODE ?= $(or $(ENACTOR_MODE),legacy)
 export ENACTOR_MODE := $(MODE)
 SCENARIO ?= race
+# The lab's state in one line (dnsrace_lab.state); `--require running` stops a target that needs the
+# stack at once, saying which state the lab is in and the command that gets out of it.
+STATE := $(LAB) dnsrace_lab.state --project $(PROJECT)
+REQUIRE_RUNNING = @$(STATE) --require running --target "make $@"
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,36 +36,55 @@ images: ## build every image (online: from upstream images; offline: debootstrap
 	@bash infra/images/build-images.sh
 
 up: images ## start the stack (MODE=legacy|safe) and wait until it serves the endpoint
-	@start=$$(date +%s%3N); \
-	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' -e 'is up-to-date' || true; \
-	bash infra/wait-ready.sh $(PROJECT) $(DNS_PORT) $(DNS_AUTH_PORT) 180 || exit 1; \
+	@# First the lab's state: faults an interrupted run left are healed; a stack in the reproduced
+	@# outage is reported (exit 3) rather than waited on, since no waiting ends it.
+	@start=$$(date +%s%3N); status=0; \
+	line=$$($(STATE) --heal) || status=$$?; \
+	if [ $$status -eq 15 ]; then \
+	  echo "$$line"; $(MAKE) --no-print-directory dig; \
+	  echo "up: the stack is up and in the reproduced outage; make repair fixes it, make reset starts over, make down removes it" >&2; \
+	  exit 3; \
+	fi; \
+	grep '^lab: healed' <<<"$$line" || true; \
+	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' -e 'is up-to-date' -e '^Recreating' || true; \
+	status=0; bash infra/wait-ready.sh $(PROJECT) $(DNS_PORT) $(DNS_AUTH_PORT) 180 || status=$$?; \
+	if [ $$status -eq 4 ]; then exit 3; elif [ $$status -ne 0 ]; then exit 1; fi; \
 	elapsed=$$(( $$(date +%s%3N) - start )); \
 	printf 'up: serving in %d.%01d s (compose project %s)\n' $$((elapsed / 1000)) $$((elapsed % 1000 / 100)) "$(PROJECT)"; \
 	$(MAKE) --no-print-directory dig
 
 down: ## stop the stack; containers, networks and volumes are removed
-	$(COMPOSE) down -v --remove-orphans
+	@# Paused containers first: a paused container cannot be stopped gracefully.
+	@ids=$$(docker ps -q --filter label=com.docker.compose.project=$(PROJECT) --filter status=paused); \
+	[ -z "$$ids" ] || docker unpause $$ids >/dev/null
+	@$(COMPOSE) down -v --remove-orphans 2>&1 | grep -v -e '^Stopping' -e '^Removing' || true
+	@echo "down: project $(PROJECT) removed (containers, networks, volumes)"
 
-ps: ## containers, health and restart counts
-	@$(COMPOSE) ps
+ps: ## containers, health and restart counts, and the lab's state in one line
 	@ids=$$(docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)); \
-	[ -z "$$ids" ] || docker inspect -f '{{.Name}} restarts={{.RestartCount}} status={{.State.Status}}' $$ids | sed 's#^/##'
+	[ -z "$$ids" ] || docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}} restarts={{.RestartCount}}' $$ids | sort | awk '{printf "  %-10s %-18s %s\n", $$1, $$2, $$3}'
+	@$(STATE) || true
 
 logs: ## follow every service's log (JSON events)
-	$(COMPOSE) logs -f --tail=50
+	$(REQUIRE_RUNNING)
+	@$(COMPOSE) logs -f --tail=50
 
 timeline: ## the last events as sentences (LAST=60)
+	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T dns-admin python3 -m dnsrace.timeline --last $(or $(LAST),60)
 
 dig: ## ask the live resolver (127.0.0.1:1053) for the endpoint
-	@dig @127.0.0.1 -p $(DNS_PORT) $(ENDPOINT) A +noall +comments +answer | grep -v -e '^;; Got answer' -e '^$$' -e OPT -e '^; EDNS'
+	$(REQUIRE_RUNNING)
+	@dig @127.0.0.1 -p $(DNS_PORT) $(ENDPOINT) A +time=2 +tries=1 +noall +comments +answer | grep -v -e '^;; Got answer' -e '^$$' -e OPT -e '^; EDNS'
 
 backend-fail: ## turn backend N unhealthy (make backend-fail N=2)
-	@test -n "$(N)" || { echo "usage: make backend-fail N=2" >&2; exit 2; }
+	@case "$(N)" in 1|2|3) ;; *) echo "usage: make backend-fail N=1|2|3" >&2; exit 2;; esac
+	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control fail
 
 backend-heal: ## turn backend N healthy again (make backend-heal N=2)
-	@test -n "$(N)" || { echo "usage: make backend-heal N=2" >&2; exit 2; }
+	@case "$(N)" in 1|2|3) ;; *) echo "usage: make backend-heal N=1|2|3" >&2; exit 2;; esac
+	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
 reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete)
@@ -84,7 +108,13 @@ reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and 
 	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)
 
 repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback cleared; time until clients recover
-	@$(LAB) dnsrace_lab.repair
+	$(REQUIRE_RUNNING)
+	@status=0; line=$$($(STATE)) || status=$$?; \
+	case $$status in \
+	  0) echo "$$line"; echo "repair: nothing to repair: the endpoint answers";; \
+	  14) echo "$$line" >&2; echo "repair: faults are active; make up heals them first" >&2; exit 1;; \
+	  *) $(LAB) dnsrace_lab.repair;; \
+	esac
 
 test: deps images ## unit tests, then integration tests against a fresh stack of their own
 	$(PY) -m pytest tests/unit -q

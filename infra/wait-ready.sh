@@ -4,18 +4,37 @@
 # needs the whole path (planner, enactors, dns-admin, CoreDNS) working. It asks the authoritative view
 # (AUTH_PORT) until then, and the resolver (DNS_PORT) only once it can answer: asking the resolver
 # earlier would make it cache the early empty answer for the SOA TTL (15 s), and keep serving it.
-# Docker's own health (`make ps`) follows within a healthcheck interval (30 s). Bounded: on timeout it
-# names what is not ready, and fails.
+# Docker's own health (`make ps`) follows within a healthcheck interval (30 s).
+#
+# Bounded, and it does not wait for what cannot come: on timeout it names what is not ready; and when
+# an enactor is restarting, it asks the lab's state (dnsrace_lab.state, at most every STATE_EVERY_S):
+# in an outage (the endpoint aliases a deleted plan, enactors crash-looping) no waiting will end it, so
+# it prints that state (the endpoint, the crash, the way out) and exits 4 at once. The other ports
+# the state check needs come from DNSRACE_* in the environment, as for compose.
 set -euo pipefail
 project=$1 port=$2 auth_port=$3 timeout_s=${4:-120}
 endpoint=dynamodb.us-east-1.lab.test
+here=$(cd "$(dirname "$0")/.." && pwd)
 deadline=$(( $(date +%s) + timeout_s ))
+state_every_s=5 state_asked_at=0
 while :; do
   ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
   if [ -n "$ids" ]; then
-    pending=$(docker inspect -f '{{.Name}} {{.State.Status}}' $ids | awk '$2 != "running" {sub("^/", "", $1); print $1 "(" $2 ")"}')
+    states=$(docker inspect -f '{{.Name}} {{.State.Status}}' $ids)
+    pending=$(awk '$2 != "running" {sub("^/", "", $1); print $1 "(" $2 ")"}' <<<"$states")
   else
-    pending="(no containers)"
+    states="" pending="(no containers)"
+  fi
+  if grep -q -e '[-_]enactor-[abc][-_][0-9]* restarting$' <<<"$states" \
+     && [ $(( $(date +%s) - state_asked_at )) -ge "$state_every_s" ]; then
+    state_asked_at=$(date +%s) code=0
+    line=$(PYTHONPATH="$here/services/common:$here/services/lab" /usr/bin/python3 -m dnsrace_lab.state \
+           --project "$project" 2>&1) || code=$?
+    if [ "$code" -eq 15 ]; then  # outage
+      echo "$line" >&2
+      echo "up: the enactors crash-loop on a deleted plan; waiting will not make the endpoint answer" >&2
+      exit 4
+    fi
   fi
   answer=""
   if [ -z "$pending" ]; then

@@ -111,7 +111,7 @@ class Stack:
         """Every container running and the resolver answering the endpoint (infra/wait-ready.sh)."""
         subprocess.run(["bash", str(TOP / "infra/wait-ready.sh"), self.project, str(self.ports["dns"]),
                         str(self.ports["dns_auth"]), str(timeout_s)],
-                       check=True, timeout=timeout_s + 30)
+                       check=True, timeout=timeout_s + 30, env=self.env)
 
     def wait_healthy(self, timeout_s: int = 180) -> None:
         """Docker's own health for every container (checked every 30 s, so this takes longer)."""

@@ -22,28 +22,9 @@ from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
 from dnsrace.toxiproxy import ToxiproxyClient
 
-TOP = Path(__file__).resolve().parents[3]
-ENDPOINT = "dynamodb.us-east-1.lab.test"
-ZONE = "lab.test"
-ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
-CALL_TIMEOUT_S = 5.0
+from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports
 
-
-@dataclass(frozen=True)
-class Ports:
-    dns: int
-    dns_auth: int
-    admin: int
-    toxiproxy: int
-    probe_redis: int
-
-    @classmethod
-    def from_env(cls) -> Ports:
-        def port(name: str, default: int) -> int:
-            return int(os.environ.get(name) or default)
-        return cls(port("DNSRACE_DNS_PORT", 1053), port("DNSRACE_DNS_AUTH_PORT", 1054),
-                   port("DNSRACE_ADMIN_PORT", 8080), port("DNSRACE_TOXIPROXY_PORT", 8474),
-                   port("DNSRACE_PROBE_REDIS_PORT", 22000))
+__all__ = ["CALL_TIMEOUT_S", "ENACTORS", "ENDPOINT", "TOP", "ZONE", "Ports", "Answer", "Live", "StepNotReached", "poll"]
 
 
 @dataclass(frozen=True)

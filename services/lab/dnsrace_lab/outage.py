@@ -22,8 +22,11 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Coroutine
+from typing import Any
 from pathlib import Path
 
 from dnsrace.events import Event
@@ -85,7 +88,12 @@ async def run(args: argparse.Namespace) -> int:
             print(f"\nNOT REPRODUCED — {missed}", file=sys.stderr, flush=True)
             return 1
         finally:
-            await nemesis.heal()  # whatever happened above, no toxic and no paused enactor is left behind
+            # Whatever happened above, an interrupt (Ctrl-C, SIGTERM) included, no toxic and no paused
+            # enactor is left behind. Shielded: a second Ctrl-C does not cut the healing short.
+            await asyncio.shield(nemesis.heal())
+            if interrupted():
+                print("\nreproduce-outage: interrupted; healed every fault it placed: every toxic removed, every "
+                      "proxy enabled, no enactor paused (make ps shows the lab's state)", file=sys.stderr, flush=True)
             store = write_history(report, prober.history, await live.events_since(report.first_position),
                                   await live.audit_since(audit_from))
         events = await live.events_since(report.first_position)
@@ -332,12 +340,28 @@ def _marker_location(marker: str) -> str:
     return f"{path}:{next(n for n, line in enumerate(lines, 1) if marker in line)}"
 
 
+def interrupted() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def cancelled_by_sigterm(main: Coroutine[Any, Any, int]) -> int:
+    """SIGTERM cancels the run as Ctrl-C does (asyncio.run handles SIGINT so), so its `finally` heals."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await main
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.outage", description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=("race", "pause", "manual-delete"), default="race")
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
-    return asyncio.run(run(parser.parse_args()))
+    try:
+        return asyncio.run(cancelled_by_sigterm(run(parser.parse_args())))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 130
 
 
 if __name__ == "__main__":

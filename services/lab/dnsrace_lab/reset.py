@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .live import TOP, Ports
+from .stack_names import TOP, Ports
 
 SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", "enactor-a", "enactor-b", "enactor-c",
             "backend-1", "backend-2", "backend-3")
@@ -49,6 +49,7 @@ RESTARTED = ("planner", *ENACTORS, "dns-admin", "coredns")
 HEAL_BACKEND = "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'POST /admin/heal HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]"
 DOCKER_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 120
+BACKEND_WAIT_S = 30.0
 EXIT_CANNOT_RESET_IN_PLACE = 3
 
 
@@ -112,31 +113,46 @@ async def reset_in_place(project: str, ports: Ports, found: dict[str, Container]
     # enactor's crash loop (`restarting`), which `kill` refuses to touch. One `docker` per container,
     # side by side: each start or stop costs 2-3 s of docker's own work here, and `docker stop A B C`
     # does them one after the other. Toxiproxy is reset meanwhile (no writer needs to be gone for that).
-    await asyncio.gather(*(run("stop", "-t", "0", found[name].id) for name in RESTARTED),
-                         *(run("exec", found[name].id, "bash", "-c", HEAL_BACKEND) for name in BACKENDS),
-                         reset_toxiproxy(ports))
-    say("stopped the planner, the enactors, dns-admin and CoreDNS; every backend healthy; "
-        "Toxiproxy: every toxic removed, every proxy enabled", started)
+    try:
+        await asyncio.gather(*(run("stop", "-t", "0", found[name].id) for name in RESTARTED),
+                             *(heal_backend(found[name].id) for name in BACKENDS),
+                             reset_toxiproxy(ports))
+        say("stopped the planner, the enactors, dns-admin and CoreDNS; every backend healthy; "
+            "Toxiproxy: every toxic removed, every proxy enabled", started)
 
-    # The writers are gone: now the state they wrote. dns-admin's volumes are wiped through a throwaway
-    # container that mounts them as dns-admin does.
-    await asyncio.gather(
-        run("exec", found["redis"].id, "redis-cli", "FLUSHALL"),
-        run("run", "--rm", "--volumes-from", found["dns-admin"].id, "--entrypoint", "bash", "dnsrace/app:local",
-            "-c", "rm -rf /data/* /data/.[!.]* /zones/* /zones/.[!.]*"))
-    keys = docker("exec", found["redis"].id, "redis-cli", "DBSIZE").strip()
-    if keys != "0":
-        raise ResetFailed(f"Redis holds {keys} keys after FLUSHALL")
-    say("Redis: plans, locks, fencing and generation counters, events flushed; "
-        "dns-admin: its store (zone, audit, change counter) and the rendered zone file deleted", started)
-
-    await asyncio.gather(*(run("start", found[name].id) for name in RESTARTED))
+        # The writers are gone: now the state they wrote. dns-admin's volumes are wiped through a
+        # throwaway container that mounts them as dns-admin does.
+        await asyncio.gather(
+            run("exec", found["redis"].id, "redis-cli", "FLUSHALL"),
+            run("run", "--rm", "--volumes-from", found["dns-admin"].id, "--entrypoint", "bash", "dnsrace/app:local",
+                "-c", "rm -rf /data/* /data/.[!.]* /zones/* /zones/.[!.]*"))
+        keys = docker("exec", found["redis"].id, "redis-cli", "DBSIZE").strip()
+        if keys != "0":
+            raise ResetFailed(f"Redis holds {keys} keys after FLUSHALL")
+        say("Redis: plans, locks, fencing and generation counters, events flushed; "
+            "dns-admin: its store (zone, audit, change counter) and the rendered zone file deleted", started)
+    finally:
+        # Whatever failed above, the lab is not left stopped: what was stopped is started again.
+        await asyncio.gather(*(run("start", found[name].id) for name in RESTARTED))
     say("started them again; waiting until the endpoint answers", started)
     ready = subprocess.run(["bash", str(TOP / "infra/wait-ready.sh"), project, str(ports.dns), str(ports.dns_auth),
                             str(READY_TIMEOUT_S)], timeout=READY_TIMEOUT_S + 30)
     if ready.returncode != 0:
         raise ResetFailed("the stack did not serve the endpoint after the reset (see above)")
     say("serving: the lab is as it was at its first second", started)
+
+
+async def heal_backend(container: str) -> None:
+    """Switch a backend back to healthy; a backend compose has just (re)created may not listen yet."""
+    deadline = time.monotonic() + BACKEND_WAIT_S
+    while True:
+        try:
+            await asyncio.to_thread(docker, "exec", container, "bash", "-c", HEAL_BACKEND)
+            return
+        except ResetFailed:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def reset_toxiproxy(ports: Ports) -> None:

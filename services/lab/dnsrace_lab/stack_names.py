@@ -1,0 +1,31 @@
+"""The stack's fixed names and published ports: what every lab tool needs, importing nothing heavy
+(`make ps` and every target's state check import this; live.py re-exports it)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[3]
+ENDPOINT = "dynamodb.us-east-1.lab.test"
+ZONE = "lab.test"
+ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
+CALL_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    dns: int
+    dns_auth: int
+    admin: int
+    toxiproxy: int
+    probe_redis: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        def port(name: str, default: int) -> int:
+            return int(os.environ.get(name) or default)
+        return cls(port("DNSRACE_DNS_PORT", 1053), port("DNSRACE_DNS_AUTH_PORT", 1054),
+                   port("DNSRACE_ADMIN_PORT", 8080), port("DNSRACE_TOXIPROXY_PORT", 8474),
+                   port("DNSRACE_PROBE_REDIS_PORT", 22000))
