@@ -14,7 +14,7 @@ COMPOSE_BIN := $(shell if docker compose version >/dev/null 2>&1; then echo "doc
 COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
-.PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench \
+.PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
         reproduce-outage reset repair reproduce-rate
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
@@ -125,6 +125,9 @@ test-unit: deps ## unit tests only (no Docker)
 
 test-integration: deps images ## integration tests only
 	$(PY) -m pytest tests/integration -q
+
+bench-cold: ## DESTRUCTIVE: default stack down, dnsrace images removed; time from git clone to first answer (PURGE_HOST_PACKAGES=1)
+	@bash bench/cold_start.sh
 
 bench: deps images ## restart the stack (MODE=…), then idle CPU, plan propagation, resolver throughput (README numbers)
 	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT) $(if $(PLANS),--plans $(PLANS))
