@@ -16,16 +16,27 @@ project=$1 port=$2 auth_port=$3 timeout_s=${4:-120}
 endpoint=dynamodb.us-east-1.lab.test
 here=$(cd "$(dirname "$0")/.." && pwd)
 deadline=$(( $(date +%s) + timeout_s ))
-state_every_s=5 state_asked_at=0
+state_every_s=5 state_asked_at=0 loop_restarts=3
+declare -A restarts_at_start=()
 while :; do
   ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
   if [ -n "$ids" ]; then
-    states=$(docker inspect -f '{{.Name}} {{.State.Status}}' $ids)
+    states=$(docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}}' $ids)
     pending=$(awk '$2 != "running" {sub("^/", "", $1); print $1 "(" $2 ")"}' <<<"$states")
+    # A container that keeps dying will not become ready by waiting: name it, show why, stop.
+    while read -r name status count; do
+      [ -n "${restarts_at_start[$name]+x}" ] || restarts_at_start[$name]=$count
+      if [ $(( count - restarts_at_start[$name] )) -ge "$loop_restarts" ] && [ "$status" != running ] \
+         && ! [[ $name =~ [-_]enactor-[abc][-_] ]]; then
+        echo "up: ${name#/} is crash-looping ($count restarts); its last lines:" >&2
+        docker logs --tail 8 "${name#/}" 2>&1 | sed 's/^/    /' >&2
+        exit 1
+      fi
+    done <<<"$states"
   else
     states="" pending="(no containers)"
   fi
-  if grep -q -e '[-_]enactor-[abc][-_][0-9]* restarting$' <<<"$states" \
+  if grep -q -e '[-_]enactor-[abc][-_][0-9]* restarting ' <<<"$states" \
      && [ $(( $(date +%s) - state_asked_at )) -ge "$state_every_s" ]; then
     state_asked_at=$(date +%s) code=0
     line=$(PYTHONPATH="$here/services/common:$here/services/lab" /usr/bin/python3 -m dnsrace_lab.state \
