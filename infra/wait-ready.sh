@@ -19,9 +19,9 @@ deadline=$(( $(date +%s) + timeout_s ))
 state_every_s=5 state_asked_at=0 loop_restarts=3
 declare -A restarts_at_start=()
 while :; do
-  ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
+  ids=$(timeout 20 docker ps -aq --filter "label=com.docker.compose.project=$project")
   if [ -n "$ids" ]; then
-    states=$(docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}}' $ids)
+    states=$(timeout 20 docker inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}}' $ids)
     pending=$(awk '$2 != "running" {sub("^/", "", $1); print $1 "(" $2 ")"}' <<<"$states")
     # A container that keeps dying will not become ready by waiting: name it, show why, stop.
     while read -r name status count; do
@@ -29,7 +29,7 @@ while :; do
       if [ $(( count - restarts_at_start[$name] )) -ge "$loop_restarts" ] && [ "$status" != running ] \
          && ! [[ $name =~ [-_]enactor-[abc][-_] ]]; then
         echo "up: ${name#/} is crash-looping ($count restarts); its last lines:" >&2
-        docker logs --tail 8 "${name#/}" 2>&1 | sed 's/^/    /' >&2
+        timeout 20 docker logs --tail 8 "${name#/}" 2>&1 | sed 's/^/    /' >&2
         exit 1
       fi
     done <<<"$states"

@@ -17,7 +17,7 @@ REQUIRED_IMAGES = ("dnsrace/app:local", "dnsrace/coredns:1.12.4", "dnsrace/toxip
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     missing = [image for image in REQUIRED_IMAGES
-               if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0]
+               if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode != 0]
     if missing:
         pytest.fail(f"images missing: {', '.join(missing)} — run `make images` (make test does)")
     ports = {name: free_port() for name in ("dns", "dns_auth", "admin", "toxiproxy", "metrics", "probe_redis")}

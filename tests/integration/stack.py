@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 def compose_command() -> list[str]:
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
     if probe.returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
@@ -124,7 +124,8 @@ class Stack:
         return out[0]
 
     def inspect(self, service: str) -> dict[str, Any]:
-        out = subprocess.run(["docker", "inspect", self.container(service)], capture_output=True, text=True, check=True)
+        out = subprocess.run(["docker", "inspect", self.container(service)], capture_output=True, text=True, check=True,
+                             timeout=30)
         return json.loads(out.stdout)[0]
 
     # --- DNS, as a client sees it ------------------------------------------------------------------
