@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair reproduce-rate
+        reproduce-outage reset repair reproduce-rate chaos chaos-replay
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -29,8 +29,8 @@ REQUIRE_RUNNING = @$(STATE) --require running --target "make $@"
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf, python3 libraries)
-	@bash infra/host-deps.sh
+deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf, redis-tools, python3 libraries)
+	@bash infra/host-deps.sh all
 
 images: ## build every image (online: from upstream images; offline: debootstrap + Go modules)
 	@bash infra/images/build-images.sh
@@ -131,3 +131,18 @@ bench-cold: ## DESTRUCTIVE: default stack down, dnsrace images removed; time fro
 
 bench: deps images ## restart the stack (MODE=…), then idle CPU, plan propagation, resolver throughput (README numbers)
 	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT) $(if $(PLANS),--plans $(PLANS))
+
+# The chaos campaign's mode defaults to safe (MODE=… on the command line or in the environment wins);
+# the enactors are recreated in it if they run another (dnsrace_lab.chaos does, through the reset).
+CHAOS_MODE = $(if $(filter command line environment,$(origin MODE)),$(MODE),safe)
+
+chaos: deps ## a randomized, seeded fault campaign (MODE=safe|legacy RUNS=5 SEED=…), judged from one history per run (store/chaos/)
+	@case "$(CHAOS_MODE)" in legacy|safe) ;; *) echo "chaos: MODE=$(CHAOS_MODE): must be legacy or safe" >&2; exit 2;; esac
+	@case "$(or $(RUNS),5)" in ''|*[!0-9]*) echo "chaos: RUNS=$(RUNS): must be a number" >&2; exit 2;; esac
+	$(REQUIRE_RUNNING)
+	@$(LAB) dnsrace_lab.chaos --mode $(CHAOS_MODE) --runs $(or $(RUNS),5) $(if $(SEED),--seed $(SEED))
+
+chaos-replay: deps ## rerun the schedule of one chaos run (RUN=store/chaos/<dir>), in its mode
+	@[ -n "$(RUN)" ] && [ -f "$(RUN)/history.jsonl" ] || { echo "usage: make chaos-replay RUN=store/chaos/<dir> (a folder with a history.jsonl)" >&2; exit 2; }
+	$(REQUIRE_RUNNING)
+	@$(LAB) dnsrace_lab.chaos --replay $(RUN)

@@ -134,14 +134,19 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-host_packages() { bash "$top/infra/host-deps.sh"; }
+# What `make up` needs on the host; `make test` and `make bench` install the rest (make deps).
+host_packages() { bash "$top/infra/host-deps.sh" up; }
 
 build_base_offline() {
-  host_packages  # debootstrap comes from there
+  bash "$top/infra/host-deps.sh" debootstrap  # debootstrap alone first, so it can start sooner
   rootfs=$(mktemp -d /var/tmp/dnsrace-rootfs.XXXXXX)  # global: the EXIT trap of this step's subshell needs it
   trap 'rm -rf "$rootfs"' EXIT
+  # The rest of the host packages install while debootstrap runs (it needs none of them).
+  host_packages >"$log_dir/host.log" 2>&1 &
+  local host_pid=$!
   echo "debootstrap $DEBIAN_SUITE with: $packages"
   timeout "$step_timeout_s" debootstrap --variant=minbase --include="$packages" "$DEBIAN_SUITE" "$rootfs" "$(debian_mirror)"
+  wait "$host_pid" || { cat "$log_dir/host.log"; echo "host packages failed (log: $log_dir/host.log)"; exit 1; }
   install -D -m 0644 "$packages_file" "$rootfs/etc/dnsrace/packages.txt"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
   tar -C "$rootfs" -c . | docker import \
@@ -267,7 +272,7 @@ main() {
 
   # Stage 1: what needs nothing else, in parallel.
   if [ "$path" = offline ]; then
-    [ $need_base = 1 ] && start_step base "host packages, then debootstrap + docker import" "90-100 s" build_base_offline
+    [ $need_base = 1 ] && start_step base "debootstrap + docker import (and the host packages meanwhile)" "90-110 s" build_base_offline
     if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
       start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy" "70-90 s from empty Go caches" go_builds
     fi
