@@ -1,0 +1,205 @@
+"""The generator: a seeded fault schedule for one chaos run. Pure: no I/O, no clock, no global random.
+
+    generate(seed, parameters) -> Schedule      the same seed and parameters give the same schedule
+
+A schedule is a list of faults, each a named start/stop pair aimed at one target, placed in a fault
+phase of `fault_phase_s` seconds: `at_s` after the phase starts it begins, `for_s` later it stops.
+Faults are drawn from a weighted list (WEIGHTS), Vortex-style; what each one does is the nemesis's
+business (nemesis.py), when it happens is the interpreter's (chaos.py). Two rules keep a schedule
+meaningful: at most `concurrency_max` faults at a time, and never two at once on the same target
+(a paused enactor cannot also be killed, a partitioned one cannot also have a toxic on its proxies).
+
+    fault              target            what the nemesis does, and the parameters drawn here
+    latency            enactor + path    a latency toxic with jitter on one of its proxies (latency_ms, jitter_ms)
+    timeout            enactor + path    a `timeout` toxic: data stops, the connection closes after timeout_ms
+    reset-peer         enactor + path    a `reset_peer` toxic: connections reset (TCP RST) after timeout_ms
+    hold               enactor + path    its requests wait inside Toxiproxy until the stop (the scenarios' hold)
+    partition          enactor           every proxy of the enactor disabled: connections cut and refused
+    pause              enactor           `docker pause` past the lock's TTL, started when it takes the lock
+                                         if it does so within lock_wait_s (while_locked)
+    kill-enactor       enactor           SIGKILL, then `docker start` at the stop
+    kill-redis         redis             SIGKILL, then `docker start` at the stop
+    kill-dns-admin     dns-admin         SIGKILL, then `docker start`; mid_batch: killed the moment it has
+                                         committed a batch of `via`'s, whose answer is held in via's proxy
+    delete-live-plan   dns-admin         the live plan's record set deleted through the API (an operator's
+                                         mistake); over at once: what repairs it is up to the enactors
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+__all__ = ["ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
+
+ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
+PATHS = ("redis", "dns-admin", "dns")          # each enactor's three proxies: enactor-a-redis, ...
+HOLD_PATHS = ("redis", "dns-admin")            # a held DNS self-check only times out: no different from timeout
+
+# How often each fault is drawn, relative to the others. Network faults dominate, as in production;
+# process faults and the operator's mistake are rarer but always possible.
+WEIGHTS: dict[str, int] = {
+    "latency": 4, "timeout": 2, "reset-peer": 2, "hold": 3, "partition": 2, "pause": 3,
+    "kill-enactor": 2, "kill-redis": 1, "kill-dns-admin": 2, "delete-live-plan": 1,
+}
+FAULTS = tuple(WEIGHTS)
+PLACEMENT_ATTEMPTS_MAX = 50   # a fault that finds no room in the phase after this many draws is left out
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Everything a run depends on besides the seed; written on the first line of every run's log."""
+
+    mode: str = "safe"
+    fault_phase_s: float = 24.0       # faults start and stop within this many seconds
+    faults_min: int = 3
+    faults_max: int = 6
+    concurrency_max: int = 2
+    lock_ttl_s: float = 5.0           # the enactors' LOCK_TTL_MS: a pause lasts longer than this
+    keep_generations: int = 5         # K: a hold can last long enough to fall K plans behind
+    plan_tick_s: float = 2.0
+    converge_bound_s: float = 15.0    # after the last fault stops, the endpoint reaches the newest plan within
+    negative_ttl_s: float = 15.0      # the SOA TTL: how long the resolver may keep serving an empty answer
+    repair_bound_s: float = 10.0      # after the live plan is deleted, the authoritative view answers within
+    answer_slack_s: float = 2.0       # CoreDNS's 1 s reload plus the 1 s a positive answer stays cached
+    probe_rate_hz: float = 20.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Parameters:
+        known = {name: obj[name] for name in cls.__dataclass_fields__ if name in obj}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    id: int
+    fault: str
+    target: str
+    at_s: float
+    for_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def until_s(self) -> float:
+        return self.at_s + self.for_s
+
+    def label(self) -> str:
+        where = self.params.get("path")
+        return f"{self.fault} {self.target}" + (f"->{where}" if where else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> FaultSpec:
+        return cls(int(obj["id"]), str(obj["fault"]), str(obj["target"]), float(obj["at_s"]), float(obj["for_s"]),
+                   dict(obj.get("params") or {}))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    seed: int
+    parameters: Parameters
+    faults: tuple[FaultSpec, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed": self.seed, "parameters": self.parameters.to_json(),
+                "faults": [fault.to_json() for fault in self.faults]}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Schedule:
+        return cls(int(obj["seed"]), Parameters.from_json(obj["parameters"]),
+                   tuple(FaultSpec.from_json(f) for f in obj.get("faults") or []))
+
+    def first_line(self) -> str:
+        """The seed and every parameter, and the faults they gave: enough to replay the run."""
+        return json.dumps({"chaos_run": self.to_json()}, sort_keys=True)
+
+
+def generate(seed: int, parameters: Parameters) -> Schedule:
+    if parameters.faults_min < 0 or parameters.faults_max < parameters.faults_min:
+        raise ValueError("faults_min must be 0..faults_max")
+    if parameters.concurrency_max < 1 or parameters.fault_phase_s <= 0:
+        raise ValueError("concurrency_max must be at least 1 and fault_phase_s positive")
+    rng = random.Random(seed)   # the only source of randomness: same seed, same schedule
+    placed: list[FaultSpec] = []
+    for _ in range(rng.randint(parameters.faults_min, parameters.faults_max)):
+        fault = rng.choices(FAULTS, weights=[WEIGHTS[f] for f in FAULTS])[0]
+        spec = _draw(rng, fault, parameters)
+        for _attempt in range(PLACEMENT_ATTEMPTS_MAX):
+            latest_start = max(0.0, parameters.fault_phase_s - spec.for_s)
+            candidate = replace(spec, at_s=round(rng.uniform(0.0, latest_start), 2))
+            if _fits(candidate, placed, parameters.concurrency_max):
+                placed.append(candidate)
+                break
+    ordered = sorted(placed, key=lambda f: (f.at_s, f.fault, f.target))
+    return Schedule(seed, parameters, tuple(replace(f, id=n) for n, f in enumerate(ordered, 1)))
+
+
+def _draw(rng: random.Random, fault: str, p: Parameters) -> FaultSpec:
+    """One fault's target, length and parameters (placed later)."""
+    enactor = rng.choice(ENACTORS)
+    if fault == "latency":
+        latency_ms = rng.randint(100, 2_000)
+        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 3, 8),
+                         {"path": rng.choice(PATHS), "latency_ms": latency_ms,
+                          "jitter_ms": rng.randint(0, latency_ms // 2),
+                          "stream": rng.choice(("upstream", "downstream"))})
+    if fault in ("timeout", "reset-peer"):
+        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 2, 6),
+                         {"path": rng.choice(PATHS), "timeout_ms": rng.randint(0 if fault == "reset-peer" else 200,
+                                                                               2_000)})
+    if fault == "hold":
+        # Up to K plans and a little more: long enough, at the top of the range, to fall K plans behind.
+        return FaultSpec(0, fault, enactor, 0.0,
+                         _seconds(rng, 3, p.keep_generations * p.plan_tick_s + 3), {"path": rng.choice(HOLD_PATHS)})
+    if fault == "partition":
+        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 2, 8), {})
+    if fault == "pause":
+        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, p.lock_ttl_s + 1, p.lock_ttl_s + 4),
+                         {"while_locked": True, "lock_wait_s": 4.0})
+    if fault == "kill-enactor":
+        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 0.5, 3), {})
+    if fault == "kill-redis":
+        return FaultSpec(0, fault, "redis", 0.0, _seconds(rng, 1, 4), {})
+    if fault == "kill-dns-admin":
+        mid_batch = rng.random() < 0.5
+        return FaultSpec(0, fault, "dns-admin", 0.0, _seconds(rng, 1, 4),
+                         {"mid_batch": mid_batch, "via": enactor, "batch_wait_s": 4.0} if mid_batch else {})
+    if fault == "delete-live-plan":
+        return FaultSpec(0, fault, "dns-admin", 0.0, 0.0, {})
+    raise ValueError(f"unknown fault {fault!r}")
+
+
+def _seconds(rng: random.Random, low: float, high: float) -> float:
+    return round(rng.uniform(low, high), 2)
+
+
+def _fits(candidate: FaultSpec, placed: list[FaultSpec], concurrency_max: int) -> bool:
+    """No overlap on the same target, and at most concurrency_max faults at any moment."""
+    overlapping = [f for f in placed if _overlap(f, candidate)]
+    if any(_involved(f) & _involved(candidate) for f in overlapping):
+        return False
+    # The count can only rise where a fault starts: check at each start inside the candidate's window.
+    moments = [candidate.at_s] + [f.at_s for f in overlapping if candidate.at_s <= f.at_s < _end(candidate)]
+    return all(1 + sum(1 for f in overlapping if f.at_s <= moment < _end(f)) <= concurrency_max
+               for moment in moments)
+
+
+def _end(fault: FaultSpec) -> float:
+    # A zero-length fault (the deletion) occupies its instant and half a second after it.
+    return max(fault.until_s, fault.at_s + 0.5)
+
+
+def _overlap(a: FaultSpec, b: FaultSpec) -> bool:
+    return a.at_s < _end(b) and b.at_s < _end(a)
+
+
+def _involved(fault: FaultSpec) -> set[str]:
+    """What a fault acts on: its target, and the enactor whose proxy a mid-batch kill holds (`via`)."""
+    return {fault.target} | ({str(fault.params["via"])} if fault.params.get("via") else set())

@@ -1,0 +1,69 @@
+"""The generator: the same seed gives the same schedule, and every schedule keeps its own rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dnsrace_lab.generator import ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
+
+
+def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
+    parameters = Parameters()
+    assert generate(42, parameters) == generate(42, parameters)
+    assert generate(42, parameters) != generate(43, parameters)
+
+
+def test_the_first_line_holds_the_seed_and_every_parameter_and_replays_the_schedule() -> None:
+    schedule = generate(7, Parameters(mode="legacy", fault_phase_s=18.0))
+    recorded = json.loads(schedule.first_line())["chaos_run"]
+    assert recorded["seed"] == 7
+    assert set(recorded["parameters"]) == set(Parameters.__dataclass_fields__)
+    again = Schedule.from_json(recorded)
+    assert again == schedule and generate(again.seed, again.parameters) == schedule
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_every_schedule_keeps_its_rules(seed: int) -> None:
+    parameters = Parameters()
+    faults = generate(seed, parameters).faults
+    assert len(faults) <= parameters.faults_max
+    assert [f.id for f in faults] == list(range(1, len(faults) + 1))
+    assert [f.at_s for f in faults] == sorted(f.at_s for f in faults)
+    for fault in faults:
+        assert fault.fault in FAULTS
+        assert 0 <= fault.at_s and fault.until_s <= parameters.fault_phase_s + 1e-9
+        if fault.fault in ("latency", "timeout", "reset-peer"):
+            assert fault.target in ENACTORS and fault.params["path"] in PATHS
+        if fault.fault == "hold":
+            assert fault.params["path"] in HOLD_PATHS
+        if fault.fault == "pause":
+            assert fault.for_s > parameters.lock_ttl_s            # past the lock's TTL
+        if fault.fault == "latency":
+            assert 0 <= fault.params["jitter_ms"] <= fault.params["latency_ms"]
+    # Never two faults on one target at once, never more than concurrency_max at any moment.
+    for a in faults:
+        at_once = [b for b in faults if b.at_s <= a.at_s < max(b.until_s, b.at_s + 0.5)]
+        assert len(at_once) <= parameters.concurrency_max
+        involved = [{b.target, b.params.get("via")} - {None} for b in at_once]
+        assert sum(len(s) for s in involved) == len(set().union(*involved))
+
+
+def test_over_many_seeds_every_fault_is_drawn() -> None:
+    drawn = {f.fault for seed in range(200) for f in generate(seed, Parameters()).faults}
+    assert drawn == set(FAULTS)
+    mid_batch = [f for seed in range(200) for f in generate(seed, Parameters()).faults if f.params.get("mid_batch")]
+    assert mid_batch and all(f.target == "dns-admin" and f.params["via"] in ENACTORS for f in mid_batch)
+
+
+def test_a_label_names_the_fault_the_target_and_the_path() -> None:
+    assert FaultSpec(1, "hold", "enactor-a", 0.0, 3.0, {"path": "redis"}).label() == "hold enactor-a->redis"
+    assert FaultSpec(2, "kill-redis", "redis", 0.0, 3.0).label() == "kill-redis redis"
+
+
+def test_nonsense_parameters_are_refused() -> None:
+    with pytest.raises(ValueError):
+        generate(1, Parameters(faults_min=4, faults_max=2))
+    with pytest.raises(ValueError):
+        generate(1, Parameters(concurrency_max=0))
