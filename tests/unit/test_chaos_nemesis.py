@@ -1,0 +1,118 @@
+"""The nemesis's pairs, with fake edges: every fault it starts is stopped, whatever ends the block, and
+each start and stop is a row of the history; a fault that cannot start is a row too, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from dnsrace_lab.generator import FaultSpec
+from dnsrace_lab.nemesis import Nemesis
+
+
+@dataclass
+class FakeProxy:
+    toxics: tuple[Any, ...] = ()
+
+
+@dataclass
+class FakeToxiproxy:
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    toxics: dict[str, set[str]] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+
+    async def add_toxic(self, proxy: str, *, name: str, type: str, stream: str = "downstream", **attributes: Any) -> None:
+        self.calls.append(("add", proxy, name, type, stream))
+        self.toxics.setdefault(proxy, set()).add(name)
+
+    async def remove_toxic(self, proxy: str, name: str) -> None:
+        self.calls.append(("remove", proxy, name))
+        self.toxics[proxy].remove(name)
+
+    async def proxy(self, name: str) -> FakeProxy:
+        return FakeProxy(tuple(type("T", (), {"name": n}) for n in self.toxics.get(name, ())))
+
+    async def disable(self, name: str) -> None:
+        self.disabled.add(name)
+
+    async def enable(self, name: str) -> None:
+        self.disabled.discard(name)
+
+    async def reset(self) -> None:
+        self.toxics.clear()
+        self.disabled.clear()
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.emitted: list[tuple[str, dict[str, Any]]] = []
+
+    async def emit(self, kind: str, **detail: Any) -> None:
+        self.emitted.append((kind, detail))
+
+
+def nemesis(docker_fails: bool = False) -> tuple[Nemesis, FakeToxiproxy, list[dict[str, Any]], list[list[str]]]:
+    toxiproxy, rows, docker_calls = FakeToxiproxy(), [], []
+    subject = Nemesis(toxiproxy, FakeEvents(), containers={"enactor-a": "id-a", "redis": "id-r",  # type: ignore[arg-type]
+                                                           "dns-admin": "id-d"}, history=rows)
+
+    async def docker(verb: str, service: str, *options: str, timeout_s: float = 0.0) -> None:
+        docker_calls.append([verb, *options, service])
+        if docker_fails and verb != "start":
+            raise RuntimeError(f"docker {verb}: Container is restarting")
+    subject._docker = docker  # type: ignore[method-assign]
+    return subject, toxiproxy, rows, docker_calls
+
+
+async def test_a_toxic_is_removed_when_the_block_is_cancelled() -> None:
+    subject, toxiproxy, rows, _ = nemesis()
+    spec = FaultSpec(3, "latency", "enactor-a", 0.0, 60.0,
+                     {"path": "redis", "latency_ms": 500, "jitter_ms": 100, "stream": "upstream"})
+
+    async def hold_it() -> None:
+        async with subject.fault(spec):
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(hold_it())
+    await asyncio.sleep(0.05)
+    assert toxiproxy.toxics == {"enactor-a-redis": {"chaos-3-latency"}}
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert toxiproxy.toxics == {"enactor-a-redis": set()}
+    assert [(r["type"], r["fault"], r["id"]) for r in rows] == [("fault_started", "latency", 3), ("fault_stopped", "latency", 3)]
+
+
+@pytest.mark.parametrize("fault", ["kill-enactor", "pause", "partition"])
+async def test_process_and_partition_faults_are_undone_when_the_block_raises(fault: str) -> None:
+    subject, toxiproxy, rows, docker_calls = nemesis()
+    with pytest.raises(ZeroDivisionError):
+        async with subject.fault(FaultSpec(1, fault, "enactor-a", 0.0, 1.0)):
+            1 / 0
+    undo = {"kill-enactor": ["start", "enactor-a"], "pause": ["unpause", "enactor-a"]}
+    if fault in undo:
+        assert docker_calls[-1] == undo[fault]
+    assert not toxiproxy.disabled
+    assert [r["type"] for r in rows] == ["fault_started", "fault_stopped"]
+
+
+async def test_a_fault_that_cannot_start_is_a_row_and_the_run_goes_on() -> None:
+    subject, _, rows, docker_calls = nemesis(docker_fails=True)
+    async with subject.fault(FaultSpec(2, "pause", "enactor-a", 0.0, 1.0)) as started:
+        assert started is False
+    assert [r["type"] for r in rows] == ["fault_failed"]
+    assert "Container is restarting" in rows[0]["why"]
+    assert docker_calls == [["pause", "enactor-a"]]      # nothing to unpause
+
+
+async def test_heal_starts_what_was_killed_and_unpauses_what_was_paused() -> None:
+    subject, toxiproxy, rows, docker_calls = nemesis()
+    await subject.kill("redis", "kill-redis")
+    await subject.pause("enactor-a")
+    await toxiproxy.add_toxic("enactor-a-dns-admin", name="left", type="latency")
+    await subject.heal()
+    assert ["unpause", "enactor-a"] in docker_calls and ["start", "redis"] in docker_calls
+    assert toxiproxy.toxics == {} and rows[-1]["fault"] == "all"
