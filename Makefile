@@ -44,6 +44,9 @@ up: images ## start the stack (MODE=legacy|safe) and wait until it serves the en
 	  echo "$$line"; $(MAKE) --no-print-directory dig; \
 	  echo "up: the stack is up and in the reproduced outage; make repair fixes it, make reset starts over, make down removes it" >&2; \
 	  exit 3; \
+	elif [ $$status -eq 16 ]; then \
+	  echo "$$line"; echo "up: the stack is up but its endpoint answers empty, and waiting will not change that" >&2; \
+	  exit 4; \
 	fi; \
 	grep '^lab: healed' <<<"$$line" || true; \
 	$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e '^Creating' -e '^Starting' -e 'is up-to-date' -e '^Recreating' || true; \
