@@ -5,17 +5,37 @@
                                            replayed from dns-admin's audit (not from the enactors' events)
     backward_moves(moves)                  the moves to an older generation than the one before
     count_rate(history, process)           probes per second actually made (the client's promise)
+
+The chaos campaign's invariants, each a Verdict (valid True | False | "unknown", with the evidence),
+over a whole history (history.py): check_history(history, endpoint) runs them all.
+    (1) no-empty-answer       no empty answer at the resolver once the first plan was live; the one
+                              exception is the nemesis's own deletion of the live plan, which empties the
+                              answer by definition: from it until the authoritative view answers again
+                              (at most repair_bound_s), plus the negative TTL and slack, and no longer
+    (2) never-back            the endpoint's generation never goes back, replayed from dns-admin's audit
+    (3) no-referenced-delete  no plan deleted (by anyone but the nemesis) while the endpoint or the rollback
+                              record pointed at it, replayed from the audit
+    (4) converges             after the last fault stops, the endpoint is on the newest plan within
+                              converge_bound_s, and the resolver answers within the negative TTL (+ slack)
+                              of the authoritative view answering
+    (5) no-lost-batch         every acknowledged change id is in the final audit as its client's, change
+                              numbers have no gap, and dns-admin's final zone is its audit's replay
+    (6) no-crash-loop         each enactor restarted at most as often as the nemesis killed it
+An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
+"unknown", never a guess. `info` probes (timeouts) never count as empty answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from dnsrace.plans import generation_of_record_name
+from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 
-__all__ = ["EmptyWindow", "Move", "backward_moves", "count_rate", "empty_windows", "endpoint_moves"]
+__all__ = ["INVARIANTS", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
+           "backward_moves", "check_history", "count_rate", "empty_windows", "endpoint_moves", "fault_windows",
+           "overall", "replay"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +113,499 @@ def count_rate(history: Sequence[dict[str, Any]], process: str) -> float:
 
 def _generation(target: str | None, endpoint: str) -> int | None:
     return generation_of_record_name(target, endpoint) if target else None
+
+
+# --- the chaos campaign's invariants ------------------------------------------------------------------
+#
+# Each is a pure function of a whole history (history.py) and the run's parameters, returning a Verdict:
+# valid True (held), False (broken: the evidence says where) or "unknown" (the history cannot tell, e.g.
+# the audit was cut short or the run ended before a bound ran out). `info` probes never count as empty.
+
+Valid = Literal[True, False, "unknown"]
+UNKNOWN: Valid = "unknown"
+NEMESIS_CLIENT = "nemesis"          # the nemesis's own batches (its deletion is the fault, not a violation)
+ACKNOWLEDGING_EVENTS = ("record_set_written", "endpoint_pointed", "cleanup_deleted")
+INVARIANTS = ("no-empty-answer", "never-back", "no-referenced-delete", "converges", "no-lost-batch",
+              "no-crash-loop")
+TITLES = {
+    "no-empty-answer": "(1) no empty answer at the resolver once the first plan was live",
+    "never-back": "(2) the endpoint's generation never goes back (dns-admin's audit)",
+    "no-referenced-delete": "(3) no plan deleted while the endpoint or rollback pointed at it",
+    "converges": "(4) after the last fault: the endpoint on the newest plan, then clients answer, within bounds",
+    "no-lost-batch": "(5) no acknowledged batch lost across dns-admin restarts",
+    "no-crash-loop": "(6) no enactor crash loop: restarts <= the kills the nemesis made",
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a verdict points on the run's time axis: an instant, or a window when `until` is set."""
+
+    t: float
+    label: str
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    invariant: str
+    valid: Valid
+    evidence: tuple[str, ...]
+    marks: tuple[Mark, ...] = ()
+    measures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.invariant]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"invariant": self.invariant, "title": self.title, "valid": self.valid,
+                "evidence": list(self.evidence), "measures": self.measures,
+                "marks": [{"t": m.t, "label": m.label, "until": m.until} for m in self.marks]}
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    id: Any
+    fault: str
+    target: str
+    start: float
+    stop: float | None     # None: never stopped in the history
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    converge_bound_s: float = 15.0
+    negative_ttl_s: float = 15.0
+    repair_bound_s: float = 10.0
+    answer_slack_s: float = 2.0
+
+    @classmethod
+    def from_run(cls, run: dict[str, Any]) -> Bounds:
+        parameters = (run.get("schedule") or {}).get("parameters") or {}
+        return cls(**{name: float(parameters[name]) for name in cls.__dataclass_fields__ if name in parameters})
+
+
+def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str, Verdict]:
+    """Every invariant over one history (history.py's rows, the run line first)."""
+    run = history[0] if history and history[0].get("source") == "run" else {}
+    bounds = Bounds.from_run(run)
+    probes = [r for r in history if r.get("source") == "client"]
+    nemesis = [r for r in history if r.get("source") == "nemesis"]
+    events = [r for r in history if r.get("source") == "event"]
+    audit = [r for r in history if r.get("source") == "audit"]
+    observations = [r for r in history if r.get("source") == "observation"]
+    end = max((float(r.get("t") or 0) for r in history[1:]), default=0.0)
+    windows = fault_windows(nemesis)
+    return {
+        "no-empty-answer": check_no_empty_answer(probes, windows, bounds),
+        "never-back": check_never_back(audit, endpoint),
+        "no-referenced-delete": check_no_referenced_delete(audit, endpoint),
+        "converges": check_converges(probes, windows, events, audit, endpoint, bounds, end),
+        "no-lost-batch": check_no_lost_batch(events, nemesis, audit, observations, windows),
+        "no-crash-loop": check_no_crash_loop(events, windows, observations),
+    }
+
+
+def overall(verdicts: Mapping[str, Verdict]) -> Valid:
+    values = [v.valid for v in verdicts.values()]
+    if False in values:
+        return False
+    return UNKNOWN if UNKNOWN in values else True
+
+
+def fault_windows(nemesis: Iterable[dict[str, Any]]) -> list[FaultWindow]:
+    """Start/stop pairs, matched by fault id (the campaign's) or by fault and target (the scenarios').
+    heal()'s `fault: all` stop ends every window still open."""
+    open_: dict[Any, dict[str, Any]] = {}
+    windows: list[FaultWindow] = []
+    for row in sorted(nemesis, key=lambda r: float(r.get("t") or 0)):
+        kind = row.get("type")
+        key = row.get("id") if row.get("id") is not None else (row.get("fault"), row.get("target"))
+        if kind == "fault_started":
+            open_[key] = row
+        elif kind == "fault_stopped" and row.get("fault") == "all":
+            for started in open_.values():
+                windows.append(_window(started, float(row["t"])))
+            open_.clear()
+        elif kind == "fault_stopped" and key in open_:
+            windows.append(_window(open_.pop(key), float(row["t"])))
+    windows += [_window(started, None) for started in open_.values()]
+    return sorted(windows, key=lambda w: w.start)
+
+
+def _window(started: dict[str, Any], stop: float | None) -> FaultWindow:
+    skip = {"source", "type", "t", "id", "fault", "target"}
+    return FaultWindow(started.get("id"), str(started.get("fault")), str(started.get("target")), float(started["t"]),
+                       stop, {k: v for k, v in started.items() if k not in skip})
+
+
+def _completions(probes: Iterable[dict[str, Any]], process: str) -> list[dict[str, Any]]:
+    return sorted((op for op in probes if op.get("process") == process and op.get("type") in ("ok", "fail", "info")),
+                  key=lambda op: float(op["t"]))
+
+
+# (1) ----------------------------------------------------------------------------------------------------
+
+def deletion_excuses(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
+                     bounds: Bounds) -> list[tuple[float, float]]:
+    """When an empty answer is the deletion's own doing, not the system's: from the deletion until the
+    authoritative view answered again (at most repair_bound_s), plus the negative-cache TTL the resolver
+    may keep the empty answer for, plus the slack of CoreDNS's reload and the positive TTL."""
+    authoritative = _completions(probes, "authoritative")
+    excuses = []
+    for deletion in (w for w in windows if w.fault == "delete-live-plan"):
+        back = deletion.start
+        seen_empty = False
+        for op in authoritative:
+            if op["t"] < deletion.start:
+                continue
+            if op["type"] == "fail":
+                seen_empty = True
+            elif op["type"] == "ok" and seen_empty:
+                back = float(op["t"])
+                break
+        else:
+            back = deletion.start + bounds.repair_bound_s if seen_empty else deletion.start
+        back = min(back, deletion.start + bounds.repair_bound_s)
+        excuses.append((deletion.start, back + bounds.negative_ttl_s + bounds.answer_slack_s))
+    return excuses
+
+
+def check_no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
+                          bounds: Bounds) -> Verdict:
+    resolver = _completions(probes, "resolver")
+    first_ok = next((op for op in resolver if op["type"] == "ok"), None)
+    if first_ok is None:
+        return Verdict("no-empty-answer", UNKNOWN, ("the resolver never answered with addresses: no plan was "
+                                                    f"seen live ({len(resolver)} completions)",))
+    live_from = float(first_ok["t"])
+    excuses = deletion_excuses(probes, windows, bounds)
+    after = [op for op in resolver if op["t"] >= live_from]
+    every = empty_windows(after, "resolver")
+    unexcused_ops = [op for op in after if op["type"] == "fail"
+                     and not any(start <= op["t"] <= end for start, end in excuses)]
+    # Windows of unexcused empties: the same runs, where an excused empty, like `info`, neither opens nor closes one.
+    counted = {id(op) for op in unexcused_ops}
+    unexcused = empty_windows([op for op in after if op["type"] != "fail" or id(op) in counted], "resolver")
+    longest = max((w.seconds for w in every), default=0.0)
+    measures = {"empty_answers": sum(w.probes for w in every), "longest_empty_s": round(longest, 3),
+                "excused_empty_answers": sum(w.probes for w in every) - len(unexcused_ops),
+                "timeouts": sum(1 for op in after if op["type"] == "info"), "answers": len(after)}
+    excuse_text = "".join(f"; the deletion at {start:.3f} excuses empty answers until {end:.3f}"
+                          for start, end in excuses)
+    if not unexcused:
+        return Verdict("no-empty-answer", True, (
+            f"{len(after)} resolver answers since the first plan was live, none empty beyond what a deletion "
+            f"excuses ({measures['excused_empty_answers']} excused, {measures['timeouts']} timeouts, never counted)"
+            + excuse_text,), measures=measures)
+    evidence = [f"the resolver answered EMPTY {len(unexcused_ops)} times in {len(unexcused)} window(s), "
+                f"the longest {max(w.seconds for w in unexcused):.1f} s" + ("" if unexcused[-1].closed else
+                                                                             ", the last one never closed")
+                + excuse_text]
+    for window in unexcused[:5]:
+        rcode = next((op.get("rcode") for op in unexcused_ops if op["t"] == window.start), "?")
+        evidence.append(f"empty ({rcode}) from {window.start:.3f} to {window.end:.3f} ({window.probes} answers)")
+    marks = tuple(Mark(w.start, f"(1) empty {w.seconds:.1f} s", w.end) for w in unexcused)
+    return Verdict("no-empty-answer", False, tuple(evidence), marks, measures)
+
+
+# The zone as dns-admin's audit says it was: replayed from the accepted batches. -------------------------
+
+Zone = dict[tuple[str, str], dict[str, Any]]
+
+
+def audit_complete(audit: Sequence[dict[str, Any]]) -> str | None:
+    """None when the audit holds every row since the stack's reset (seq 1, 2, ... without a gap); else why not."""
+    seqs = sorted(int(row.get("seq") or 0) for row in audit)
+    if not seqs:
+        return "the audit is empty"
+    if seqs[0] != 1:
+        return f"the audit starts at row {seqs[0]}, not 1 (cut short: dns-admin returns the newest 1000)"
+    gaps = [b for a, b in zip(seqs, seqs[1:]) if b != a + 1]
+    return f"the audit skips rows before {gaps[0]}" if gaps else None
+
+
+def _name(text: Any) -> str:
+    return str(text or "").rstrip(".").lower()
+
+
+def replay(audit: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], Zone, Zone]]:
+    """(row, zone before, zone after) for every accepted batch, in the order dns-admin applied them."""
+    zone: Zone = {}
+    steps = []
+    for row in sorted((r for r in audit if r.get("outcome") == "accepted"), key=lambda r: int(r.get("seq") or 0)):
+        before = dict(zone)
+        for change in (row.get("batch") or {}).get("changes", []):
+            record_set = change.get("record_set") or {}
+            key = (_name(record_set.get("name")), str(record_set.get("type")))
+            if change.get("action") == "DELETE":
+                zone.pop(key, None)
+            else:
+                zone[key] = record_set
+        steps.append((row, before, dict(zone)))
+    return steps
+
+
+def _alias(zone: Zone, name: str) -> str | None:
+    record_set = zone.get((name, "ALIAS"))
+    return _name(record_set.get("target")) if record_set else None
+
+
+# (2) ----------------------------------------------------------------------------------------------------
+
+def check_never_back(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
+    if (why := audit_complete(audit)) is not None:
+        return Verdict("never-back", UNKNOWN, (why,))
+    moves = endpoint_moves(audit, endpoint)
+    back = backward_moves(moves)
+    measures = {"moves": len(moves), "backward_moves": len(back)}
+    if not back:
+        return Verdict("never-back", True, (f"{len(moves)} endpoint moves replayed from {len(audit)} audit rows, "
+                                            "each to a newer plan",), measures=measures)
+    evidence = tuple(f"{m.change_id} by {m.client} moved the endpoint BACK from plan {m.before} to plan {m.after}"
+                     for m in back)
+    return Verdict("never-back", False, evidence,
+                   tuple(Mark(m.t, f"(2) back {m.before}->{m.after} by {m.client}") for m in back), measures)
+
+
+# (3) ----------------------------------------------------------------------------------------------------
+
+def check_no_referenced_delete(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
+    if (why := audit_complete(audit)) is not None:
+        return Verdict("no-referenced-delete", UNKNOWN, (why,))
+    endpoint = _name(endpoint)
+    rollback = f"rollback.{endpoint}"
+    found: list[tuple[dict[str, Any], str, str]] = []
+    deletions = 0
+    for row, before, after in replay(audit):
+        deleted = [name for (name, kind) in before if kind == "A" and (name, kind) not in after
+                   and generation_of_record_name(name, endpoint) is not None]
+        deletions += len(deleted)
+        if row.get("client") == NEMESIS_CLIENT:
+            continue   # the nemesis's deletion is the fault being injected
+        for name in deleted:
+            for reference, label in ((endpoint, "the endpoint"), (rollback, "the rollback record")):
+                if _alias(after, reference) == name:
+                    found.append((row, name, label))
+    measures = {"plan_deletions": deletions, "referenced_deletions": len(found)}
+    if not found:
+        return Verdict("no-referenced-delete", True, (f"{deletions} plan record sets deleted, none while the "
+                                                      "endpoint or the rollback record pointed at it",),
+                       measures=measures)
+    evidence = tuple(f"{row.get('change_id')} by {row.get('client')} ({row.get('comment')}) deleted "
+                     f"{name.split('.', 1)[0]} while {label} pointed at it" for row, name, label in found)
+    marks = tuple(Mark(float(row["t"]), f"(3) {row.get('client')} deleted live {name.split('.', 1)[0]}")
+                  for row, name, _ in found)
+    return Verdict("no-referenced-delete", False, evidence, marks, measures)
+
+
+# (4) ----------------------------------------------------------------------------------------------------
+
+def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
+                    events: Sequence[dict[str, Any]], audit: Sequence[dict[str, Any]], endpoint: str,
+                    bounds: Bounds, end: float) -> Verdict:
+    if not windows:
+        return Verdict("converges", UNKNOWN, ("no fault in the history: nothing to recover from",))
+    if any(w.stop is None for w in windows):
+        still = ", ".join(f"{w.fault} {w.target}" for w in windows if w.stop is None)
+        return Verdict("converges", UNKNOWN, (f"a fault never stopped in the history: {still}",))
+    if (why := audit_complete(audit)) is not None:
+        return Verdict("converges", UNKNOWN, (why,))
+    last_stop = max(float(w.stop or 0) for w in windows)
+    endpoint = _name(endpoint)
+    created = sorted((float(e["t"]), generation_of_plan_id(str(e["plan"]))) for e in events
+                     if e.get("kind") == "plan_created" and e.get("plan"))
+    steps = replay(audit)
+
+    def zone_at(t: float) -> Zone:
+        zone: Zone = {}
+        for row, _before, after in steps:
+            if float(row["t"]) > t:
+                break
+            zone = after
+        return zone
+
+    def newest_at(t: float) -> int:
+        return max((g for at, g in created if at <= t), default=0)
+
+    def on_newest(moment: float) -> bool:
+        zone = zone_at(moment)
+        target = _alias(zone, endpoint)
+        generation = generation_of_record_name(target, endpoint) if target else None
+        return generation is not None and generation >= newest_at(moment) and (target, "A") in zone
+
+    converged_at = next((moment for moment in [last_stop] + [float(row["t"]) for row, _, _ in steps
+                                                              if float(row["t"]) > last_stop] if on_newest(moment)), None)
+    measures: dict[str, Any] = {"last_fault_stopped": last_stop}
+    marks: list[Mark] = []
+    evidence: list[str] = []
+    if converged_at is None:
+        if end < last_stop + bounds.converge_bound_s:
+            return Verdict("converges", UNKNOWN, (f"the history ends {end - last_stop:.1f} s after the last fault, "
+                                                  f"before the {bounds.converge_bound_s:.0f} s bound, unconverged",))
+        target = _alias(zone_at(end), endpoint)
+        return Verdict("converges", False, (
+            f"the endpoint never reached the newest plan (plan {newest_at(end)}) after the last fault stopped; it "
+            f"aliases {target or 'nothing'}" + ("" if target is None or (target, "A") in zone_at(end) else
+                                                  ", which does not exist"),),
+            (Mark(last_stop + bounds.converge_bound_s, "(4) not converged"),), measures)
+    converge_s = converged_at - last_stop
+    measures["converge_s"] = round(converge_s, 3)
+    valid: Valid = True
+    if converge_s > bounds.converge_bound_s:
+        valid = False
+        evidence.append(f"the endpoint reached the newest plan {converge_s:.1f} s after the last fault stopped "
+                        f"(bound {bounds.converge_bound_s:.0f} s)")
+        marks.append(Mark(converged_at, f"(4) converged late, {converge_s:.1f} s"))
+    else:
+        evidence.append(f"the endpoint was on the newest plan {converge_s:.1f} s after the last fault stopped "
+                        f"(bound {bounds.converge_bound_s:.0f} s)")
+    # And it stays there: once converged, it is off the newest plan (a new plan not yet applied, or an
+    # alias to a plan that is gone) for at most the bound at a time.
+    moments = sorted({float(row["t"]) for row, _, _ in steps} | {at for at, _ in created})
+    off_since: float | None = None
+    for moment in [m for m in moments if m > converged_at] + [end]:
+        if on_newest(moment):
+            if off_since is not None and moment - off_since > bounds.converge_bound_s:
+                break
+            off_since = None
+        elif off_since is None:
+            off_since = moment
+    if off_since is not None and end - off_since > bounds.converge_bound_s:
+        target = _alias(zone_at(off_since), endpoint)
+        valid = False
+        evidence.append(f"after that it left the newest plan at {off_since:.3f} for more than "
+                        f"{bounds.converge_bound_s:.0f} s (it aliased {target or 'nothing'}"
+                        + ("" if target is None or (target, "A") in zone_at(off_since) else ", which does not exist")
+                        + ")")
+        marks.append(Mark(off_since, "(4) off the newest plan", off_since + bounds.converge_bound_s))
+    # Clients: the authoritative view answers from `ready` on; the resolver may serve a cached empty answer
+    # for the negative TTL after that (plus reload and positive-TTL slack), and not a moment longer.
+    authoritative = [op for op in _completions(probes, "authoritative") if op["t"] >= last_stop]
+    last_auth_empty = max((float(op["t"]) for op in authoritative if op["type"] == "fail"), default=None)
+    ready = max(converged_at, last_auth_empty or converged_at)
+    deadline = ready + bounds.negative_ttl_s + bounds.answer_slack_s
+    resolver = [op for op in _completions(probes, "resolver") if op["t"] >= last_stop]
+    late = [op for op in resolver if op["type"] == "fail" and op["t"] > deadline]
+    last_empty = max((float(op["t"]) for op in resolver if op["type"] == "fail"), default=None)
+    answered = next((float(op["t"]) for op in resolver if op["type"] == "ok"
+                     and (last_empty is None or op["t"] > last_empty)), None)
+    if answered is not None:
+        measures["clients_answer_s"] = round(max(0.0, answered - last_stop), 3)
+    if late:
+        valid = False
+        evidence.append(f"the resolver still answered EMPTY {len(late)} times after {deadline:.3f} (the authoritative "
+                        f"view answered from {ready:.3f}, negative TTL {bounds.negative_ttl_s:.0f} s + "
+                        f"{bounds.answer_slack_s:.0f} s)")
+        marks.append(Mark(float(late[0]["t"]), "(4) clients still empty", float(late[-1]["t"])))
+    elif answered is None:
+        if end < deadline:
+            return Verdict("converges", UNKNOWN if valid else False, (
+                *evidence, f"the history ends before the resolver answered and before its bound ({deadline:.3f})"),
+                tuple(marks), measures)
+        valid = False
+        evidence.append("the resolver never answered with addresses after the last fault")
+    else:
+        evidence.append(f"clients (the resolver) answered {answered - last_stop:.1f} s after the last fault stopped")
+    return Verdict("converges", valid, tuple(evidence), tuple(marks), measures)
+
+
+# (5) ----------------------------------------------------------------------------------------------------
+
+def check_no_lost_batch(events: Sequence[dict[str, Any]], nemesis: Sequence[dict[str, Any]],
+                        audit: Sequence[dict[str, Any]], observations: Sequence[dict[str, Any]],
+                        windows: Sequence[FaultWindow]) -> Verdict:
+    """Every change id a client was given (an ack) is in the final audit, as that client's batch; the
+    accepted change numbers run 1..n without a gap; and the zone dns-admin lists at the end is the one its
+    audit replays to. A batch whose answer was lost (`info`) may or may not be there: not checked."""
+    if (why := audit_complete(audit)) is not None:
+        return Verdict("no-lost-batch", UNKNOWN, (why,))
+    restarts = sum(1 for w in windows if w.fault == "kill-dns-admin")
+    accepted = {str(row["change_id"]): row for row in audit if row.get("outcome") == "accepted"}
+    claims: list[tuple[float, str, str, str | None]] = []     # (t, change id, client, comment or None)
+    for event in events:
+        change_id = (event.get("detail") or {}).get("change_id")
+        if not change_id:
+            continue
+        if event.get("kind") in ACKNOWLEDGING_EVENTS:
+            claims.append((float(event["t"]), str(change_id), str(event.get("service")), None))
+        elif event.get("service") == "dns-admin" and event.get("kind") == "batch_accepted":
+            detail = event["detail"]
+            claims.append((float(event["t"]), str(change_id), str(detail.get("client") or ""), detail.get("comment")))
+    claims += [(float(row["t"]), str(row["change_id"]), NEMESIS_CLIENT, None) for row in nemesis
+               if row.get("type") == "fault_started" and row.get("fault") == "delete-live-plan" and row.get("change_id")]
+    problems: list[tuple[float, str]] = []
+    reported: set[str] = set()
+    for t, change_id, client, comment in sorted(claims, key=lambda claim: (claim[0], claim[1])):
+        row = accepted.get(change_id)
+        if change_id in reported:
+            continue   # one acknowledgement per batch is enough to say so (the client's and dns-admin's echo)
+        if row is None:
+            reported.add(change_id)
+            problems.append((t, f"{change_id}, acknowledged to {client}, is not in the audit as accepted"))
+        elif str(row.get("client") or "") != client or (comment is not None and row.get("comment") != comment):
+            reported.add(change_id)
+            problems.append((t, f"{change_id} was acknowledged to {client} ({comment or 'its batch'}), but the audit "
+                                f"holds {row.get('client')}'s \"{row.get('comment')}\" under it: a batch was lost "
+                                f"and its number given again"))
+    numbers = sorted(int(change_id.rsplit("-", 1)[-1]) for change_id in accepted)
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))[:5]
+        problems.append((0.0, f"accepted change numbers have gaps (missing {missing}): committed batches are gone"))
+    final = next((o for o in reversed(observations) if o.get("record_sets") is not None and o.get("serial")), None)
+    if final is not None:
+        # The listing came with its serial (change number + 1): replay exactly the batches it includes.
+        listed = {(_name(rs.get("name")), str(rs.get("type"))): _shape(rs) for rs in final["record_sets"]}
+        included = [row for row in audit if row.get("outcome") != "accepted"
+                    or int(str(row["change_id"]).rsplit("-", 1)[-1]) < int(final["serial"])]
+        steps = replay(included)
+        replayed = {key: _shape(rs) for key, rs in (steps[-1][2] if steps else {}).items()}
+        if listed != replayed:
+            differ = sorted(set(listed.items()) ^ set(replayed.items()))[:4]
+            problems.append((float(final["t"]), f"the zone dns-admin lists differs from its audit's replay: {differ}"))
+    measures = {"acknowledged": len(claims), "dns_admin_restarts": restarts, "accepted": len(accepted)}
+    if not problems:
+        return Verdict("no-lost-batch", True, (
+            f"{len(claims)} acknowledgements, every one in the final audit as its client's batch; change numbers "
+            f"1..{len(accepted)} without a gap" + ("; the final zone is the audit's replay" if final else "")
+            + f"; dns-admin killed {restarts} time(s)",), measures=measures)
+    return Verdict("no-lost-batch", False, tuple(text for _, text in problems),
+                   tuple(Mark(t, "(5) lost batch") for t, _ in problems if t), measures)
+
+
+def _shape(record_set: dict[str, Any]) -> tuple[Any, ...]:
+    records = tuple(sorted((str(r.get("address")), int(r.get("weight") or 0)) for r in record_set.get("records") or []))
+    return (_name(record_set.get("target")) if record_set.get("target") else None, records)
+
+
+# (6) ----------------------------------------------------------------------------------------------------
+
+def check_no_crash_loop(events: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
+                        observations: Sequence[dict[str, Any]], enactors: Sequence[str] = ("enactor-a", "enactor-b",
+                                                                                           "enactor-c")) -> Verdict:
+    counts = next((o["restart_counts"] for o in reversed(observations) if o.get("restart_counts") is not None), None)
+    started = {name: sum(1 for e in events if e.get("service") == name and e.get("kind") == "enactor_started")
+               for name in enactors}
+    if counts is None and not any(started.values()):
+        return Verdict("no-crash-loop", UNKNOWN, ("neither docker's restart counts nor any enactor_started event "
+                                                  "is in the history",))
+    problems, lines, marks = [], [], []
+    measures: dict[str, Any] = {}
+    for name in enactors:
+        kills = sum(1 for w in windows if w.fault == "kill-enactor" and w.target == name)
+        crashes = [e for e in events if e.get("service") == name and e.get("kind") == "enactor_crashed"]
+        docker = int((counts or {}).get(name) or 0)
+        restarts = max(docker, started[name] - 1 if started[name] else 0, len(crashes))
+        measures[name] = {"restarts": restarts, "kills": kills, "crashes": len(crashes)}
+        line = (f"{name}: {restarts} restart(s) (docker {docker}, {started[name]} start event(s), "
+                f"{len(crashes)} crash(es)), {kills} kill(s) by the nemesis")
+        lines.append(line)
+        if restarts > kills:
+            reasons = sorted({str((c.get("detail") or {}).get("exception")) for c in crashes})
+            problems.append(line + (f"; crashed with {', '.join(reasons)}" if reasons else ""))
+            marks += [Mark(float(c["t"]), f"(6) {name} crashed") for c in crashes[:6]]
+    if problems:
+        return Verdict("no-crash-loop", False, tuple(problems), tuple(marks), measures)
+    return Verdict("no-crash-loop", True, tuple(lines), measures=measures)
