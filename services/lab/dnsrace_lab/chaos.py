@@ -1,0 +1,382 @@
+"""python3 -m dnsrace_lab.chaos — a randomized, seeded fault campaign on the running stack (make chaos).
+
+    --mode safe|legacy  --runs N  --seed S        runs S, S+1, ... S+N-1, each its own schedule
+    --replay store/chaos/<run>                    the same schedule (and mode) as that run, again
+
+Each run, Jepsen's shape, every part in its own module:
+    1. reset      the stack's state cleared in place (dnsrace_lab.reset, about 12 s): each run starts at
+                  the lab's first second, so runs are independent and the audit starts at row 1
+    2. generator  the schedule, from the seed alone (generator.py); its first log line is the seed and
+                  every parameter
+    3. client     probes of the resolver and the authoritative view, 20 a second each (client.py), from
+                  before the first fault to the end
+    4. nemesis    each fault started at its time and stopped after its length, in a `finally`
+                  (nemesis.py); then heal(), in a `finally` too: no toxic, paused or killed container
+                  outlives a run, Ctrl-C included
+    5. recovery   "waiting for recovery": until the endpoint is on the newest plan and the resolver
+                  answers (bounded by the checker's own bounds), then the final reads
+    6. history    probes, the nemesis's rows, the stream's events (and those only in container logs),
+                  dns-admin's audit and the final reads, in one JSONL file (history.py)
+    7. checker    the six invariants, from the history alone (checker.py)
+    8. report     store/chaos/<time>-<mode>-<seed>/: history.jsonl, results.json, logs/, timeline.html,
+                  and store/latest -> it (report.py); one row per run, a summary at the end
+
+Exit status: 0 every invariant held in every run; 1 one was broken; 2 a verdict was unknown (or the
+campaign itself could not run: the stack would not reset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from dnsrace.events import Event
+from dnsrace.plans import plan_id, plan_record_name
+
+from . import checker, history, report
+from .client import Prober
+from .generator import Parameters, Schedule, generate
+from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
+from .nemesis import Nemesis
+from .outage import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
+from .reset import EXIT_CANNOT_RESET_IN_PLACE, containers
+
+SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, "backend-1", "backend-2", "backend-3")
+RESET_TIMEOUT_S = 300.0
+FIRST_ANSWER_WITHIN_S = 30.0   # after the reset, the resolver answers (wait-ready saw it already)
+FAULT_OVERRUN_S = 90.0         # the fault phase may run this much past its length (slow docker starts)
+RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
+EXPORT_ATTEMPTS_MAX = 5
+STREAM_CHUNK = 2_000
+STREAM_CHUNKS_MAX = 100
+LOG_TIMEOUT_S = 30.0
+DOCKER_TIMEOUT_S = 30.0
+
+
+class CampaignError(Exception):
+    """The campaign could not run (the stack would not reset, is missing, ...): no verdict at all."""
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    schedule: Schedule
+    verdicts: dict[str, checker.Verdict]
+    faults_started: int
+    run_s: float          # the run itself: from the first probe to the last export
+    reset_s: float
+
+    @property
+    def valid(self) -> checker.Valid:
+        return checker.overall(self.verdicts)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- 1. reset -------------------------------------------------------------------------------------------
+
+def reset_stack(project: str, mode: str, log: list[str]) -> float:
+    """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "dnsrace_lab.reset", "--mode", mode, "--project", project]
+    env = os.environ | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    for attempt in (1, 2):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=RESET_TIMEOUT_S, env=env, cwd=TOP)
+        log += [line for line in (result.stdout + result.stderr).splitlines() if line]
+        if result.returncode == 0:
+            return time.monotonic() - started
+        if result.returncode != EXIT_CANNOT_RESET_IN_PLACE or attempt == 2:
+            raise CampaignError(f"the stack did not reset (exit {result.returncode}): "
+                                f"{(result.stderr or result.stdout).strip()[-400:]}")
+        # Another mode (or a missing container): compose recreates exactly what differs, then reset again.
+        up = subprocess.run([*compose_command(project), "up", "-d", "--remove-orphans"], capture_output=True, text=True,
+                            timeout=RESET_TIMEOUT_S, env=env | {"ENACTOR_MODE": mode}, cwd=TOP)
+        log += [line for line in (up.stdout + up.stderr).splitlines() if line]
+        if up.returncode != 0:
+            raise CampaignError(f"compose up in mode {mode} failed: {up.stderr.strip()[-400:]}")
+    raise CampaignError("unreachable")
+
+
+# --- 4. the interpreter: each fault at its time --------------------------------------------------------
+
+async def inject(nemesis: Nemesis, spec: Any, phase_started: float) -> None:
+    await asyncio.sleep(max(0.0, phase_started + spec.at_s - time.monotonic()))
+    async with nemesis.fault(spec) as started:
+        if started:
+            await asyncio.sleep(spec.for_s)
+
+
+def event_waiter(live: Live):  # type: ignore[no-untyped-def]
+    """For the nemesis's triggers (a pause while the lock is held, a kill mid-batch): None if not in time."""
+    async def wait(match: Any, within_s: float) -> Event | None:
+        try:
+            since = await live.stream_position()
+            return await live.wait_event(since, "a fault's trigger", match, within_s=within_s)
+        except (StepNotReached, aioredis.RedisError, OSError, TimeoutError):
+            return None
+    return wait
+
+
+# --- 5. recovery and the final reads --------------------------------------------------------------------
+
+async def on_newest_plan(live: Live) -> bool:
+    try:
+        alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+        newest = await live.newest_generation()
+        target = plan_record_name(plan_id(max(newest, 1)), ENDPOINT)
+        return (alias is not None and alias.target == target
+                and await live.admin.get_record_set(target, "A") is not None)
+    except Exception:  # noqa: BLE001 — dns-admin or Redis just restarted: not yet, ask again
+        return False
+
+
+def answering(prober: Prober) -> bool:
+    last = next((op for op in reversed(prober.history) if op["process"] == "resolver" and op["type"] != "invoke"), None)
+    return last is not None and last["type"] == "ok"
+
+
+async def wait_for_recovery(live: Live, prober: Prober, parameters: Parameters) -> None:
+    """Until the endpoint is on the newest plan and clients answer, within the checker's bounds (+1 s):
+    the history must reach past a bound for the checker to say it was missed rather than "unknown"."""
+    started = time.monotonic()
+    converged_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if converged_at is None and await on_newest_plan(live):
+            converged_at = now
+        if converged_at is None and now - started > parameters.converge_bound_s + 1:
+            return
+        if converged_at is not None:
+            if answering(prober) and now - converged_at >= RECOVERY_TAIL_S:
+                return
+            if now - converged_at > parameters.negative_ttl_s + parameters.answer_slack_s + 1:
+                return
+        await asyncio.sleep(0.2)
+
+
+async def final_reads(live: Live) -> dict[str, Any]:
+    observation: dict[str, Any] = {"t": time.time(), "what": "final reads"}
+    try:
+        observation["restart_counts"] = await asyncio.to_thread(live.restart_counts)
+    except (subprocess.SubprocessError, OSError, KeyError) as error:
+        observation["restart_counts_error"] = repr(error)
+    try:
+        observation["newest_generation"] = await live.newest_generation()
+    except (aioredis.RedisError, OSError, TimeoutError) as error:
+        observation["newest_generation_error"] = repr(error)
+    try:
+        # The raw listing: its serial says exactly which batches it includes (checker (5)).
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            async with session.get(f"http://127.0.0.1:{live.ports.admin}/v1/record-sets") as response:
+                listing = await response.json(content_type=None)
+        observation["serial"] = listing["serial"]
+        observation["record_sets"] = listing["record_sets"]
+        observation["endpoint_alias"] = next((rs.get("target") for rs in listing["record_sets"]
+                                              if rs["name"] == ENDPOINT and rs["type"] == "ALIAS"), None)
+    except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError) as error:
+        observation["record_sets_error"] = repr(error)
+    return observation
+
+
+# --- 6. the history's exports ---------------------------------------------------------------------------
+
+async def export_events(live: Live) -> list[dict[str, Any]]:
+    """Every event in the stream (it starts at the reset), oldest first; bounded retries and chunks."""
+    for attempt in range(EXPORT_ATTEMPTS_MAX):
+        try:
+            found: list[dict[str, Any]] = []
+            cursor = "-"
+            for _ in range(STREAM_CHUNKS_MAX):
+                rows = await live.redis.xrange("dnsrace:events", min=cursor, count=STREAM_CHUNK)
+                for entry_id, fields in rows:
+                    event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
+                    found.append(event.to_json())
+                if len(rows) < STREAM_CHUNK:
+                    return found
+                cursor = f"({rows[-1][0].decode()}"
+            return found
+        except (aioredis.RedisError, OSError, TimeoutError):
+            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
+                raise
+            await asyncio.sleep(1.0)
+    return []
+
+
+async def export_audit(live: Live) -> list[dict[str, Any]]:
+    for attempt in range(EXPORT_ATTEMPTS_MAX):
+        try:
+            return [{k: v for k, v in row.items()} for row in await live.admin.audit(1000)]
+        except Exception:  # noqa: BLE001 — dns-admin may have just been restarted: bounded retries
+            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
+                raise
+            await asyncio.sleep(1.0)
+    return []
+
+
+def container_logs(project: str, since: float) -> dict[str, str]:
+    """Each container's log since the run started (docker's timestamps on each line)."""
+    logs = {}
+    for service, container in sorted(containers(project).items()):
+        result = subprocess.run(["docker", "logs", "--timestamps", "--since", f"{since:.3f}", container.id],
+                                capture_output=True, text=True, timeout=LOG_TIMEOUT_S)
+        logs[service] = result.stdout + result.stderr
+    return logs
+
+
+# --- one run --------------------------------------------------------------------------------------------
+
+async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) -> RunResult:
+    parameters = schedule.parameters
+    folder = report.run_folder(store, parameters.mode, schedule.seed)
+    run_log = [schedule.first_line()]
+    say(f"chaos: run seed {schedule.seed}, mode {parameters.mode}: {len(schedule.faults)} faults: "
+        + ", ".join(f"{f.label()} @{f.at_s:g}s/{f.for_s:g}s" for f in schedule.faults))
+    reset_s = await asyncio.to_thread(reset_stack, project, parameters.mode, run_log)
+    run_log.append(f"reset in {reset_s:.1f} s")
+    ids = {service: c.id for service, c in (await asyncio.to_thread(containers, project)).items()}
+    if set(SERVICES) - set(ids):
+        raise CampaignError(f"containers missing: {sorted(set(SERVICES) - set(ids))}")
+    rows: list[dict[str, Any]] = []
+    started_wall = time.time()
+    started = time.monotonic()
+    async with Live(project, ports) as live:
+        nemesis = Nemesis(live.toxiproxy, live.events, containers=ids, history=rows, admin=live.admin,
+                          wait_event=event_waiter(live))
+        prober = Prober(ENDPOINT, {"resolver": ports.dns, "authoritative": ports.dns_auth},
+                        rate_hz=parameters.probe_rate_hz)
+        try:
+            async with prober:
+                if not await first_answer(prober):
+                    run_log.append("the resolver did not answer before the faults; judged as it is")
+                rows.append(phase("faults", "the fault phase starts", schedule=len(schedule.faults)))
+                phase_started = time.monotonic()
+                async with asyncio.timeout(parameters.fault_phase_s + FAULT_OVERRUN_S):
+                    async with asyncio.TaskGroup() as group:
+                        for spec in schedule.faults:
+                            group.create_task(inject(nemesis, spec, phase_started))
+                await nemesis.heal()
+                rows.append(phase("recovery", "every fault healed; waiting for recovery"))
+                await wait_for_recovery(live, prober, parameters)
+                observation = await final_reads(live)
+                rows.append(phase("final", "final reads done"))
+        finally:
+            # Whatever ended the block (an error, Ctrl-C, SIGTERM), nothing the nemesis did outlives it.
+            await asyncio.shield(nemesis.heal())
+        # The history ends here: the stream is read first, the audit after it, so every batch an event
+        # acknowledges is already in the audit. The services run on meanwhile; what their logs print
+        # after this moment is left out, or the audit would lag it.
+        cut = time.time()
+        events = await export_events(live)
+        audit = await export_audit(live)
+    logs = await asyncio.to_thread(container_logs, project, started_wall - 1.0)
+    logged = [event for service in (*ENACTORS, "planner", "dns-admin")
+              for event in history.events_from_log(logs.get(service, "")) if float(event["t"]) <= cut]
+    run = {"schedule": schedule.to_json(), "seed": schedule.seed, "mode": parameters.mode, "project": project,
+           "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
+    recorded = history.assemble(run, client=prober.history, nemesis=rows,
+                                event=history.merge_events(events, logged), audit=audit,
+                                observation=[observation])
+    verdicts = checker.check_history(recorded, ENDPOINT)
+    run_s = time.monotonic() - started
+    result = RunResult(folder, schedule, verdicts, sum(1 for r in rows if r.get("type") == "fault_started"
+                                                       and r.get("fault") != "all"), run_s, reset_s)
+    run_log += [f"run in {run_s:.1f} s", *(f"{v.invariant}: {v.valid}: {' | '.join(v.evidence)}"
+                                           for v in verdicts.values())]
+    report.write_run(folder, recorded, verdicts, logs, run_log, summary=report.run_summary(result_fields(result)))
+    return result
+
+
+def phase(name: str, why: str, **detail: Any) -> dict[str, Any]:
+    return {"type": "phase", "t": time.time(), "phase": name, "why": why, **detail}
+
+
+async def first_answer(prober: Prober) -> bool:
+    deadline = time.monotonic() + FIRST_ANSWER_WITHIN_S
+    while time.monotonic() < deadline:
+        if any(op["process"] == "resolver" and op["type"] == "ok" for op in prober.history):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def result_fields(result: RunResult) -> dict[str, Any]:
+    return {"folder": str(result.folder), "seed": result.schedule.seed, "mode": result.schedule.parameters.mode,
+            "faults": [f.label() for f in result.schedule.faults], "faults_started": result.faults_started,
+            "valid": result.valid, "run_s": round(result.run_s, 1), "reset_s": round(result.reset_s, 1),
+            "verdicts": {name: v.valid for name, v in result.verdicts.items()},
+            "measures": {name: v.measures for name, v in result.verdicts.items()}}
+
+
+# --- the campaign ---------------------------------------------------------------------------------------
+
+async def campaign(args: argparse.Namespace) -> int:
+    ports = Ports.from_env()
+    store = Path(args.store)
+    if args.replay:
+        recorded = history.read(Path(args.replay) / "history.jsonl")[0]
+        schedule = Schedule.from_json(recorded["schedule"])
+        if generate(schedule.seed, schedule.parameters) != schedule:
+            say("chaos: note: this generator gives another schedule for that seed now; replaying the recorded one")
+        schedules = [schedule]
+    else:
+        parameters = Parameters(mode=args.mode, **({"fault_phase_s": args.fault_phase_s} if args.fault_phase_s else {}))
+        parameters = replace(parameters, lock_ttl_s=int(os.environ.get("LOCK_TTL_MS") or 5_000) / 1000,
+                             keep_generations=int(os.environ.get("CLEANUP_KEEP_GENERATIONS") or 5))
+        seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
+        say(f"chaos: mode {args.mode}, {args.runs} run(s), seeds {seed}..{seed + args.runs - 1}"
+            + ("" if args.seed is not None else " (random; SEED= replays them)"))
+        schedules = [generate(seed + n, parameters) for n in range(args.runs)]
+    results: list[dict[str, Any]] = []
+    say(report.ROW_HEADER)
+    campaign_started = time.monotonic()
+    for schedule in schedules:
+        result = await run_once(args.project, ports, schedule, store)
+        fields = result_fields(result)
+        results.append(fields)
+        say(report.row(fields))
+    wall_s = time.monotonic() - campaign_started
+    for line in report.summary(results, wall_s):
+        say(line)
+    report.write_campaign(store, results, wall_s, command=" ".join(sys.argv))
+    values = [r["valid"] for r in results]
+    return 1 if False in values else 2 if checker.UNKNOWN in values else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.chaos", description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("legacy", "safe"), default="safe")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--replay", metavar="RUN_DIR", help="rerun the schedule recorded in RUN_DIR/history.jsonl")
+    parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
+    parser.add_argument("--store", default=str(TOP / "store" / "chaos"), help="where run folders go (store/chaos)")
+    parser.add_argument("--fault-phase-s", type=float, default=None, help="the fault phase's length (default 24)")
+    args = parser.parse_args()
+    if not 1 <= args.runs <= 1000:
+        parser.error("--runs must be 1..1000")
+    try:
+        return asyncio.run(cancelled_by_sigterm(campaign(args)))
+    except CampaignError as error:
+        print(f"chaos: cannot run: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("chaos: interrupted; every fault of the run in progress was healed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The report: timeline.html is one self-contained page (no script, nothing fetched), with each fault's
+window shaded and labelled, the violations marked, and every text escaped; the rows and the summary."""
+
+from __future__ import annotations
+
+import re
+
+from test_chaos_checker import EP, outage_run
+
+from dnsrace_lab.checker import check_history
+from dnsrace_lab.report import row, summary, render_timeline
+
+
+def test_the_timeline_is_self_contained_and_shows_faults_and_violations() -> None:
+    h = outage_run(25.0)
+    h.event(10.0, "enactor-a", "enactor_crashed", exception="AliasTargetMissing", message="<script>alert(1)</script>")
+    recorded = h.build()
+    page = render_timeline(recorded, check_history(recorded, EP))
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    for fetch in ("<script", "src=", "<link", "url(", "@import"):
+        assert fetch not in page
+    assert re.findall(r"https?://[^\"' ]+", page) == ["http://www.w3.org/2000/svg"]   # a namespace, not a fetch
+    assert "#1 latency enactor-a-dns-admin" in page and "#2 partition enactor-a" in page
+    assert "(3) enactor-c deleted live plan-000004" in page and "(4) not converged" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "INVALID" in page
+
+
+def test_a_row_and_a_summary_per_campaign() -> None:
+    results = [{"seed": 7, "mode": "safe", "faults": ["hold enactor-a->redis", "delete-live-plan dns-admin"],
+                "valid": True, "run_s": 40.0, "folder": "store/chaos/x",
+                "verdicts": dict.fromkeys(("no-empty-answer", "never-back", "no-referenced-delete", "converges",
+                                           "no-lost-batch", "no-crash-loop"), True),
+                "measures": {"no-empty-answer": {"longest_empty_s": 14.2}, "converges": {"converge_s": 1.5}}}]
+    line = row(results[0])
+    assert line.split()[:4] == ["7", "2:", "hold", "a>redis,"] and "14.2 s" in line and "1.5 s" in line
+    broken = [{**results[0], "valid": False, "verdicts": {**results[0]["verdicts"], "never-back": False}}]
+    text = "\n".join(summary(results + broken, 200.0))
+    assert "2 run(s) in mode safe: 1 with a violation" in text and "(2) 1" in text and "36 runs per hour" in text
