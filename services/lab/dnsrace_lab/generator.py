@@ -15,8 +15,8 @@ meaningful: at most `concurrency_max` faults at a time, and never two at once on
     reset-peer         enactor + path    a `reset_peer` toxic: connections reset (TCP RST) after timeout_ms
     hold               enactor + path    its requests wait inside Toxiproxy until the stop (the scenarios' hold)
     partition          enactor           every proxy of the enactor disabled: connections cut and refused
-    pause              enactor           `docker pause` past the lock's TTL, started when it takes the lock
-                                         if it does so within lock_wait_s (while_locked)
+    pause              enactor           `docker pause` past the lock's TTL; while_locked: its dns-admin path
+                                         slowed until it takes the lock (within lock_wait_s), then frozen
     kill-enactor       enactor           SIGKILL, then `docker start` at the stop
     kill-redis         redis             SIGKILL, then `docker start` at the stop
     kill-dns-admin     dns-admin         SIGKILL, then `docker start`; mid_batch: killed the moment it has

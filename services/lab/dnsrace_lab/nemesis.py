@@ -44,6 +44,7 @@ SLOW_TOXIC = "nemesis-slow"
 SLOW_MS = 1_000
 HOLD_LATENCY_MS = 600_000  # far beyond any hold the scenarios use; release() ends it early
 ANSWER_HOLD_MS = 3_000     # a mid-batch kill: how long the killed batch's answer waits in the proxy
+LOCKED_SLOW_MS = 1_500     # a pause while holding the lock: its dns-admin requests slowed until it is frozen
 DOCKER_TIMEOUT_S = 20.0
 DOCKER_START_TIMEOUT_S = 60.0  # `docker start` takes seconds here when the two cores are busy
 NEMESIS_CLIENT = "nemesis"     # the client name of the nemesis's own change batches (the checker knows it)
@@ -222,12 +223,9 @@ class Nemesis:
             await self.partition(target, **tags)
         elif fault == "pause":
             if params.get("while_locked") and self._wait_event is not None:
-                locked = await self._wait_event(lambda e: e.service == target and e.kind == "lock_acquired",
-                                                float(params.get("lock_wait_s", 4.0)))
-                tags["while_locked"] = locked is not None
-                if locked is not None:
-                    tags["lock_plan"], tags["lock_token"] = locked.plan, locked.token
-            await self.pause(target, **tags)
+                await self._pause_holding_the_lock(spec, tags)
+            else:
+                await self.pause(target, **tags)
         elif fault in ("kill-enactor", "kill-redis", "kill-dns-admin"):
             if params.get("mid_batch") and self._wait_event is not None:
                 await self._kill_mid_batch(spec, tags)
@@ -237,6 +235,24 @@ class Nemesis:
             await self.delete_live_plan(**tags)
         else:
             raise FaultNotStarted(f"unknown fault {fault!r}")
+
+    async def _pause_holding_the_lock(self, spec: FaultSpec, tags: dict[str, Any]) -> None:
+        """Pause the enactor the moment it takes the lock. Its path to dns-admin is slowed meanwhile
+        (LOCKED_SLOW_MS a request), so that it is still inside its lock tenure, its write on the way, when
+        the event reaches us and the pause lands; the slow-down ends as soon as it is frozen."""
+        proxy, slow = f"{spec.target}-dns-admin", f"chaos-{spec.id}-lock-slow"
+        await self._toxiproxy.add_toxic(proxy, name=slow, type="latency", stream="upstream", latency=LOCKED_SLOW_MS,
+                                        jitter=0)
+        try:
+            assert self._wait_event is not None
+            locked = await self._wait_event(lambda e: e.service == spec.target and e.kind == "lock_acquired",
+                                            float(spec.params.get("lock_wait_s", 4.0)))
+            tags["while_locked"] = locked is not None
+            if locked is not None:
+                tags["lock_plan"], tags["lock_token"] = locked.plan, locked.token
+            await self.pause(spec.target, **tags)
+        finally:
+            await self._remove_quietly((proxy, slow))
 
     async def _kill_mid_batch(self, spec: FaultSpec, tags: dict[str, Any]) -> None:
         """SIGKILL dns-admin the moment it has committed a batch of `via`'s, its answer held in via's proxy."""
