@@ -1,0 +1,77 @@
+"""make chaos, short: two seeded runs in each mode against the suite's stack, judged by the campaign's
+own checker from each run's history — legacy must be judged invalid (the checker can fail), safe valid.
+
+It runs last but one (conftest orders it so): legacy breaks the stack on purpose. Each run resets the
+stack's state in place first, so the modes' runs do not see each other's leftovers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .stack import TOP, Stack
+
+pytestmark = pytest.mark.integration
+
+# The same two schedules in both modes (seeds 11 and 12, fault phase FAULT_PHASE_S): a timeout on a
+# path, dns-admin killed (once mid-batch), pauses past the lock's TTL, an enactor killed, a hold, and the
+# live plan deleted. Any one of several of them ends legacy's runs invalid; safe must survive them all.
+SEEDS = {"legacy": 11, "safe": 11}
+FAULT_PHASE_S = "16"
+RUNS = 2
+
+
+def chaos(stack: Stack, mode: str, store: Path) -> subprocess.CompletedProcess[str]:
+    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    return subprocess.run([sys.executable, "-m", "dnsrace_lab.chaos", "--project", stack.project, "--mode", mode,
+                           "--runs", str(RUNS), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
+                           "--store", str(store)], cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
+
+
+def runs_of(store: Path, mode: str) -> list[Path]:
+    return sorted(p for p in store.glob(f"*-{mode}-*") if (p / "results.json").exists())
+
+
+@pytest.fixture(scope="module")
+def store() -> Path:
+    return TOP / "store" / "integration" / "chaos"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "safe"])
+def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, mode: str) -> None:
+    before = set(runs_of(store, mode))
+    result = chaos(stack, mode, store)
+    stack.mode = mode      # the campaign recreated the enactors in this mode; later compose calls keep it
+    print(result.stdout, result.stderr)
+    runs = [run for run in runs_of(store, mode) if run not in before]
+    assert len(runs) == RUNS, result.stdout + result.stderr
+    verdicts = [json.loads((run / "results.json").read_text()) for run in runs]
+    for run, verdict in zip(runs, verdicts):
+        # What a run leaves behind, whatever it found.
+        assert (run / "history.jsonl").exists() and (run / "timeline.html").exists()
+        assert {"enactor-a.log", "dns-admin.log", "redis.log"} <= {p.name for p in (run / "logs").iterdir()}
+        first = json.loads((run / "run.log").read_text().splitlines()[0])["chaos_run"]
+        assert first["seed"] == verdict["seed"] and first["parameters"]["mode"] == mode
+        rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+        assert rows[0]["source"] == "run"
+        assert sum(1 for r in rows if r["source"] == "client" and r["type"] == "invoke") >= 200
+        started = [r for r in rows if r["source"] == "nemesis" and r["type"] == "fault_started" and r["fault"] != "all"]
+        assert started, f"{run.name}: no fault started"
+    if mode == "legacy":
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert all(v["valid"] is False for v in verdicts), [v["invariants"] for v in verdicts]
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert all(v["valid"] is True for v in verdicts), [
+            {name: i["evidence"] for name, i in v["invariants"].items() if i["valid"] is not True} for v in verdicts]
+    assert "summary: 2 run(s) in mode " + mode in result.stdout
+    # No run leaves a fault behind: the state check sees no toxic, no disabled proxy, no paused container.
+    state = subprocess.run([sys.executable, "-m", "dnsrace_lab.state", "--project", stack.project, "--json"], cwd=TOP,
+                           env=stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"},
+                           capture_output=True, text=True, timeout=60)
+    assert json.loads(state.stdout)["state"] != "faults", state.stdout
