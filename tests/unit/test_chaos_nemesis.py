@@ -118,19 +118,35 @@ async def test_heal_starts_what_was_killed_and_unpauses_what_was_paused() -> Non
     assert toxiproxy.toxics == {} and rows[-1]["fault"] == "all"
 
 
-async def test_a_pause_while_locked_waits_for_the_lock_slows_the_path_meanwhile_and_unslows_it() -> None:
+async def test_a_pause_while_locked_waits_for_a_check_slows_the_path_until_the_lock_then_unslows_it() -> None:
     from dnsrace.events import Event
     subject, toxiproxy, rows, docker_calls = nemesis()
     seen: list[dict[str, set[str]]] = []
 
     async def wait_event(match: Any, within_s: float) -> Event | None:
         seen.append({k: set(v) for k, v in toxiproxy.toxics.items()})
-        event = Event(1.0, "enactor-a", "lock_acquired", "plan-000007", 42)
-        return event if match(event) else None
+        for kind in ("check_passed", "lock_acquired"):
+            event = Event(1.0, "enactor-a", kind, "plan-000007", 42 if kind == "lock_acquired" else None)
+            if match(event):
+                return event
+        return None
     subject._wait_event = wait_event
     async with subject.fault(FaultSpec(4, "pause", "enactor-a", 0.0, 7.0, {"while_locked": True})):
         assert docker_calls == [["pause", "enactor-a"]]
-    assert seen == [{"enactor-a-dns-admin": {"chaos-4-lock-slow"}}]      # slowed while it was awaited
-    assert toxiproxy.toxics == {"enactor-a-dns-admin": set()}             # and not after
+    # Not slowed while waiting for the check (a slow check would never win a plan), slowed after it.
+    assert seen == [{}, {"enactor-a-dns-admin": {"chaos-4-lock-slow"}}]
+    assert toxiproxy.toxics == {"enactor-a-dns-admin": set()}             # and not after the pause
     assert rows[0]["while_locked"] is True and rows[0]["lock_plan"] == "plan-000007"
     assert docker_calls[-1] == ["unpause", "enactor-a"]
+
+
+async def test_a_pause_while_locked_that_never_sees_the_lock_pauses_anyway_and_says_so() -> None:
+    subject, toxiproxy, rows, docker_calls = nemesis()
+
+    async def never(match: Any, within_s: float) -> None:
+        return None
+    subject._wait_event = never
+    async with subject.fault(FaultSpec(5, "pause", "enactor-a", 0.0, 7.0, {"while_locked": True})):
+        pass
+    assert rows[0]["while_locked"] is False and toxiproxy.toxics == {}
+    assert docker_calls == [["pause", "enactor-a"], ["unpause", "enactor-a"]]

@@ -15,8 +15,8 @@ meaningful: at most `concurrency_max` faults at a time, and never two at once on
     reset-peer         enactor + path    a `reset_peer` toxic: connections reset (TCP RST) after timeout_ms
     hold               enactor + path    its requests wait inside Toxiproxy until the stop (the scenarios' hold)
     partition          enactor           every proxy of the enactor disabled: connections cut and refused
-    pause              enactor           `docker pause` past the lock's TTL; while_locked: its dns-admin path
-                                         slowed until it takes the lock (within lock_wait_s), then frozen
+    pause              enactor           `docker pause` past the lock's TTL; while_locked: once it passes a
+                                         check, its dns-admin path is slowed until it takes the lock, then frozen
     kill-enactor       enactor           SIGKILL, then `docker start` at the stop
     kill-redis         redis             SIGKILL, then `docker start` at the stop
     kill-dns-admin     dns-admin         SIGKILL, then `docker start`; mid_batch: killed the moment it has
@@ -162,7 +162,7 @@ def _draw(rng: random.Random, fault: str, p: Parameters) -> FaultSpec:
         return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 2, 8), {})
     if fault == "pause":
         return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, p.lock_ttl_s + 1, p.lock_ttl_s + 4),
-                         {"while_locked": True, "lock_wait_s": 4.0})
+                         {"while_locked": True, "lock_wait_s": 8.0})
     if fault == "kill-enactor":
         return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 0.5, 3), {})
     if fault == "kill-redis":

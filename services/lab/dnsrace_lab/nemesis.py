@@ -237,22 +237,32 @@ class Nemesis:
             raise FaultNotStarted(f"unknown fault {fault!r}")
 
     async def _pause_holding_the_lock(self, spec: FaultSpec, tags: dict[str, Any]) -> None:
-        """Pause the enactor the moment it takes the lock. Its path to dns-admin is slowed meanwhile
-        (LOCKED_SLOW_MS a request), so that it is still inside its lock tenure, its write on the way, when
-        the event reaches us and the pause lands; the slow-down ends as soon as it is frozen."""
+        """Freeze the enactor inside its lock tenure, its write on the way, as the pause scenario does.
+
+        A tenure is tens of milliseconds, shorter than an event takes to reach us. So the nemesis waits
+        for the enactor to pass a check (it is about to take the lock), slows its path to dns-admin at once
+        (LOCKED_SLOW_MS a request, on its open connection too), so that the tenure lasts seconds, waits for
+        the lock to be taken, and freezes it; the slow-down ends as soon as it is frozen. An enactor that
+        passes no check within lock_wait_s (others win every plan) is frozen where it stands, and the row
+        says so (while_locked false)."""
+        assert self._wait_event is not None
+        wait_s = float(spec.params.get("lock_wait_s", 8.0))
         proxy, slow = f"{spec.target}-dns-admin", f"chaos-{spec.id}-lock-slow"
-        await self._toxiproxy.add_toxic(proxy, name=slow, type="latency", stream="upstream", latency=LOCKED_SLOW_MS,
-                                        jitter=0)
+        checked = await self._wait_event(lambda e: e.service == spec.target and e.kind == "check_passed", wait_s)
+        locked = None
         try:
-            assert self._wait_event is not None
-            locked = await self._wait_event(lambda e: e.service == spec.target and e.kind == "lock_acquired",
-                                            float(spec.params.get("lock_wait_s", 4.0)))
+            if checked is not None:
+                await self._toxiproxy.add_toxic(proxy, name=slow, type="latency", stream="upstream",
+                                                latency=LOCKED_SLOW_MS, jitter=0)
+                locked = await self._wait_event(lambda e: (e.service == spec.target and e.kind == "lock_acquired"
+                                                           and e.plan == checked.plan), wait_s)
             tags["while_locked"] = locked is not None
             if locked is not None:
                 tags["lock_plan"], tags["lock_token"] = locked.plan, locked.token
             await self.pause(spec.target, **tags)
         finally:
-            await self._remove_quietly((proxy, slow))
+            if checked is not None:
+                await self._remove_quietly((proxy, slow))
 
     async def _kill_mid_batch(self, spec: FaultSpec, tags: dict[str, Any]) -> None:
         """SIGKILL dns-admin the moment it has committed a batch of `via`'s, its answer held in via's proxy."""
