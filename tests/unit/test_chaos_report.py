@@ -3,7 +3,9 @@ window shaded and labelled, the violations marked, and every text escaped; the r
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from test_chaos_checker import EP, outage_run
 
@@ -37,3 +39,17 @@ def test_a_row_and_a_summary_per_campaign() -> None:
     broken = [{**results[0], "valid": False, "verdicts": {**results[0]["verdicts"], "never-back": False}}]
     text = "\n".join(summary(results + broken, 200.0))
     assert "2 run(s) in mode safe: 1 with a violation" in text and "(2) 1" in text and "36 runs per hour" in text
+
+
+def test_a_recorded_run_is_judged_again_from_its_history_alone(tmp_path: Path) -> None:
+    from dnsrace_lab import history
+    from dnsrace_lab.report import main
+    h = outage_run(25.0)
+    recorded = h.build()
+    history.write(tmp_path / "history.jsonl", recorded)
+    (tmp_path / "results.json").write_text(json.dumps({"seed": 9, "valid": True}))
+    assert main([str(tmp_path)]) == 1
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seed"] == 9 and results["valid"] is False
+    assert results["invariants"]["no-referenced-delete"]["valid"] is False
+    assert "<svg" in (tmp_path / "timeline.html").read_text()

@@ -180,18 +180,23 @@ class Bounds:
     negative_ttl_s: float = 15.0
     repair_bound_s: float = 10.0
     answer_slack_s: float = 2.0
+    origin: float = 0.0     # the history's first moment: evidence counts time from it ("+12.3 s")
 
     @classmethod
-    def from_run(cls, run: dict[str, Any]) -> Bounds:
+    def from_run(cls, run: dict[str, Any], origin: float = 0.0) -> Bounds:
         parameters = (run.get("schedule") or {}).get("parameters") or {}
-        return cls(**{name: float(parameters[name]) for name in cls.__dataclass_fields__ if name in parameters})
+        return cls(**{name: float(parameters[name]) for name in cls.__dataclass_fields__ if name in parameters},
+                   origin=origin)
+
+    def at(self, t: float) -> str:
+        return f"+{t - self.origin:.1f} s"
 
 
 def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str, Verdict]:
     """Every invariant over one history (history.py's rows, the run line first)."""
     run = history[0] if history and history[0].get("source") == "run" else {}
-    bounds = Bounds.from_run(run)
     probes = [r for r in history if r.get("source") == "client"]
+    bounds = Bounds.from_run(run, origin=min((float(r["t"]) for r in probes), default=0.0))
     nemesis = [r for r in history if r.get("source") == "nemesis"]
     events = [r for r in history if r.get("source") == "event"]
     audit = [r for r in history if r.get("source") == "audit"]
@@ -293,7 +298,7 @@ def check_no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[Fa
     measures = {"empty_answers": sum(w.probes for w in every), "longest_empty_s": round(longest, 3),
                 "excused_empty_answers": sum(w.probes for w in every) - len(unexcused_ops),
                 "timeouts": sum(1 for op in after if op["type"] == "info"), "answers": len(after)}
-    excuse_text = "".join(f"; the deletion at {start:.3f} excuses empty answers until {end:.3f}"
+    excuse_text = "".join(f"; the deletion at {bounds.at(start)} excuses empty answers until {bounds.at(end)}"
                           for start, end in excuses)
     if not unexcused:
         return Verdict("no-empty-answer", True, (
@@ -306,7 +311,8 @@ def check_no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[Fa
                 + excuse_text]
     for window in unexcused[:5]:
         rcode = next((op.get("rcode") for op in unexcused_ops if op["t"] == window.start), "?")
-        evidence.append(f"empty ({rcode}) from {window.start:.3f} to {window.end:.3f} ({window.probes} answers)")
+        evidence.append(f"empty ({rcode}) from {bounds.at(window.start)} to {bounds.at(window.end)} "
+                        f"({window.probes} answers)")
     marks = tuple(Mark(w.start, f"(1) empty {w.seconds:.1f} s", w.end) for w in unexcused)
     return Verdict("no-empty-answer", False, tuple(evidence), marks, measures)
 
@@ -476,7 +482,7 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
     if off_since is not None and end - off_since > bounds.converge_bound_s:
         target = _alias(zone_at(off_since), endpoint)
         valid = False
-        evidence.append(f"after that it left the newest plan at {off_since:.3f} for more than "
+        evidence.append(f"after that it left the newest plan at {bounds.at(off_since)} for more than "
                         f"{bounds.converge_bound_s:.0f} s (it aliased {target or 'nothing'}"
                         + ("" if target is None or (target, "A") in zone_at(off_since) else ", which does not exist")
                         + ")")
@@ -496,14 +502,14 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
         measures["clients_answer_s"] = round(max(0.0, answered - last_stop), 3)
     if late:
         valid = False
-        evidence.append(f"the resolver still answered EMPTY {len(late)} times after {deadline:.3f} (the authoritative "
-                        f"view answered from {ready:.3f}, negative TTL {bounds.negative_ttl_s:.0f} s + "
+        evidence.append(f"the resolver still answered EMPTY {len(late)} times after {bounds.at(deadline)} (the "
+                        f"authoritative view answered from {bounds.at(ready)}, negative TTL {bounds.negative_ttl_s:.0f} s + "
                         f"{bounds.answer_slack_s:.0f} s)")
         marks.append(Mark(float(late[0]["t"]), "(4) clients still empty", float(late[-1]["t"])))
     elif answered is None:
         if end < deadline:
             return Verdict("converges", UNKNOWN if valid else False, (
-                *evidence, f"the history ends before the resolver answered and before its bound ({deadline:.3f})"),
+                *evidence, f"the history ends before the resolver answered and before its bound ({bounds.at(deadline)})"),
                 tuple(marks), measures)
         valid = False
         evidence.append("the resolver never answered with addresses after the last fault")

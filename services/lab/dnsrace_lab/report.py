@@ -12,6 +12,9 @@
     store/latest -> the newest run;  store/chaos/campaigns/<time>-<mode>.md: a campaign's table
 
 `render_timeline`, `row` and `summary` are pure; the write_* functions are the only I/O.
+
+    python3 -m dnsrace_lab.report store/chaos/<run> [...]   judge a recorded history again (results.json,
+                                                           timeline.html rewritten): the stack is not needed
 """
 
 from __future__ import annotations
@@ -68,6 +71,22 @@ def write_run(folder: Path, recorded: Sequence[dict[str, Any]], verdicts: Mappin
     if latest.is_symlink() or latest.exists():
         latest.unlink()
     latest.symlink_to(folder.relative_to(folder.parent.parent))
+
+
+def rejudge(folder: Path) -> Mapping[str, Verdict]:
+    """The verdicts of a recorded run, from its history alone; results.json and timeline.html rewritten."""
+    from . import history
+    from .checker import check_history
+    recorded = history.read(folder / "history.jsonl")
+    run = recorded[0]
+    verdicts = check_history(recorded, str(run.get("endpoint")))
+    previous = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
+    kept = {key: value for key, value in previous.items() if key not in ("valid", "invariants")}
+    (folder / "results.json").write_text(json.dumps(
+        {"valid": overall(verdicts), **kept, "invariants": {name: v.to_json() for name, v in verdicts.items()}},
+        indent=2, default=str) + "\n")
+    (folder / "timeline.html").write_text(render_timeline(recorded, verdicts))
+    return verdicts
 
 
 def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float, *, command: str) -> Path:
@@ -148,6 +167,7 @@ WIDTH = 1360
 LEFT = 150
 RIGHT = 20
 LANE_H = 15
+LABEL_LANES_MAX = 6     # rows for the violations' labels under the chart
 COLORS = {"ok": "#2e9d4f", "fail": "#d7263d", "info": "#9aa0a6"}
 FAULT_COLORS = {"latency": "#f4b942", "timeout": "#f08a24", "reset-peer": "#e4572e", "hold": "#8e6bbf",
                 "partition": "#4a90d9", "pause": "#5bc0be", "kill-enactor": "#6c757d", "kill-redis": "#343a40",
@@ -187,7 +207,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
     panels = [("resolver answers", "resolver", 120), ("authoritative view", "authoritative", 70),
               ("plan generation", "generation", 150)]
     top = 24 + fault_h
-    height = top + sum(h + 24 for _, _, h in panels) + 40
+    panels_h = sum(h + 24 for _, _, h in panels)
+    height = top + panels_h + 16 + LABEL_LANES_MAX * 12
     svg: list[str] = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
                       f'font-family="sans-serif" font-size="11">']
     svg.append(f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>')
@@ -196,7 +217,7 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
         stop = window.stop if window.stop is not None else end
         color = FAULT_COLORS.get(window.fault, "#999")
         x0, x1 = x(window.start), max(x(stop), x(window.start) + 2)
-        svg.append(f'<rect x="{x0:.1f}" y="{top - 4}" width="{x1 - x0:.1f}" height="{height - top - 36}" '
+        svg.append(f'<rect x="{x0:.1f}" y="{top - 4}" width="{x1 - x0:.1f}" height="{panels_h - 20}" '
                    f'fill="{color}" opacity="0.13"><title>{_esc(_fault_label(window))}</title></rect>')
         y = 22 + lane * LANE_H
         svg.append(f'<rect x="{x0:.1f}" y="{y}" width="{x1 - x0:.1f}" height="{LANE_H - 3}" fill="{color}" opacity="0.85"/>')
@@ -212,8 +233,9 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
             svg += _answers_panel([r for r in body if r.get("source") == "client" and r.get("process") == what],
                                   x, y, h)
         y += h + 24
-    # Violations: a red band or line over every panel, labelled at the bottom.
-    label_y = y + 4
+    # Violations: a red band or line over every panel, labelled at the bottom, each label once, in lanes.
+    label_lanes: list[float] = []
+    labelled: set[str] = set()
     for verdict in verdicts.values():
         for mark in verdict.marks:
             x0 = x(mark.t)
@@ -223,10 +245,19 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
             else:
                 svg.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{y - 24}" stroke="#d7263d" '
                            f'stroke-width="2" stroke-dasharray="4 3"/>')
-            anchor = "end" if x0 > WIDTH - 220 else "start"   # labels near the right edge read leftwards
-            svg.append(f'<text x="{x0 + (-3 if anchor == "end" else 3):.1f}" y="{label_y}" text-anchor="{anchor}" '
-                       f'fill="#d7263d">{_esc(mark.label)}</text>')
-            label_y = label_y + 12 if label_y < y + 28 else y + 4
+            if mark.label in labelled:
+                continue
+            labelled.add(mark.label)
+            width = 6.5 * len(mark.label)
+            anchor = "end" if x0 + width > WIDTH - RIGHT else "start"   # near the right edge, read leftwards
+            left = x0 - width if anchor == "end" else x0
+            lane = next((n for n, free_at in enumerate(label_lanes) if free_at < left),
+                        min(len(label_lanes), LABEL_LANES_MAX - 1))
+            if lane == len(label_lanes):
+                label_lanes.append(0.0)
+            label_lanes[lane] = left + width + 8
+            svg.append(f'<text x="{x0 + (-3 if anchor == "end" else 3):.1f}" y="{y + 4 + 12 * lane}" '
+                       f'text-anchor="{anchor}" fill="#d7263d">{_esc(mark.label)}</text>')
     # The time axis, in seconds from the first probe.
     step = 5 if span <= 90 else 10
     for second in range(0, int(span) + 1, step):
@@ -405,3 +436,23 @@ red lines and boxes are violations.</p>
 {events}
 </body></html>
 """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.report",
+                                     description="judge recorded chaos runs again, from their histories alone")
+    parser.add_argument("runs", nargs="+", type=Path, help="store/chaos/<time>-<mode>-<seed> folders")
+    args = parser.parse_args(argv)
+    values = []
+    for folder in args.runs:
+        verdicts = rejudge(folder)
+        values.append(overall(verdicts))
+        print(f"{folder}: {' '.join(f'({n}) {SYMBOL[v.valid]}' for n, v in enumerate(verdicts.values(), 1))}",
+              file=sys.stdout)
+    return 1 if False in values else 2 if UNKNOWN in values else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
