@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -47,7 +48,7 @@ from dnsrace.plans import plan_id, plan_record_name
 
 from . import checker, history, report
 from .client import Prober
-from .generator import Parameters, Schedule, generate
+from .generator import FaultSpec, Parameters, Schedule, generate
 from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
 from .nemesis import Nemesis
 from .outage import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
@@ -113,11 +114,17 @@ def reset_stack(project: str, mode: str, log: list[str]) -> float:
 
 # --- 4. the interpreter: each fault at its time --------------------------------------------------------
 
-async def inject(nemesis: Nemesis, spec: Any, phase_started: float) -> None:
+async def inject(nemesis: Nemesis, spec: FaultSpec, phase_started: float, busy: dict[str, asyncio.Lock]) -> None:
+    """At its time, start the fault; stop it after its length. A fault on a target another fault still
+    holds waits for it: the schedule never overlaps two on one target, but a trigger's wait (a pause
+    waiting for the lock) or a slow `docker start` can make one run past its slot."""
     await asyncio.sleep(max(0.0, phase_started + spec.at_s - time.monotonic()))
-    async with nemesis.fault(spec) as started:
-        if started:
-            await asyncio.sleep(spec.for_s)
+    async with contextlib.AsyncExitStack() as held:
+        for target in sorted({spec.target} | ({str(spec.params["via"])} if spec.params.get("via") else set())):
+            await held.enter_async_context(busy.setdefault(target, asyncio.Lock()))
+        async with nemesis.fault(spec) as started:
+            if started:
+                await asyncio.sleep(spec.for_s)
 
 
 def event_waiter(live: Live):  # type: ignore[no-untyped-def]
@@ -265,9 +272,10 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                 rows.append(phase("faults", "the fault phase starts", schedule=len(schedule.faults)))
                 phase_started = time.monotonic()
                 async with asyncio.timeout(parameters.fault_phase_s + FAULT_OVERRUN_S):
+                    busy: dict[str, asyncio.Lock] = {}
                     async with asyncio.TaskGroup() as group:
                         for spec in schedule.faults:
-                            group.create_task(inject(nemesis, spec, phase_started))
+                            group.create_task(inject(nemesis, spec, phase_started, busy))
                 await nemesis.heal()
                 rows.append(phase("recovery", "every fault healed; waiting for recovery"))
                 await wait_for_recovery(live, prober, parameters)
