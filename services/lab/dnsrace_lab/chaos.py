@@ -36,6 +36,7 @@ import random
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,7 @@ async def export_events(live: Live) -> list[dict[str, Any]]:
 async def export_audit(live: Live) -> list[dict[str, Any]]:
     for attempt in range(EXPORT_ATTEMPTS_MAX):
         try:
-            return [{k: v for k, v in row.items()} for row in await live.admin.audit(1000)]
+            return await live.admin.audit(1000)
         except Exception:  # noqa: BLE001 — dns-admin may have just been restarted: bounded retries
             if attempt + 1 == EXPORT_ATTEMPTS_MAX:
                 raise
@@ -359,7 +360,10 @@ async def campaign(args: argparse.Namespace) -> int:
     wall_s = time.monotonic() - campaign_started
     for line in report.summary(results, wall_s):
         say(line)
-    report.write_campaign(store, results, wall_s, command=" ".join(sys.argv))
+    command = (f"make chaos-replay RUN={args.replay}" if args.replay else
+               f"make chaos MODE={args.mode} RUNS={args.runs} SEED={schedules[0].seed}"
+               + (f" (--fault-phase-s {args.fault_phase_s:g})" if args.fault_phase_s else ""))
+    report.write_campaign(store, results, wall_s, command=command)
     values = [r["valid"] for r in results]
     return 1 if False in values else 2 if checker.UNKNOWN in values else 0
 
@@ -384,6 +388,10 @@ def main() -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("chaos: interrupted; every fault of the run in progress was healed", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 — the harness broke: no verdict, and never the exit status of a violation
+        traceback.print_exc()
+        print("chaos: the campaign itself failed (above); its faults were healed; no verdict", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

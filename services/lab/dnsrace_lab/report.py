@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -94,7 +95,9 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
     folder.mkdir(parents=True, exist_ok=True)
     mode = results[0]["mode"] if results else "none"
     path = folder / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}.md"
-    lines = [f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines = [f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {os.uname().nodename} "
+             f"({os.cpu_count()} cores, load average at the end {load})", "",
              "| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | longest empty | converge | run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
