@@ -150,3 +150,20 @@ async def test_a_pause_while_locked_that_never_sees_the_lock_pauses_anyway_and_s
         pass
     assert rows[0]["while_locked"] is False and toxiproxy.toxics == {}
     assert docker_calls == [["pause", "enactor-a"], ["unpause", "enactor-a"]]
+
+
+async def test_the_scenarios_pairs_emit_what_they_always_did_and_keep_no_history_unless_asked() -> None:
+    toxiproxy, events = FakeToxiproxy(), FakeEvents()
+    subject = Nemesis(toxiproxy, events, containers={"enactor-a": "id-a"})  # type: ignore[arg-type]
+
+    async def docker(verb: str, service: str, *options: str, timeout_s: float = 0.0) -> None:
+        return None
+    subject._docker = docker  # type: ignore[method-assign]
+    await subject.hold("enactor-a", "dns-admin")
+    await subject.release("enactor-a", "dns-admin")
+    await subject.pause("enactor-a")
+    await subject.heal()
+    assert [(kind, sorted(detail)) for kind, detail in events.emitted] == [
+        ("fault_started", ["fault", "proxy", "target", "why"]), ("fault_stopped", ["fault", "proxy", "target", "why"]),
+        ("fault_started", ["fault", "proxy", "target", "why"]), ("fault_stopped", ["fault", "why"])]
+    assert events.emitted[0][1]["fault"] == "hold-dns-admin" and subject._history is None
