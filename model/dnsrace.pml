@@ -86,7 +86,18 @@ byte b_cur;
 #define LAST_UNKNOWN       false
 #define SELF_CHECK_WORTH   (fails > 0 || (dns_empty && ZONE_PROBLEM) || (!dns_empty && empty_seen))
 #define ZONE_KNOWN         true
+#define SAME_TENURE_REFUSAL false
+#define READ_WORTH         true    /* an idle pass with a newer plan to read */
+#define reload_maybe()     skip    /* CoreDNS reloads on its own (CoreDns) */
+#define TAKEOVER           false   /* a lease lapses on its own (LockClock) */
+#define LAPSES_UNNOTICED   false
 #endif
+
+/* a batch is built in one step from nothing (b_n = 0 first: in a trace check a step that did not
+ * match the record stops where it is, and must not leave changes to the next batch) */
+inline new_batch() {
+  b_n = 0
+}
 
 inline add_change(act, name, val) {
   b_act[b_n] = act; b_name[b_n] = name; b_val[b_n] = val; b_n++
@@ -176,7 +187,7 @@ inline commit_batch() {
 #ifdef P_RECOVERABLE
      assert(!(ep != 0 && !ex[ep] && rb != 0 && !ex[rb]));   /* P4 recoverable */
 #endif
-     skip
+     reload_maybe()
   :: else -> skip
   fi
 }
@@ -193,14 +204,15 @@ inline check_point_refusal() {
 
 /* --- the planner: plan N+1 on every tick -------------------------------------------------------- */
 #ifdef TRACE
-proctype Planner() {
+proctype Planner() {   /* (trace) the plans nobody read before the recording ended; see publish_lazily */
   byte me = 0;
   do
-  :: atomic { newest < NGEN && STEP_READY -> EMIT(EV_plan_created, newest + 1, 0, 0); newest++ }
+  :: atomic { newest < NGEN && STEP_READY && READERS_DONE -> EMIT(EV_plan_created, newest + 1, 0, 0); newest++ }
   :: newest == NGEN -> break
   od
 }
-#define PLANS_AFTER(x) (newest > (x))
+/* a plan newer than x has been published: read, or waiting to be read (publish_lazily) */
+#define PLANS_AFTER(x) (newest > (x) || (cur[0] < tr_end[0] && tr_kind[cur[0]] == EV_plan_created))
 #else
 /* Verification publishes plans lazily: only enactors read `newest`, so a plan published and not yet
  * read is indistinguishable from one not yet published. An enactor's read returns any plan from the
@@ -212,6 +224,7 @@ proctype Planner() {
 /* step 1 of a pass: p := the newest plan, at least `floor` + 1 */
 inline read_newest(floor) {
 #ifdef TRACE
+  publish_lazily(); read_must_lead_on();
   p = newest
 #else
   p = (newest > floor -> newest : floor + 1);
@@ -259,7 +272,7 @@ proctype Operator() {
   byte me = 4;
   atomic {
     ep != 0 && ex[ep] ->
-    add_change(A_DELETE, N_PLAN, ep); apply_batch(); EMIT_BATCH; commit_batch(); clear_batch()
+    new_batch(); add_change(A_DELETE, N_PLAN, ep); apply_batch(); EMIT_BATCH; commit_batch(); clear_batch()
   }
 }
 #endif
@@ -317,8 +330,7 @@ inline pass_raised() {
 #else
   /* THE BUG (2/2): nothing handles it; the process dies, and Docker restarts it into the same zone */
   EMIT(EV_enactor_crashed, err, 0, 0);
-  EMIT(EV_enactor_started, 0, 0, 0);
-  g = 0; err = 0; p = 0; last = 0; goto idle
+  g = 0; err = 0; p = 0; last = 0; goto restart   /* down until Docker starts it again */
 #endif
 }
 
@@ -360,7 +372,7 @@ end_idle:   /* step 1: read the newest plan. A pass that would find nothing to d
   atomic {
     if
     :: SELF_CHECK_WORTH && PLANS_AFTER(0) -> read_newest(0)
-    :: PLANS_AFTER(last) || LAST_UNKNOWN -> resolve_last(); read_newest(last)
+    :: (PLANS_AFTER(last) || LAST_UNKNOWN) && READ_WORTH -> resolve_last(); read_newest(last)
     fi;
     if
     :: p > last -> goto check
@@ -369,7 +381,7 @@ end_idle:   /* step 1: read the newest plan. A pass that would find nothing to d
   }
 #else
   atomic {
-    PLANS_AFTER(last) || LAST_UNKNOWN -> resolve_last(); read_newest(last);
+    (PLANS_AFTER(last) || LAST_UNKNOWN) && READ_WORTH -> resolve_last(); read_newest(last);
     if :: p <= last -> p = 0; goto idle :: else -> skip fi   /* (trace: it had finished with it) */
   }
 #endif
@@ -396,9 +408,14 @@ check:  /* step 2: the facts; the mode decides (should_apply) */
 
 lock:   /* step 3: take the endpoint's lock, with bounded attempts */
   if
-  :: atomic { STEP_READY && holder == 0 -> EMIT(EV_lock_acquired, p, att, 0); holder = me; att = 0 }
+  :: atomic { STEP_READY && (holder == 0 || TAKEOVER) -> EMIT(EV_lock_acquired, p, att, 0); holder = me; att = 0 }
   :: atomic { holder != 0 && holder != me ->
-       g = holder; EMIT(EV_lock_refused, p, g, att); g = 0;
+       g = holder; EMIT(EV_lock_refused, p, g, att);
+       do   /* (trace) the refusals that follow within the same tenure: the lock has not changed */
+       :: att < LOCK_TRIES && SAME_TENURE_REFUSAL -> att++; EMIT(EV_lock_refused, p, g, att)
+       :: else -> break
+       od;
+       g = 0;
 #if LOCK_TRIES > 0
        if
        :: att < LOCK_TRIES -> att++; goto lock
@@ -415,7 +432,7 @@ lock:   /* step 3: take the endpoint's lock, with bounded attempts */
 write:  /* step 4: the plan's record set */
   atomic {
     STEP_READY ->
-    add_change(A_UPSERT, N_PLAN, p); apply_batch(); assert(res_err == OK); EMIT_BATCH;
+    new_batch(); add_change(A_UPSERT, N_PLAN, p); apply_batch(); assert(res_err == OK); EMIT_BATCH;
     EMIT(EV_record_set_written, p, 0, 0); commit_batch(); clear_batch()
   }
 
@@ -427,6 +444,7 @@ point:  /* step 5, safe: a compare-and-swap built from the CHECKED facts, forwar
     :: c_ep == p -> EMIT(EV_endpoint_unchanged, p, 0, 0)   /* already live: step 4 restored it */
     :: else ->
        assert(c_ep == 0 || p > c_ep);                     /* InvariantRefused: it never moves back */
+       new_batch();
        if :: c_ep != 0 -> add_change(A_DELETE, N_ENDPOINT, c_ep) :: else -> skip fi;
        add_change(A_CREATE, N_ENDPOINT, p);
        if :: c_rb != 0 -> add_change(A_DELETE, N_ROLLBACK, c_rb) :: else -> skip fi;
@@ -447,7 +465,7 @@ point:  /* step 5, safe: a compare-and-swap built from the CHECKED facts, forwar
 point:  /* ... and UPSERT from them: THE BUG (1/2), the rollback aliases the previous plan unasked */
   atomic {
     STEP_READY ->
-    add_change(A_UPSERT, N_ENDPOINT, p);
+    new_batch(); add_change(A_UPSERT, N_ENDPOINT, p);
     if :: cur_ep != 0 -> add_change(A_UPSERT, N_ROLLBACK, cur_ep) :: else -> skip fi;
     apply_batch(); EMIT_BATCH;
     if
@@ -464,7 +482,8 @@ release:  /* step 6, in `finally`: a lease that expired shows only here */
   atomic {
     if
     :: holder == me -> EMIT(EV_lock_released, p, 0, 0); holder = 0
-    :: else -> EMIT(EV_lock_expired_before_release, p, 0, 0)
+    :: holder == me && LAPSES_UNNOTICED -> EMIT(EV_lock_expired_before_release, p, 0, 0); holder = 0
+    :: holder != me -> EMIT(EV_lock_expired_before_release, p, 0, 0)
     fi;
     if :: failed -> pass_raised() :: else -> skip fi
   }
@@ -491,7 +510,7 @@ cleanup:  /* step 7, after an apply only: one listing, then plans more than KEEP
 
 delete_victim:
   atomic {
-    STEP_READY ->
+    STEP_READY -> new_batch();
 #ifdef SAFE
     /* facts.unchanged: re-assert both references in the batch, so it fails if either moved onto v */
     if
@@ -514,10 +533,16 @@ delete_victim:
     if :: failed -> pass_raised() :: else -> next_victim() fi
   }
 
+#ifndef SAFE
+restart:  /* Docker's restart policy: the same code, no memory, the same zone */
+  atomic { EMIT(EV_enactor_started, 0, 0, 0) }
+  goto idle;
+#endif
+
 #ifdef SAFE
 self_check:  /* resolve the endpoint through CoreDNS; an empty answer the zone explains is repaired */
   atomic {
-    know_ep(); know_ex(ep);
+    know_ep(); know_ex(ep); reload_maybe();
 #ifdef TRACE
     if   /* what its previous self-check saw, before the recording: either */
     :: empty_seen_unknown -> empty_seen_unknown = 0; if :: empty_seen = 0 :: empty_seen = 1 fi

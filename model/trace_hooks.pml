@@ -22,6 +22,7 @@
 
 short cur[NPROC];     /* the next recorded event of each process */
 short taken;          /* events consumed so far (a function of cur: it adds no state) */
+bit   dead;           /* a step emitted what the record does not have next: not the run (pruned) */
 
 hidden byte  tr_proc[TR_N];            /* the process that emitted it */
 hidden byte  tr_kind[TR_N];            /* EV_* */
@@ -42,16 +43,22 @@ c_decl {
 }
 
 #define MORE            (cur[me] < tr_end[me])
+#define NEXT_IS(k)      (MORE && tr_kind[cur[me]] == (k))
 #define FIELD(arr, v)   (arr[cur[me]] == ANY || arr[cur[me]] == (v))
 #define CONSUMED(i)     (cur[tr_proc[i]] > (i))
 #define STEP_READY      (MORE && (tr_after[cur[me]] == 0 || CONSUMED(tr_after[cur[me]] - 1)))
-#define EMIT(k, a, b, c) (MORE && tr_kind[cur[me]] == (k) && FIELD(tr_a, a) && FIELD(tr_b, b) && FIELD(tr_c, c)); take()
+#define EMIT(k, a, b, c) \
+  if \
+  :: MORE && tr_kind[cur[me]] == (k) && FIELD(tr_a, a) && FIELD(tr_b, b) && FIELD(tr_c, c) -> take() \
+  :: else -> dead = 1 \
+  fi
 #define EMIT_BATCH      emit_batch()
 #define SLOT(j)         (cur[me] * MAXCH + (j))
 
 /* consume the event: progress is printed by pan as it grows (the search never backtracks it) */
-inline take() {
-  cur[me]++; taken++;
+#define take() take_of(me)
+inline take_of(q) {
+  cur[q]++; taken++;
   c_code {
     int q, low = TR_N;
     for (q = 0; q < NPROC; q++) {
@@ -83,8 +90,49 @@ inline emit_batch() {
            && tr_bval[SLOT(0)] == b_val[res_idx])
   :: else -> skip
   fi;
-  bm; bm = 0; b_i = 0; take()
+  if
+  :: bm -> take()
+  :: else -> dead = 1
+  fi;
+  bm = 0; b_i = 0
 }
+
+/* --- the lock's clock, lazily: a lease that lapses is seen only when another enactor takes the
+ * lock over, or when its holder releases it and finds it expired. So a trace check lets it lapse
+ * exactly then (and only if the holder's next release is recorded as expired): the same events as
+ * a clock expiring it at any moment before, without the states of every such moment. */
+hidden byte tr_lapse[TR_N];   /* this process's next release, from this event on, found it expired */
+hidden byte tr_group[TR_N];   /* a refusal right after one of the same tenure (holder:token) */
+#define SAME_TENURE_REFUSAL (MORE && tr_group[cur[me]])
+#define LEASE_LAPSES(h)   (cur[h] >= tr_end[h] || tr_lapse[cur[h]])
+#define TAKEOVER          (holder != 0 && holder != me && LEASE_LAPSES(holder))
+#define LAPSES_UNNOTICED  true
+
+/* --- the planner and CoreDNS, lazily: only an enactor's read of the newest plan observes a
+ * publication, and only a self-check observes what CoreDNS loaded. So the plans published since the
+ * last read are taken at the next read (any number of them), and CoreDNS may reload after any
+ * change to the zone (or just before a self-check): every moment at which what they did can be seen,
+ * and none at which it cannot. The planner's own step is left for plans nobody reads before the end. */
+inline publish_lazily() {
+  do
+  :: cur[0] < tr_end[0] && tr_kind[cur[0]] == EV_plan_created && tr_a[cur[0]] == newest + 1 ->
+     newest++; take_of(0)
+  :: break
+  od
+}
+
+/* A read of the newest plan is followed by the event that names it: a check (check_passed,
+ * plan_skipped) or a self-check's repair (endpoint_empty_found). A read of any other plan cannot
+ * lead there, so it is dropped now rather than after every interleaving of its wait. */
+inline read_must_lead_on() {
+  if
+  :: (NEXT_IS(EV_check_passed) || NEXT_IS(EV_plan_skipped)) && tr_a[cur[me]] != newest -> dead = 1
+  :: NEXT_IS(EV_endpoint_empty_found) && tr_b[cur[me]] != newest -> dead = 1
+  :: else -> skip
+  fi
+}
+
+#define READERS_DONE (cur[1] >= tr_end[1] && cur[2] >= tr_end[2] && cur[3] >= tr_end[3])
 
 /* --- the start of a recorded run: not recorded, so learnt as it is read -------------------------
  * The zone when the recording starts is whatever the plans published so far allow: each plan's
@@ -97,8 +145,22 @@ bit ex_known[NGEN + 1];
 
 #define LAST_UNKNOWN_VALUE 255
 #define LAST_UNKNOWN       (last == LAST_UNKNOWN_VALUE)
-#define SELF_CHECK_WORTH   true    /* an idle pass is always possible: the self-check learns the zone */
+/* An idle pass is taken only towards the enactor's next recorded event (a pass that emits nothing
+ * changes nothing another process or a later event of its own can see, but resetting failures). */
+#define SELF_CHECK_WORTH   (fails > 0 || NEXT_IS(EV_endpoint_empty_found) || NEXT_IS(EV_self_check_answering))
+#define READ_WORTH         (NEXT_IS(EV_check_passed) || NEXT_IS(EV_plan_skipped))
 #define ZONE_KNOWN         (ep_known && (ep == 0 || ex_known[ep]))
+
+#ifdef SAFE
+inline reload_maybe() {
+  if
+  :: ZONE_KNOWN && dns_empty != ZONE_PROBLEM -> dns_empty = ZONE_PROBLEM
+  :: true
+  fi
+}
+#else
+#define reload_maybe() skip
+#endif
 
 inline know_ep() {
   if
@@ -185,11 +247,7 @@ inline trace_init() {
     :: dns_empty = 0
     :: dns_empty = 1
     fi;
-    run Planner(); run LockClock();
-#ifdef SAFE
-    run CoreDns();
-#endif
-    run Operator();
+    run Planner(); run Operator();
     run Enactor(1); run Enactor(2); run Enactor(3)
   }
 }

@@ -10,7 +10,7 @@ end_operator:
   do
   :: atomic {
        STEP_READY && tr_kind[cur[me]] == EV_batch_accepted && tr_bn[cur[me]] != ANY ->
-       k = 0;
+       new_batch(); k = 0;
        do
        :: k < tr_bn[cur[me]] -> add_change(tr_bact[SLOT(k)], tr_bname[SLOT(k)], tr_bval[SLOT(k)]); k++
        :: else -> break
@@ -18,5 +18,13 @@ end_operator:
        k = 0; apply_batch(); EMIT_BATCH; commit_batch(); clear_batch()
      }
   :: atomic { STEP_READY && tr_kind[cur[me]] == EV_batch_rejected -> take() }
+  od
+}
+
+/* An execution in which some step emitted an event that is not the next one recorded is not the run:
+ * the claim stops following it, so spin drops it at once rather than exploring what follows. */
+never {
+  do
+  :: !dead
   od
 }

@@ -445,6 +445,20 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
             act, name, val = step.failing or (ANY, ANY, ANY)
             body.append(f"tr_bn[{i}] = {ANY}; tr_bact[{i * MAXCH}] = {act}; tr_bname[{i * MAXCH}] = {name}; "
                         f"tr_bval[{i * MAXCH}] = {val};")
+    for i in range(1, len(trace.steps)):    # refusals observing one tenure are taken together
+        step, before = trace.steps[i], trace.steps[i - 1]
+        if (i not in trace.ends and step.event.kind == before.event.kind == "lock_refused"
+                and step.event.detail.get("held_by") == before.event.detail.get("held_by")):
+            body.append(f"tr_group[{i}] = 1;")
+    lapse = False   # each process's next release, from here on, found its lease expired
+    for i in range(len(trace.steps) - 1, -1, -1):
+        step = trace.steps[i]
+        if i + 1 in trace.ends or i == len(trace.steps) - 1:
+            lapse = False
+        if step.event.kind in ("lock_released", "lock_expired_before_release"):
+            lapse = step.event.kind == "lock_expired_before_release"
+        if lapse:
+            body.append(f"tr_lapse[{i}] = 1;")
     for process, end in enumerate(trace.ends):
         body.append(f"tr_end[{process}] = {end}; cur[{process}] = {trace.ends[process - 1] if process else 0};")
         if trace.down[process]:
@@ -465,8 +479,8 @@ def check(trace: TraceModel, *, timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
     wrapper = work / "trace_run.pml"
     wrapper.write_text(wrapper_text(trace))
     depth = 60 * len(trace.steps) + 20_000
-    run = spin.verify(wrapper, (), pan_flags=["-E", f"-m{depth}", "-w24"], cc_flags=["-DSAFETY", "-DCOLLAPSE"],
-                      timeout_s=timeout_s, workdir=work)
+    run = spin.verify(wrapper, (), pan_flags=["-E", f"-m{depth}", "-w22"], cc_flags=["-DSAFETY", "-DCOLLAPSE"],
+                      timeout_s=timeout_s, workdir=work, optimize="-O0")
     report = run.report
     if report.assertion is not None and "taken" in report.assertion:
         return Verdict(True, f"all {len(trace.steps)} events are a behaviour of the model", report=report,
