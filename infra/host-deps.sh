@@ -24,6 +24,8 @@ if [ "$want" != debootstrap ]; then
     command -v dnsperf >/dev/null || need+=(dnsperf)
     # redis-tools: redis-cli, and redis-check-rdb, the Redis binary the unit tests run as a server.
     command -v redis-check-rdb >/dev/null || command -v redis-server >/dev/null || need+=(redis-tools)
+    # spin: `make model` and the trace checks model-check the protocol; its verifiers are C, built by gcc.
+    command -v spin >/dev/null || need+=(spin); command -v gcc >/dev/null || need+=(gcc)
     modules="$modules pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio"
   fi
   # Found, not imported: importing aiohttp and pytest took a second, and every make target runs this.
