@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair reproduce-rate chaos chaos-replay
+        reproduce-outage reset repair reproduce-rate chaos chaos-replay model model-check-trace
 LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -149,3 +149,12 @@ chaos-replay: deps ## rerun the schedule of one chaos run (RUN=store/chaos/<dir>
 	@[ -n "$(RUN)" ] && [ -f "$(RUN)/history.jsonl" ] || { echo "usage: make chaos-replay RUN=store/chaos/<dir> (a folder with a history.jsonl)" >&2; exit 2; }
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.chaos --replay $(RUN)
+
+MODEL := PYTHONPATH=services/common:services/dns-admin:model $(PY) -m
+model: deps ## the protocol model-checked with Spin (model/): legacy's counterexample as a timeline, safe exhaustively
+	@$(MODEL) dnsrace_model.searches
+
+model-check-trace: deps ## a recorded run's events against the same model (HISTORY=…/history.jsonl, default: the newest run)
+	@history="$(or $(HISTORY),$(lastword $(sort $(wildcard store/reproduce-outage/2*/history.jsonl))))"; \
+	[ -n "$$history" ] || { echo "usage: make model-check-trace HISTORY=store/reproduce-outage/<run>/history.jsonl (make reproduce-outage records one)" >&2; exit 2; }; \
+	$(MODEL) dnsrace_model.trace "$$history"
