@@ -192,11 +192,14 @@ inline commit_batch() {
   fi
 }
 
-/* P2 no_failure_on_rollback: no apply's point batch is refused because the plan its rollback change
- * aliases is missing (the incident's crash; in safe, a refusal there would be a failed apply too). */
-inline check_point_refusal() {
+/* P2 no_failure_on_rollback: no apply fails because the plan its rollback change aliases is missing
+ * (legacy: the crash, asserted once it is emitted; safe: a refused attempt would be a failure too). */
+inline note_point_refusal() {
+  on_rollback = (res_err == AliasTargetMissing && b_name[res_idx] == N_ROLLBACK)
+}
+inline check_no_failure_on_rollback() {
 #ifdef P_ROLLBACK
-  assert(!(res_err == AliasTargetMissing && b_name[res_idx] == N_ROLLBACK))
+  assert(!on_rollback)
 #else
   skip
 #endif
@@ -317,20 +320,20 @@ inline pass_raised() {
   /* one failed attempt, never a dead process: an event, a backoff, a pass on fresh facts */
 #if RETRY_MAX > 0
   fails++;
-  EMIT(EV_write_refused, p, fails, 0);
+  EMIT(EV_write_refused, p, fails, 0); check_no_failure_on_rollback();
   if
   :: fails >= RETRY_MAX -> last = (p > last -> p : last); EMIT(EV_apply_gave_up, p, fails, 0); fails = 0
   :: else -> skip
   fi;
 #else
   /* RETRY_MAX 0: retries not bounded (giving a plan up writes nothing: as slow as forever, above) */
-  EMIT(EV_write_refused, p, 0, 0);
+  EMIT(EV_write_refused, p, 0, 0); check_no_failure_on_rollback();
 #endif
-  g = 0; err = 0; p = 0; goto idle
+  g = 0; err = 0; p = 0; on_rollback = 0; goto idle
 #else
   /* THE BUG (2/2): nothing handles it; the process dies, and Docker restarts it into the same zone */
-  EMIT(EV_enactor_crashed, err, 0, 0);
-  g = 0; err = 0; p = 0; last = 0; goto restart   /* down until Docker starts it again */
+  EMIT(EV_enactor_crashed, err, 0, 0); check_no_failure_on_rollback();
+  g = 0; err = 0; p = 0; last = 0; on_rollback = 0; goto restart   /* down until Docker starts it again */
 #endif
 }
 
@@ -355,6 +358,7 @@ proctype Enactor(byte me) {
   bit  empty_seen_unknown;   /* not recorded when the run starts: either, until the self-check says */
 #endif
   bit  failed;     /* this pass raised (a batch was refused) */
+  bit  on_rollback; /* ... at its rollback change, for want of the plan it aliases (P2) */
 #ifdef TRACE
   bit  bm;         /* the batch matched the recorded one (trace_hooks.pml) */
 #endif
@@ -454,7 +458,7 @@ point:  /* step 5, safe: a compare-and-swap built from the CHECKED facts, forwar
        :: res_err == OK ->
           EMIT(EV_endpoint_pointed, p, (c_ok -> c_ep : 0), 0);
           if :: !c_ok && c_ep != 0 -> EMIT(EV_rollback_emptied, p, c_ep, 0) :: else -> skip fi
-       :: else -> failed = 1; check_point_refusal()
+       :: else -> failed = 1; note_point_refusal()
        fi;
        commit_batch(); clear_batch()
     fi;
@@ -472,7 +476,7 @@ point:  /* ... and UPSERT from them: THE BUG (1/2), the rollback aliases the pre
     :: res_err == OK -> EMIT(EV_endpoint_pointed, p, cur_ep, 0)
     :: else ->
        failed = 1; err = res_err;
-       check_point_refusal()
+       note_point_refusal()
     fi;
     commit_batch(); clear_batch(); cur_ep = 0
   }

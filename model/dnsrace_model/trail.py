@@ -60,6 +60,7 @@ class _Story:
         self.change = 0
         self.cleaned: dict[int, list[str]] = {}
         self.last_error: dict[int, str] = {}
+        self.last_code: dict[int, str] = {}
 
 
 def _event(story: _Story, step: int, me: int, kind: str, a: int, b: int, c: int) -> Event:
@@ -97,7 +98,8 @@ def _event(story: _Story, step: int, me: int, kind: str, a: int, b: int, c: int)
     elif kind == "apply_finished":
         detail = {"cleaned": story.cleaned.pop(me, [])}
     elif kind in ("write_refused", "apply_gave_up"):
-        detail = {"error": story.last_error.get(me, "refused"), "failures": b or "a", "retry_in_ms": "a backoff of"}
+        detail = {"error": f"{story.last_code.get(me, '?')}: {story.last_error.get(me, '?')}", "failures": b or "a",
+                  "retry_in_ms": "a backoff of"}
     elif kind == "endpoint_empty_found":
         detail = {"endpoint": ENDPOINT, "rcode": "NOERROR", "newest": _plan(b),
                   "why": f"{plan_record_name(plan, ENDPOINT)} does not exist" if plan else f"{ENDPOINT} has no alias"}
@@ -147,7 +149,8 @@ def _batch_step(story: _Story, number: int, me: int, changes: tuple[Change, ...]
     else:
         failing = changes[index] if 0 <= index < len(changes) else None
         message = f"change {index}: {failing.describe() if failing else '?'}"
-        story.last_error[me] = f"{outcome[0]}: {message}"
+        story.last_error[me] = message
+        story.last_code[me] = outcome[0]
         event = Event(float(number), "dns-admin", "batch_rejected", None, None,
                       {"client": client, "error": outcome[0], "message": message, "change_index": index}, number)
     return Step(event, changes, outcome)
@@ -188,23 +191,32 @@ def render(events: Sequence[Event]) -> list[str]:
 
 
 # The incident's moments, found in any list of events (the model's trail or a live run's).
+MOMENTS = ("the slow enactor checks the plan it will write late", "the endpoint goes back to that plan",
+           "a cleanup deletes it, live", "the rollback change is refused", "an enactor crashes")
+
+
 def story(events: Sequence[Event]) -> dict[str, int]:
-    """Index of the first: backwards point, deletion of the live plan, refusal on the rollback, crash."""
-    found: dict[str, int] = {}
+    """Index of each moment: told backwards from the first cleanup that deleted the live plan."""
     live: str | None = None
-    newest_pointed = 0
+    made_live: dict[str, int] = {}
     for index, event in enumerate(events):
         if event.kind == "endpoint_pointed" and event.plan:
-            generation = int(event.plan.removeprefix("plan-"))
-            if generation < newest_pointed:
-                found.setdefault("the endpoint goes back to an older plan", index)
-            newest_pointed = max(newest_pointed, generation)
             live = event.plan
-        if event.kind == "cleanup_deleted" and event.plan == live:
-            found.setdefault("a cleanup deletes the live plan", index)
-        if (event.kind == "batch_rejected" and event.detail.get("error") == "AliasTargetMissing"
-                and event.detail.get("change_index") == 1):
-            found.setdefault("the rollback change is refused", index)
-        if event.kind == "enactor_crashed":
-            found.setdefault("an enactor crashes", index)
-    return found
+            made_live[event.plan] = index
+        if event.kind == "cleanup_deleted" and event.plan is not None and event.plan == live:
+            back = made_live[event.plan]
+            found = {MOMENTS[1]: back, MOMENTS[2]: index}
+            slow = events[back].service
+            checks = [i for i in range(back) if events[i].kind == "check_passed" and events[i].service == slow
+                      and events[i].plan == event.plan]
+            if checks:
+                found[MOMENTS[0]] = checks[-1]
+            for later in range(index + 1, len(events)):
+                after = events[later]
+                if (MOMENTS[3] not in found and after.kind == "batch_rejected"
+                        and after.detail.get("error") == "AliasTargetMissing" and after.detail.get("change_index") == 1):
+                    found[MOMENTS[3]] = later
+                if MOMENTS[4] not in found and after.kind == "enactor_crashed":
+                    found[MOMENTS[4]] = later
+            return found
+    return {}
