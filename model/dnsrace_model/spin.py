@@ -98,10 +98,11 @@ def _run(command: Sequence[str], cwd: Path, timeout_s: float) -> str:
 
 
 def verify(model: Path, defines: Sequence[str], *, pan_flags: Sequence[str], cc_flags: Sequence[str] = (),
-           timeout_s: float, workdir: Path | None = None, optimize: str = "-O2") -> Run:
+           timeout_s: float, workdir: Path | None = None, optimize: str = "-O1") -> Run:
     """spin -a, gcc and pan for `model` (copied with its includes into a scratch directory).
 
-    `optimize`: -O2 for the big searches; a trace check's verifier is mostly its tables, which gcc
+    `optimize`: -O1 (gcc -O2 takes three times as long to compile pan.c and the search is no faster
+    overall); a trace check's verifier is mostly its tables, which gcc
     takes 20 s to optimise and pan then searches in a fraction of a second, so it uses -O0."""
     if shutil.which("spin") is None:
         raise SpinError("spin is not installed (infra/host-deps.sh installs Debian's spin)")

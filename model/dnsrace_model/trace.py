@@ -41,7 +41,7 @@ from dnsrace.timeline import sentence
 from . import codes, spin
 
 __all__ = ["MAPPED", "SKIPPED", "UNMODELLED", "Settings", "TraceModel", "Verdict", "build", "check",
-           "load_events", "main", "wrapper_text"]
+           "check_events", "describe", "load_events", "main", "mapping_table", "wrapper_text"]
 
 ENDPOINT_DEFAULT = "dynamodb.us-east-1.lab.test"
 ANY = 255           # an argument the model does not compare
@@ -496,6 +496,16 @@ def check(trace: TraceModel, *, timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
         return Verdict(None, "the search did not complete", first, report, run.seconds)
     return Verdict(False, f"no execution of the model takes the run past event {low + 1} of {len(trace.steps)}",
                    first, report, run.seconds)
+
+
+def check_events(events: Sequence[Event], *, safe: bool, keep_generations: int = 5,
+                 timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
+    """The whole check for events already in hand (an integration test's, a unit test's)."""
+    try:
+        trace = build(events, Settings(safe=safe, keep_generations=keep_generations))
+    except TraceError as error:
+        return Verdict(None, str(error))
+    return check(trace, timeout_s=timeout_s)
 
 
 def describe(step: Step) -> str:
