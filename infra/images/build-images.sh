@@ -46,7 +46,7 @@ base_tag="$namespace/base:${DEBIAN_SUITE}-${base_digest}"
 redis_tag="$namespace/redis:${REDIS_VERSION}"
 coredns_tag="$namespace/coredns:${COREDNS_VERSION}"
 toxiproxy_tag="$namespace/toxiproxy:${TOXIPROXY_VERSION}"
-app_tag="$namespace/app:local"
+app_tag=${DNSRACE_APP_IMAGE:-$namespace/app:local}   # a second checkout can build its own beside
 coredns_binaries="$cache_dir/gobin/coredns-v$COREDNS_VERSION-$coredns_source_digest"
 toxiproxy_binaries="$cache_dir/gobin/toxiproxy-v$TOXIPROXY_VERSION-stamped"
 

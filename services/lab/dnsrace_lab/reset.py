@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .stack_names import TOP, Ports
+from .stack_names import APP_IMAGE, TOP, Ports
 
 SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", "enactor-a", "enactor-b", "enactor-c",
             "backend-1", "backend-2", "backend-3")
@@ -124,7 +124,7 @@ async def reset_in_place(project: str, ports: Ports, found: dict[str, Container]
         # throwaway container that mounts them as dns-admin does.
         await asyncio.gather(
             run("exec", found["redis"].id, "redis-cli", "FLUSHALL"),
-            run("run", "--rm", "--volumes-from", found["dns-admin"].id, "--entrypoint", "bash", "dnsrace/app:local",
+            run("run", "--rm", "--volumes-from", found["dns-admin"].id, "--entrypoint", "bash", APP_IMAGE,
                 "-c", "rm -rf /data/* /data/.[!.]* /zones/* /zones/.[!.]*"))
         keys = docker("exec", found["redis"].id, "redis-cli", "DBSIZE").strip()
         if keys != "0":

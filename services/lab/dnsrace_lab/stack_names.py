@@ -12,6 +12,9 @@ ENDPOINT = "dynamodb.us-east-1.lab.test"
 ZONE = "lab.test"
 ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
 CALL_TIMEOUT_S = 5.0
+# The services' image: DNSRACE_APP_IMAGE lets a second checkout build and test its own beside the
+# running stack (docker-compose.yml and infra/images/build-images.sh read the same variable).
+APP_IMAGE = os.environ.get("DNSRACE_APP_IMAGE") or "dnsrace/app:local"
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ import dns.query
 import dns.rdatatype
 import redis
 
-from .stack_names import ENACTORS, ENDPOINT, Ports
+from .stack_names import APP_IMAGE, ENACTORS, ENDPOINT, Ports
 
 SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, "backend-1", "backend-2", "backend-3")
-IMAGES = ("dnsrace/app:local", "dnsrace/coredns:1.12.4", "dnsrace/toxiproxy:2.12.0", "dnsrace/redis:7.0.15")
+IMAGES = (APP_IMAGE, "dnsrace/coredns:1.12.4", "dnsrace/toxiproxy:2.12.0", "dnsrace/redis:7.0.15")
 CODES = {"healthy": 0, "not-built": 10, "down": 11, "partial": 12, "starting": 13, "faults": 14, "outage": 15,
          "broken": 16}
 STARTING_S = 120.0        # the bound the stack is given to serve after its containers start
