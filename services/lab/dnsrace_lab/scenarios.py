@@ -93,14 +93,20 @@ async def _slow_enactor_refused(live: Live, nemesis: Nemesis, report: Report, si
     fast enactor is the first to take the lock for a new plan, its path to dns-admin is slowed (SLOW_MS
     a request), so it holds the lock for seconds, and enactor-a, checking that plan meanwhile, is
     refused — as the incident's enactor was. (A later taker of the same lock is not slowed: the plan is
-    already applied, and nobody is left to contend.)
+    already applied, and nobody is left to contend.) The slowdown lasts one tenure: when the slowed
+    holder releases the lock and enactor-a was not refused meanwhile (the holder may even have finished
+    before the toxic was in place: the nemesis reacts to an event, it does not stop the clock), the
+    path is let go and the next plan's first fast holder is slowed instead.
     """
     slowed: str | None = None
+    slowed_plan: str | None = None
     first_taken: set[str] = set()
 
     def trigger(event: Event) -> bool:
         if event.service == SLOW_ENACTOR and event.kind == "lock_refused":
             return True
+        if event.kind == "lock_released" or event.kind == "lock_expired_before_release":
+            return event.service == slowed and event.plan == slowed_plan
         if event.kind != "lock_acquired" or event.plan is None or event.plan in first_taken:
             return False
         first_taken.add(event.plan)
@@ -112,7 +118,13 @@ async def _slow_enactor_refused(live: Live, nemesis: Nemesis, report: Report, si
                                           within_s=60)
             if event.kind == "lock_refused":
                 break
-            slowed = event.service
+            if slowed is not None:      # the slowed tenure ended without enactor-a contending: re-arm
+                await nemesis.unslow(slowed)
+                report.step(f"step 2a {slowed} released the lock for {slowed_plan} before {SLOW_ENACTOR} "
+                            f"contended; its path is let go, the next plan's first holder is slowed instead")
+                slowed = slowed_plan = None
+                continue
+            slowed, slowed_plan = event.service, event.plan
             await nemesis.slow(slowed)
             report.step(f"step 2a {slowed} took the lock for {event.plan}; its path to dns-admin is slowed, so "
                         f"it holds the lock for seconds [fault: slow {slowed}->dns-admin]")
