@@ -12,8 +12,8 @@
  * -DOPERATOR an operator who deletes the live plan once (the manual-delete scenario).
  * Every step that emits an event in the code emits the same event here (EMIT, same kinds and
  * arguments), so a trail reads as a timeline and a recorded run can be replayed against the model
- * (model/trace_check.py, -DTRACE). Bounds: NGEN plans, KEEP (K), LOCK_TRIES, RETRY_MAX; see
- * model/bounds.pml for the values `make model` uses.
+ * (model/dnsrace_model/trace.py, -DTRACE). Bounds: NGEN plans, KEEP (K), LOCK_TRIES, RETRY_MAX; see
+ * model/dnsrace_model/searches.py for the values `make model` uses.
  */
 
 #include "events.pml"

@@ -179,7 +179,10 @@ def load_events(lines: Iterable[str]) -> tuple[list[Event], dict[str, Any]]:
         if source == "run":
             run = row
         elif source in (None, "event") and "kind" in row and "service" in row:
-            events.append(Event.from_json({k: v for k, v in row.items() if k != "source"}))
+            try:
+                events.append(Event.from_json({k: v for k, v in row.items() if k != "source"}))
+            except (TypeError, ValueError) as error:
+                raise TraceError(f"line {number}: not an event ({error})") from None
         if len(events) > EVENTS_MAX:
             raise TraceError(f"more than {EVENTS_MAX} events: check a shorter run")
     return events, run
