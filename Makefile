@@ -16,7 +16,7 @@ N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
         reproduce-outage reset repair reproduce-rate chaos chaos-replay model model-check-trace
-LAB := PYTHONPATH=services/common:services/lab PROJECT=$(PROJECT) $(PY) -m
+LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
 export ENACTOR_MODE := $(MODE)

@@ -27,7 +27,7 @@ RUNS = 2
 
 
 def chaos(stack: Stack, mode: str, store: Path) -> subprocess.CompletedProcess[str]:
-    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab:{TOP}/services/dns-admin:{TOP}/model"}
     return subprocess.run([sys.executable, "-m", "dnsrace_lab.chaos", "--project", stack.project, "--mode", mode,
                            "--runs", str(RUNS), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
                            "--store", str(store)], cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
@@ -62,6 +62,11 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
         assert sum(1 for r in rows if r["source"] == "client" and r["type"] == "invoke") >= 200
         started = [r for r in rows if r["source"] == "nemesis" and r["type"] == "fault_started" and r["fault"] != "all"]
         assert started, f"{run.name}: no fault started"
+        # The model verdict (conformance.py): never drift, in either mode, and some events were checked
+        # against model/dnsrace.pml (all of them, or those before the first fault the model leaves out).
+        model = verdict["invariants"]["model"]
+        assert model["valid"] is not False, model["evidence"]
+        assert model["measures"]["checked"] > 10, model
     if mode == "legacy":
         assert result.returncode == 1, result.stdout + result.stderr
         assert all(v["valid"] is False for v in verdicts), [v["invariants"] for v in verdicts]
@@ -72,6 +77,6 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
     assert "summary: 2 run(s) in mode " + mode in result.stdout
     # No run leaves a fault behind: the state check sees no toxic, no disabled proxy, no paused container.
     state = subprocess.run([sys.executable, "-m", "dnsrace_lab.state", "--project", stack.project, "--json"], cwd=TOP,
-                           env=stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"},
+                           env=stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab:{TOP}/services/dns-admin:{TOP}/model"},
                            capture_output=True, text=True, timeout=60)
     assert json.loads(state.stdout)["state"] != "faults", state.stdout

@@ -17,7 +17,8 @@ Each run, Jepsen's shape, every part in its own module:
                   answers (bounded by the checker's own bounds), then the final reads
     6. history    probes, the nemesis's rows, the stream's events (and those only in container logs),
                   dns-admin's audit and the final reads, in one JSONL file (history.py)
-    7. checker    the six invariants, from the history alone (checker.py)
+    7. checker    the six invariants, from the history alone (checker.py); and the model verdict: the
+                  run's events checked against model/dnsrace.pml by Spin (conformance.py)
     8. report     store/chaos/<time>-<mode>-<seed>/: history.jsonl, results.json, logs/, timeline.html,
                   and store/latest -> it (report.py); one row per run, a summary at the end
 
@@ -47,7 +48,7 @@ import redis.asyncio as aioredis
 from dnsrace.events import Event
 from dnsrace.plans import plan_id, plan_record_name
 
-from . import checker, history, report
+from . import checker, conformance, history, report
 from .client import Prober
 from .generator import FaultSpec, Parameters, Schedule, generate
 from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
@@ -300,6 +301,7 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                                 event=history.merge_events(events, logged), audit=audit,
                                 observation=[observation])
     verdicts = checker.check_history(recorded, ENDPOINT)
+    verdicts[conformance.MODEL] = await asyncio.to_thread(conformance.judge, recorded)
     run_s = time.monotonic() - started
     result = RunResult(folder, schedule, verdicts, sum(1 for r in rows if r.get("type") == "fault_started"
                                                        and r.get("fault") != "all"), run_s, reset_s)

@@ -37,7 +37,8 @@ from .checker import INVARIANTS, UNKNOWN, Verdict, fault_windows, overall, repla
 __all__ = ["ROW_HEADER", "render_timeline", "row", "run_folder", "summary", "write_campaign", "write_run"]
 
 SYMBOL = {True: "ok", False: "FAIL", UNKNOWN: "?"}
-ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} {'5':>4} {'6':>4}  "
+MODEL = "model"      # conformance.MODEL: the trace check's verdict, a column after the six invariants
+ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} {'5':>4} {'6':>4} {'M':>4}  "
               f"{'empty max':>9}  {'converge':>8}  {'run':>5}")
 # Routine bookkeeping the timeline table leaves out (history.jsonl keeps all of it).
 ROUTINE = {"lock_released", "record_set_written", "zone_rendered", "batch_accepted", "plan_skipped", "lock_refused",
@@ -74,13 +75,16 @@ def write_run(folder: Path, recorded: Sequence[dict[str, Any]], verdicts: Mappin
     latest.symlink_to(folder.relative_to(folder.parent.parent))
 
 
-def rejudge(folder: Path) -> Mapping[str, Verdict]:
+def rejudge(folder: Path, *, model: bool = True) -> Mapping[str, Verdict]:
     """The verdicts of a recorded run, from its history alone; results.json and timeline.html rewritten."""
     from . import history
     from .checker import check_history
     recorded = history.read(folder / "history.jsonl")
     run = recorded[0]
     verdicts = check_history(recorded, str(run.get("endpoint")))
+    if model:
+        from .conformance import judge
+        verdicts[MODEL] = judge(recorded)
     previous = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
     kept = {key: value for key, value in previous.items() if key not in ("valid", "invariants")}
     (folder / "results.json").write_text(json.dumps(
@@ -98,10 +102,11 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {os.uname().nodename} "
              f"({os.cpu_count()} cores, load average at the end {load})", "",
-             "| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | longest empty | converge | run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         cells = [str(r["seed"]), _faults_text(r["faults"]), *(SYMBOL[r["verdicts"][name]] for name in INVARIANTS),
+                 SYMBOL[_model(r)],
                  _seconds(_measure(r, "no-empty-answer", "longest_empty_s")), _seconds(_measure(r, "converges", "converge_s")),
                  f"{r['run_s']:.0f} s"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -116,6 +121,11 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
 
 def run_summary(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: fields[key] for key in ("seed", "mode", "faults", "faults_started", "run_s", "reset_s")}
+
+
+def _model(result: Mapping[str, Any]) -> Any:
+    """The run's model verdict (runs recorded before the trace check joined the campaign have none)."""
+    return result["verdicts"].get(MODEL, UNKNOWN)
 
 
 def _measure(result: Mapping[str, Any], invariant: str, name: str) -> float | None:
@@ -140,7 +150,8 @@ def _faults_text(labels: Sequence[str]) -> str:
 def row(result: Mapping[str, Any]) -> str:
     faults = _faults_text(result["faults"])
     faults = faults if len(faults) <= 58 else faults[:55] + "..."
-    marks = " ".join(f"{SYMBOL[result['verdicts'][name]]:>4}" for name in INVARIANTS)
+    marks = " ".join(f"{SYMBOL[value]:>4}" for value in (*(result['verdicts'][name] for name in INVARIANTS),
+                                                           _model(result)))
     return (f"{result['seed']:>7}  {faults:<58} {marks}  {_seconds(_measure(result, 'no-empty-answer', 'longest_empty_s')):>9}"
             f"  {_seconds(_measure(result, 'converges', 'converge_s')):>8}  {result['run_s']:>4.0f}s  {result['folder']}")
 
@@ -153,12 +164,18 @@ def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     failed = sum(1 for r in results if r["valid"] is False)
     uncertain = sum(1 for r in results if r["valid"] == UNKNOWN)
     lengths = [float(r["run_s"]) for r in results]
+    checked = sum(int((r.get("measures") or {}).get(MODEL, {}).get("checked") or 0) for r in results)
+    events = sum(int((r.get("measures") or {}).get(MODEL, {}).get("events") or 0) for r in results)
     per_run_s = wall_s / len(results)
     return [
         f"summary: {len(results)} run(s) in mode {results[0]['mode']}: {failed} with a violation, "
         f"{uncertain} with an unknown verdict, {len(results) - failed - uncertain} valid",
         "  violations by invariant: " + ", ".join(f"({n}) {broken[name]}" for n, name in enumerate(INVARIANTS, 1)),
         "  unknown by invariant:    " + ", ".join(f"({n}) {unknown[name]}" for n, name in enumerate(INVARIANTS, 1)),
+        f"  model (the events a behaviour of model/dnsrace.pml): {sum(1 for r in results if _model(r) is True)} "
+        f"whole runs, {sum(1 for r in results if _model(r) is False)} invalid (drift), "
+        f"{sum(1 for r in results if _model(r) == UNKNOWN)} checked up to a fault the model leaves out"
+        + (f" ({checked} of {events} events checked in all)" if events else ""),
         f"  run length {min(lengths):.0f}-{max(lengths):.0f} s (median {statistics.median(lengths):.0f} s); with the "
         f"reset, {per_run_s:.0f} s a run: {3600 / per_run_s:.0f} runs per hour",
     ]

@@ -1,0 +1,118 @@
+"""The `model` verdict of a recorded run: is what the services did a behaviour of model/dnsrace.pml?
+
+The campaign's six invariants judge the system from outside (DNS probes, dns-admin's audit). This one
+judges the code against its model: the run's service events are handed to the model's trace check
+(model/dnsrace_model/trace.py, Spin under the hood), which asks whether some execution of the same
+Promela model, in the run's mode, takes every recorded step in order. Valid: the code did nothing the
+model cannot do, so what the model proves (safe) or finds (legacy) is about this code. Invalid: the
+code and the model have drifted apart, and the first event no execution can take is named. Legacy runs
+are expected to be valid too: the model has the incident's bug.
+
+What the model leaves out: a lost answer (`apply_failed`, `batch_outcome_unknown`: the batch may have
+happened), a crash on an error that is not one of dns-admin's refusals (a reset connection, a dead
+Redis), and a process killed mid-pass (SIGKILL leaves no event; the restart does). When the first event
+no execution takes is one of these, the run left the model's scope there: the verdict is unknown, not
+invalid, and says how far the run was checked (every event before it is a behaviour of the model).
+Any other first event is drift, and the verdict is invalid.
+
+This module is the edge (it runs spin through dnsrace_model); the verdict's shape is the checker's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dnsrace.events import Event
+
+from .checker import UNKNOWN, Mark, Verdict
+
+__all__ = ["DISRUPTIVE", "MODEL", "cut_before", "judge", "outside_the_model"]
+
+MODEL = "model"
+TIMEOUT_S = 180.0
+
+
+def judge(recorded: Sequence[dict[str, Any]], *, timeout_s: float = TIMEOUT_S) -> Verdict:
+    """The model verdict of a whole history (its "run" row says the mode; the events are checked)."""
+    try:
+        from dnsrace_model import codes, spin, trace
+    except ImportError as error:
+        return Verdict(MODEL, UNKNOWN, (f"the model's trace check cannot be imported ({error}); "
+                                        "PYTHONPATH needs model/ and services/dns-admin",))
+    try:
+        events, run = trace.load_events(json.dumps(row, default=str) for row in recorded)
+        settings = trace.settings_for(events, run)
+        model = trace.build(events, settings)
+        verdict = trace.check(model, timeout_s=timeout_s)
+        measures: dict[str, Any] = {"events": len(model.steps), "skipped": sum(model.skipped.values()),
+                                    "seconds": round(verdict.seconds, 1)}
+        if verdict.report is not None:
+            measures |= {"states": verdict.report.states_stored, "depth": verdict.report.depth_reached}
+        if verdict.valid is True:
+            return Verdict(MODEL, True, (verdict.why,), (), measures | {"checked": len(model.steps)})
+        # Not the whole run: is it drift, or did the run leave the model's scope? The prefix before the
+        # first fault whose effects the model leaves out is checked on its own.
+        ordered = sorted(events, key=lambda e: e.t)
+        out = next(((e, why) for e in ordered if e.kind not in trace.SKIPPED
+                    for why in [outside_the_model(e, recorded, trace.UNMODELLED, codes.ERRORS)] if why), None)
+        if out is None or verdict.valid is None:
+            return _whole_run(verdict, measures, trace)
+        event, why = out
+        cut_t, cut_by = cut_before(event, recorded)
+        prefix = trace.build([e for e in events if e.t < cut_t], settings)
+        partial = trace.check(prefix, timeout_s=timeout_s)
+    except (trace.TraceError, spin.SpinError, OSError) as error:
+        return Verdict(MODEL, UNKNOWN, (f"the trace check could not run: {error}",))
+    measures["checked"] = len(prefix.steps)
+    if partial.valid is True:
+        return Verdict(MODEL, UNKNOWN, (
+            f"outside the model from {cut_by}: {why}",
+            f"the {len(prefix.steps)} events before it are a behaviour of the model (of {len(model.steps)})",
+            "the first event the model cannot take in the whole run: "
+            + (trace.describe(verdict.first_untaken) if verdict.first_untaken else "not named")),
+            (Mark(cut_t, "model: the run leaves the model's scope"),), measures)
+    return _whole_run(partial, measures, trace, before=f"before {cut_by}, where the run leaves the model's scope")
+
+
+def _whole_run(verdict: Any, measures: dict[str, Any], trace: Any, *, before: str = "") -> Verdict:
+    """Drift (invalid) or an unknown verdict, with the first event no execution takes."""
+    evidence = [verdict.why + (f" ({before})" if before else "")]
+    marks: tuple[Mark, ...] = ()
+    if verdict.first_untaken is not None:
+        evidence.append("the first event the model cannot take: " + trace.describe(verdict.first_untaken))
+        marks = (Mark(verdict.first_untaken.event.t, "model: first event no execution takes"),)
+    return Verdict(MODEL, UNKNOWN if verdict.valid is None else verdict.valid, tuple(evidence), marks, measures)
+
+
+# The nemesis's faults that lose answers or processes; latency, holds and pauses only slow things down
+# (a pause past the lease is the model's lease expiry), and the operator's deletion is the model's operator.
+DISRUPTIVE = ("timeout", "reset-peer", "partition", "kill-enactor", "kill-redis", "kill-dns-admin")
+
+
+def cut_before(event: Event, recorded: Sequence[dict[str, Any]]) -> tuple[float, str]:
+    """Where the checked prefix ends: at the start of the last disruptive fault before `event` (its
+    effects may show before the event that names them), else at the event itself."""
+    starts = [row for row in recorded if row.get("source") == "nemesis" and row.get("type") == "fault_started"
+              and row.get("fault") in DISRUPTIVE and float(row.get("t", 0)) < event.t]
+    if starts:
+        last = max(starts, key=lambda row: float(row["t"]))
+        return float(last["t"]), f"the {last['fault']} fault on {last.get('target')} (#{event.seq} {event.kind} follows)"
+    return event.t, f"#{event.seq} {event.kind}"
+
+def outside_the_model(event: Event, recorded: Sequence[dict[str, Any]], unmodelled: Mapping[str, str],
+                      refusals: Mapping[str, int]) -> str | None:
+    """Why this event is beyond what the model has a step for, or None (then the model should take it)."""
+    if event.kind in unmodelled:
+        return f"{event.kind}: {unmodelled[event.kind]}"
+    if event.kind == "enactor_crashed" and str(event.detail.get("exception")) not in refusals:
+        return (f"{event.service} crashed on {event.detail.get('exception')}, not one of dns-admin's refusals "
+                "(the model's enactors fail only on those)")
+    kills = [row for row in recorded if row.get("source") == "nemesis" and row.get("type") == "fault_started"
+             and row.get("fault") == "kill-enactor" and row.get("target") == event.service
+             and float(row.get("t", 0)) <= event.t]
+    if kills:
+        return (f"{event.service} was killed by the nemesis {event.t - float(kills[-1]['t']):.1f} s before "
+                "(SIGKILL mid-pass leaves no event; the model's enactors are never killed)")
+    return None

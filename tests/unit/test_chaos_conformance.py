@@ -1,0 +1,122 @@
+"""The campaign's model verdict (dnsrace_lab/conformance.py): a run's history checked against the model.
+
+Histories as the campaign writes them (a "run" row first, then rows by source), from the recorded runs
+in tests/unit/data/traces: accepted in their own mode, rejected with the first event named when an
+event is changed, and an unknown verdict (never a pass) when the check cannot run. Spin is real here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dnsrace_lab import conformance, report
+from dnsrace_lab.checker import TITLES, UNKNOWN
+
+DATA = Path(__file__).parent / "data" / "traces"
+
+
+@pytest.fixture(autouse=True)
+def spin_installed() -> None:
+    if shutil.which("spin") is None or shutil.which("gcc") is None:
+        pytest.fail("spin and gcc are needed (infra/host-deps.sh installs them; make test runs it)")
+
+
+def history(name: str) -> list[dict[str, Any]]:
+    with gzip.open(DATA / f"{name}.jsonl.gz", "rt") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.mark.parametrize("name", ["20261129T144656Z-legacy-race", "20261129T152631Z-safe-race"])
+def test_a_recorded_run_gets_a_valid_model_verdict_with_its_numbers(name: str) -> None:
+    verdict = conformance.judge(history(name))
+    assert verdict.invariant == "model" and verdict.title == TITLES["model"]
+    assert verdict.valid is True, verdict.evidence
+    assert verdict.measures["events"] > 50 and verdict.measures["states"] > 0 and not verdict.marks
+
+
+def test_a_run_the_model_cannot_take_is_invalid_and_names_the_event_on_the_time_axis() -> None:
+    rows = history("20261129T144656Z-legacy-race")
+    # The same change test_trace_check makes: enactor-a's backwards write with a rollback legacy's code
+    # cannot produce (it aliases the live plan it re-read).
+    for row in rows:
+        if row.get("seq") == 428:
+            row["detail"] = {**row["detail"], "rollback": "plan-000021"}
+    verdict = conformance.judge(rows)
+    assert verdict.valid is False
+    assert any("#428" in line for line in verdict.evidence), verdict.evidence
+    assert len(verdict.marks) == 1 and verdict.marks[0].t == next(r["t"] for r in rows if r.get("seq") == 428)
+
+
+def test_the_mode_comes_from_the_run_row_so_a_legacy_run_judged_as_safe_is_invalid() -> None:
+    rows = history("20261129T144656Z-legacy-race")
+    rows[0] = {**rows[0], "mode": "safe"}
+    assert conformance.judge(rows).valid is False
+
+
+def test_a_history_the_check_cannot_read_is_unknown_never_valid() -> None:
+    rows = history("20261129T152631Z-safe-race")
+    rows.insert(5, {"source": "event", "seq": 7, "t": "not a time", "service": "enactor-a", "kind": "check_passed"})
+    verdict = conformance.judge(rows)
+    assert verdict.valid == UNKNOWN and "could not run" in verdict.evidence[0]
+
+
+def test_the_campaign_table_has_a_model_column_and_the_summary_counts_it() -> None:
+    base = {"seed": 7, "mode": "safe", "faults": ["pause enactor-a"], "faults_started": 1, "run_s": 30.0,
+            "reset_s": 4.0, "folder": "store/chaos/x", "valid": True, "measures": {}}
+    verdicts = {name: True for name in ("no-empty-answer", "never-back", "no-referenced-delete", "converges",
+                                        "no-lost-batch", "no-crash-loop")}
+    results = [base | {"verdicts": verdicts | {"model": True}}, base | {"verdicts": verdicts | {"model": False}},
+               base | {"verdicts": verdicts}]   # recorded before the model verdict existed
+    # seed, "1: pause a", the six invariants, then the model's column
+    assert [report.row(r).split()[10] for r in results] == ["ok", "FAIL", "?"]
+    assert ("model (the events a behaviour of model/dnsrace.pml): 1 whole runs, 1 invalid (drift), 1 checked up "
+            "to a fault the model leaves out") in "\n".join(report.summary(results, 100.0))
+
+
+# --- a chaos run: checked up to the fault the model leaves out ------------------------------------
+
+def test_a_chaos_run_is_checked_up_to_the_first_fault_the_model_leaves_out_and_judged_unknown_not_invalid() -> None:
+    # Safe, seed 11 (tests/integration/test_chaos.py's): dns-admin is SIGKILLed mid-batch at #65 and the
+    # enactors' next calls fail (apply_failed, a lost answer: the model has no step for it).
+    verdict = conformance.judge(history("chaos-safe-11"))
+    assert verdict.valid == UNKNOWN, verdict.evidence
+    assert verdict.evidence[0].startswith("outside the model from the kill-dns-admin fault on dns-admin (#67 "
+                                          "apply_failed follows)")
+    assert 40 <= verdict.measures["checked"] < verdict.measures["events"]
+    assert verdict.marks and verdict.marks[0].label == "model: the run leaves the model's scope"
+
+
+def test_drift_before_the_fault_is_still_invalid() -> None:
+    rows = history("chaos-safe-11")
+    # enactor-a's forward move to plan-000003 (#44), before any fault that loses an answer: safe's
+    # rollback is the plan the endpoint left; plan-000001 cannot be.
+    for row in rows:
+        if row.get("seq") == 44:
+            row["detail"] = {**row["detail"], "rollback": "plan-000001"}
+    verdict = conformance.judge(rows)
+    assert verdict.valid is False, verdict.evidence
+    assert "before the kill-dns-admin fault" in verdict.evidence[0] and "#44" in verdict.evidence[1]
+
+
+def test_what_the_model_leaves_out_and_what_it_does_not() -> None:
+    from dnsrace.events import Event
+    from dnsrace_model import codes, trace
+
+    def crash(exception: str) -> Event:
+        return Event(10.0, "enactor-b", "enactor_crashed", None, None, {"exception": exception})
+
+    kill = {"source": "nemesis", "type": "fault_started", "fault": "kill-enactor", "target": "enactor-c", "t": 5.0}
+    out = lambda event, rows=(): conformance.outside_the_model(event, rows, trace.UNMODELLED, codes.ERRORS)  # noqa: E731
+    assert out(crash("AliasTargetMissing")) is None            # the incident's crash is the model's own
+    assert "ConnectionError" in out(crash("ConnectionError"))
+    assert out(Event(6.0, "enactor-a", "apply_failed", "plan-000004", None, {})).startswith("apply_failed")
+    started = Event(6.0, "enactor-c", "enactor_started", None, None, {})
+    assert out(started) is None and "killed by the nemesis 1.0 s before" in out(started, [kill])
+    assert out(Event(4.0, "enactor-c", "enactor_started", None, None, {}), [kill]) is None   # before the kill
+    assert conformance.cut_before(started, [kill]) == (5.0, "the kill-enactor fault on enactor-c (#None enactor_started follows)")
