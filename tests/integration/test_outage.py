@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from dnsrace_model import trace
+
 from .stack import ENDPOINT, TOP, Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -101,6 +103,18 @@ def assert_outage(stack: Stack, outage_plan: str, since_seq: int, restarts_befor
     assert rejected, "dns-admin never rejected a rollback change"
 
 
+def assert_a_behaviour_of_the_model(mode: str, scenario: str) -> None:
+    """The run's recorded events, checked against model/dnsrace.pml by Spin (make model-check-trace)."""
+    history = sorted((TOP / "store/reproduce-outage").glob(f"*-{mode}-{scenario}/history.jsonl"))[-1]
+    with history.open() as lines:
+        events, run = trace.load_events(lines)
+    model = trace.build(events, trace.settings_for(events, run))
+    verdict = trace.check(model)
+    assert verdict.valid is True, (str(history), verdict.why,
+                                   verdict.first_untaken and trace.describe(verdict.first_untaken))
+    assert len(model.steps) > 50, f"{history}: only {len(model.steps)} events checked"
+
+
 def repair(stack: Stack) -> None:
     # Repair while the resolver holds a freshly cached empty answer (its SOA TTL just reset), so the
     # fix lands well inside that TTL: the lag clients see after a repair must then happen, and show.
@@ -158,6 +172,7 @@ def test_reproduce_outage_then_repair(stack: Stack, scenario: str) -> None:
     else:
         assert any(e["kind"] == "batch_accepted" and e["detail"].get("client") == "operator"
                    for e in stack.events(5000) if e["seq"] > since_seq)
+    assert_a_behaviour_of_the_model("legacy", scenario)
     repair(stack)
 
 
@@ -171,6 +186,7 @@ def test_legacy_pause_makes_a_late_write_that_moves_the_endpoint_back(stack: Sta
     back = [(b, a) for b, a, client in endpoint_moves(stack, since) if client == "enactor-a" and b and a and a < b]
     assert back, "dns-admin's audit shows no backwards move by enactor-a"
     assert not stack.inspect("enactor-a")["State"]["Paused"], "the run left enactor-a paused"
+    assert_a_behaviour_of_the_model("legacy", "pause")
 
 
 @pytest.mark.parametrize("scenario", ["race", "pause", "manual-delete"])
@@ -194,6 +210,7 @@ def test_safe_mode_the_same_faults_do_no_harm(stack: Stack, scenario: str) -> No
     probes = [json.loads(line) for line in history.read_text().splitlines()[1:]]
     resolver = [p for p in probes if p["source"] == "client" and p["process"] == "resolver"]
     assert sum(1 for p in resolver if p["type"] == "invoke") >= 100
+    assert_a_behaviour_of_the_model("safe", scenario)
     if scenario == "manual-delete":
         repaired = [e for e in events if e["kind"] == "endpoint_empty_found"]
         assert repaired and repaired[0]["service"] in ENACTORS, "no enactor noticed the empty answer"
