@@ -272,9 +272,9 @@ main() {
 
   # Stage 1: what needs nothing else, in parallel.
   if [ "$path" = offline ]; then
-    [ $need_base = 1 ] && start_step base "debootstrap + docker import (and the host packages meanwhile)" "90-110 s" build_base_offline
+    [ $need_base = 1 ] && start_step base "debootstrap + docker import (and the host packages meanwhile)" "60-110 s" build_base_offline
     if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
-      start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy" "70-90 s from empty Go caches" go_builds
+      start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy" "50-95 s from empty Go caches" go_builds
     fi
   else
     [ $need_base = 1 ] && start_step base "from $DEBIAN_IMAGE + apt-get" "30-60 s" build_base_online
