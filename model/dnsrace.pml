@@ -76,6 +76,8 @@ byte b_cur;
 #define EMIT(k, a, b, c)   printf("@@E %d %d %d %d %d\n", me, k, a, b, c)
 #define STEP_READY         true
 #define EMIT_BATCH         print_batch()
+#define FAIL_POINT         /* (trace) a failure outside the protocol: trace_hooks.pml */
+#define TENURE(v)          /* (trace) the enactor holds a tenure of the lock */
 /* The trace check starts from a zone it does not know, and learns each part on first reading it
  * (trace_hooks.pml); verification knows its zone from the start. */
 #define know_ep()          skip
@@ -312,22 +314,27 @@ inline next_victim() {
   fi
 }
 
-/* the pass raised: the mode's on_error */
+/* the pass raised: the mode's on_error (safe records `kind`: write_refused for a refused batch,
+ * apply_failed for a failure outside the protocol; legacy dies naming err) */
 inline pass_raised() {
+  pass_failed(EV_write_refused)
+}
+
+inline pass_failed(kind) {
   c_ep = 0; c_rb = 0; c_ok = 0; l_ep = 0; l_rb = 0; v = 0; failed = 0; repairing = 0;
   for (g : 1 .. NGEN) { vic[g] = 0 };
 #ifdef SAFE
   /* one failed attempt, never a dead process: an event, a backoff, a pass on fresh facts */
 #if RETRY_MAX > 0
   fails++;
-  EMIT(EV_write_refused, p, fails, 0); check_no_failure_on_rollback();
+  EMIT(kind, p, fails, 0); check_no_failure_on_rollback();
   if
   :: fails >= RETRY_MAX -> last = (p > last -> p : last); EMIT(EV_apply_gave_up, p, fails, 0); fails = 0
   :: else -> skip
   fi;
 #else
   /* RETRY_MAX 0: retries not bounded (giving a plan up writes nothing: as slow as forever, above) */
-  EMIT(EV_write_refused, p, 0, 0); check_no_failure_on_rollback();
+  EMIT(kind, p, 0, 0); check_no_failure_on_rollback();
 #endif
   g = 0; err = 0; p = 0; on_rollback = 0; goto idle
 #else
@@ -361,6 +368,7 @@ proctype Enactor(byte me) {
   bit  on_rollback; /* ... at its rollback change, for want of the plan it aliases (P2) */
 #ifdef TRACE
   bit  bm;         /* the batch matched the recorded one (trace_hooks.pml) */
+  bit  mine;       /* it took the lock in this pass and has not released it (a failure releases it) */
 #endif
 
 #ifdef TRACE
@@ -370,7 +378,7 @@ proctype Enactor(byte me) {
 #endif
 
 idle:
-end_idle:   /* step 1: read the newest plan. A pass that would find nothing to do (no newer plan, no
+end_idle: FAIL_POINT  /* step 1: read the newest plan. A pass that would find nothing to do (no newer plan, no
          * failure to reset, nothing for the self-check to say) changes nothing: it is not taken. */
 #ifdef SAFE
   atomic {
@@ -391,6 +399,7 @@ end_idle:   /* step 1: read the newest plan. A pass that would find nothing to d
 #endif
 
 check:  /* step 2: the facts; the mode decides (should_apply) */
+  FAIL_POINT
   atomic {
     know_ep(); c_ep = ep;
 #ifdef SAFE
@@ -411,8 +420,9 @@ check:  /* step 2: the facts; the mode decides (should_apply) */
   }
 
 lock:   /* step 3: take the endpoint's lock, with bounded attempts */
+  FAIL_POINT
   if
-  :: atomic { STEP_READY && (holder == 0 || TAKEOVER) -> EMIT(EV_lock_acquired, p, att, 0); holder = me; att = 0 }
+  :: atomic { STEP_READY && (holder == 0 || TAKEOVER) -> EMIT(EV_lock_acquired, p, att, 0); holder = me TENURE(1); att = 0 }
   :: atomic { holder != 0 && holder != me ->
        g = holder; EMIT(EV_lock_refused, p, g, att);
        do   /* (trace) the refusals that follow within the same tenure: the lock has not changed */
@@ -434,6 +444,7 @@ lock:   /* step 3: take the endpoint's lock, with bounded attempts */
   fi;
 
 write:  /* step 4: the plan's record set */
+  FAIL_POINT
   atomic {
     STEP_READY ->
     new_batch(); add_change(A_UPSERT, N_PLAN, p); apply_batch(); assert(res_err == OK); EMIT_BATCH;
@@ -442,6 +453,7 @@ write:  /* step 4: the plan's record set */
 
 #ifdef SAFE
 point:  /* step 5, safe: a compare-and-swap built from the CHECKED facts, forward only */
+  FAIL_POINT
   atomic {
     STEP_READY ->
     if
@@ -465,8 +477,10 @@ point:  /* step 5, safe: a compare-and-swap built from the CHECKED facts, forwar
     c_ep = 0; c_rb = 0; c_ok = 0
   }
 #else
+  FAIL_POINT
   atomic { know_ep(); cur_ep = ep }   /* step 5, legacy: read the facts again */
 point:  /* ... and UPSERT from them: THE BUG (1/2), the rollback aliases the previous plan unasked */
+  FAIL_POINT
   atomic {
     STEP_READY ->
     new_batch(); add_change(A_UPSERT, N_ENDPOINT, p);
@@ -483,16 +497,18 @@ point:  /* ... and UPSERT from them: THE BUG (1/2), the rollback aliases the pre
 #endif
 
 release:  /* step 6, in `finally`: a lease that expired shows only here */
+  FAIL_POINT
   atomic {
     if
     :: holder == me -> EMIT(EV_lock_released, p, 0, 0); holder = 0
     :: holder == me && LAPSES_UNNOTICED -> EMIT(EV_lock_expired_before_release, p, 0, 0); holder = 0
     :: holder != me -> EMIT(EV_lock_expired_before_release, p, 0, 0)
-    fi;
+    fi TENURE(0);
     if :: failed -> pass_raised() :: else -> skip fi
   }
 
 cleanup:  /* step 7, after an apply only: one listing, then plans more than KEEP older than p */
+  FAIL_POINT
   atomic {
 #ifdef SAFE
     know_ep(); know_rb();
@@ -513,6 +529,7 @@ cleanup:  /* step 7, after an apply only: one listing, then plans more than KEEP
   }
 
 delete_victim:
+  FAIL_POINT
   atomic {
     STEP_READY -> new_batch();
 #ifdef SAFE
@@ -537,7 +554,31 @@ delete_victim:
     if :: failed -> pass_raised() :: else -> next_victim() fi
   }
 
-#ifndef SAFE
+#ifdef TRACE
+infra:  /* (trace) a call failed outside the protocol, or the process was killed (trace_hooks.pml) */
+  atomic {
+    if
+    :: NEXT_IS(EV_enactor_started) ->   /* SIGKILL: no event, no release; its lease lapses */
+       if :: holder == me -> holder = 0 :: else -> skip fi;
+       mine = 0; c_ep = 0; c_rb = 0; c_ok = 0; cur_ep = 0; l_ep = 0; l_rb = 0; v = 0; att = 0; failed = 0;
+       for (g : 1 .. NGEN) { vic[g] = 0 };
+       g = 0; err = 0; p = 0; last = 0; fails = 0; on_rollback = 0; repairing = 0; empty_seen = 0;
+       goto restart
+    :: else -> skip
+    fi;
+    if   /* the `finally` of a pass that held the lock: released, found expired, or failed too */
+    :: mine && holder == me && NEXT_IS(EV_lock_released) -> EMIT(EV_lock_released, p, 0, 0); holder = 0
+    :: mine && NEXT_IS(EV_lock_expired_before_release) ->
+       EMIT(EV_lock_expired_before_release, p, 0, 0); if :: holder == me -> holder = 0 :: else -> skip fi
+    :: mine && !NEXT_IS(EV_lock_released) && !NEXT_IS(EV_lock_expired_before_release) ->
+       if :: holder == me -> holder = 0 :: else -> skip fi
+    :: !mine -> skip
+    fi;
+    mine = 0; err = INFRA_ERROR; pass_failed(EV_apply_failed)
+  }
+#endif
+
+#if !defined(SAFE) || defined(TRACE)
 restart:  /* Docker's restart policy: the same code, no memory, the same zone */
   atomic { EMIT(EV_enactor_started, 0, 0, 0) }
   goto idle;
@@ -545,6 +586,7 @@ restart:  /* Docker's restart policy: the same code, no memory, the same zone */
 
 #ifdef SAFE
 self_check:  /* resolve the endpoint through CoreDNS; an empty answer the zone explains is repaired */
+  FAIL_POINT
   atomic {
     know_ep(); know_ex(ep); reload_maybe();
 #ifdef TRACE

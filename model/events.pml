@@ -1,5 +1,5 @@
 /* events.pml: the code's event kinds and dns-admin's error codes, as numbers the model can carry.
- * model/trace_check.py reads these lines (the one list of names: no second copy in Python). */
+ * model/dnsrace_model/codes.py reads these lines (the one list of names: no second copy in Python). */
 
 #ifndef DNSRACE_EVENTS
 #define DNSRACE_EVENTS
@@ -10,6 +10,9 @@
 #define RecordSetMismatch  2
 #define RecordSetExists    3
 #define AliasTargetMissing 4
+/* not one of dns-admin's refusals: a call that failed for a reason outside the protocol (a lost
+ * answer, a reset connection, a dead Redis, dns-admin busy); only trace checks meet it */
+#define INFRA_ERROR        9
 
 /* events (events.py kinds), by the service that emits them */
 #define EV_plan_created                 1
@@ -36,5 +39,6 @@
 #define EV_enactor_started             22
 #define EV_batch_accepted              23
 #define EV_batch_rejected              24
+#define EV_apply_failed                25
 
 #endif

@@ -52,8 +52,31 @@ c_decl {
   :: MORE && tr_kind[cur[me]] == (k) && FIELD(tr_a, a) && FIELD(tr_b, b) && FIELD(tr_c, c) -> take() \
   :: else -> dead = 1 \
   fi
-#define EMIT_BATCH      emit_batch()
+/* After a batch, the code may never see its answer (a lost answer: the batch happened, or was
+ * refused, and the enactor's call failed anyway): the batch is the zone's, and the pass fails there. */
+#define EMIT_BATCH      emit_batch(); \
+                        if \
+                        :: !dead && INFRA_ESCAPE -> commit_batch(); clear_batch(); goto infra \
+                        :: else -> skip \
+                        fi
 #define SLOT(j)         (cur[me] * MAXCH + (j))
+
+/* --- failures outside the protocol (the chaos campaign's faults) --------------------------------
+ * Any call an enactor makes can fail for a reason the protocol does not decide: no answer from
+ * dns-admin, a reset connection, Redis gone. The code then ends the pass: its lock is released in
+ * `finally` (or found expired, or the release fails too), and legacy's process dies
+ * (enactor_crashed, INFRA_ERROR) while safe records apply_failed and backs off. SIGKILL ends it with
+ * no event at all; the restart says enactor_started. So, before each step that calls out, an enactor
+ * whose next recorded event is such a failure (or a release followed by one) takes that path instead
+ * (label `infra` in dnsrace.pml); nothing else can take it, so a run without such events is checked
+ * exactly as before. */
+#define IS_INFRA_AT(i)  (tr_kind[i] == EV_apply_failed || (tr_kind[i] == EV_enactor_crashed && tr_a[i] == INFRA_ERROR))
+#define RELEASE_AT(i)   (tr_kind[i] == EV_lock_released || tr_kind[i] == EV_lock_expired_before_release)
+#define INFRA_FOLLOWS   (MORE && (IS_INFRA_AT(cur[me]) \
+                         || (mine && RELEASE_AT(cur[me]) && cur[me] + 1 < tr_end[me] && IS_INFRA_AT(cur[me] + 1))))
+#define INFRA_ESCAPE    (INFRA_FOLLOWS || NEXT_IS(EV_enactor_started))
+#define FAIL_POINT      if :: INFRA_ESCAPE -> goto infra :: true -> skip fi;   /* or later: it may fail at a later call */
+#define TENURE(v)       ; mine = v
 
 /* consume the event: progress is printed by pan as it grows (the search never backtracks it) */
 #define take() take_of(me)
@@ -123,11 +146,13 @@ inline publish_lazily() {
 
 /* A read of the newest plan is followed by the event that names it: a check (check_passed,
  * plan_skipped) or a self-check's repair (endpoint_empty_found). A read of any other plan cannot
- * lead there, so it is dropped now rather than after every interleaving of its wait. */
+ * lead there, so it is dropped now rather than after every interleaving of its wait. A read that
+ * is followed by a failure outside the protocol (apply_failed) names the plan it read too. */
 inline read_must_lead_on() {
   if
   :: (NEXT_IS(EV_check_passed) || NEXT_IS(EV_plan_skipped)) && tr_a[cur[me]] != newest -> dead = 1
   :: NEXT_IS(EV_endpoint_empty_found) && tr_b[cur[me]] != newest -> dead = 1
+  :: NEXT_IS(EV_apply_failed) && tr_a[cur[me]] != 0 && tr_a[cur[me]] != newest -> dead = 1
   :: else -> skip
   fi
 }
@@ -148,7 +173,8 @@ bit ex_known[NGEN + 1];
 /* An idle pass is taken only towards the enactor's next recorded event (a pass that emits nothing
  * changes nothing another process or a later event of its own can see, but resetting failures). */
 #define SELF_CHECK_WORTH   (fails > 0 || NEXT_IS(EV_endpoint_empty_found) || NEXT_IS(EV_self_check_answering))
-#define READ_WORTH         (NEXT_IS(EV_check_passed) || NEXT_IS(EV_plan_skipped))
+#define READ_WORTH         (NEXT_IS(EV_check_passed) || NEXT_IS(EV_plan_skipped) \
+                            || (NEXT_IS(EV_apply_failed) && tr_a[cur[me]] != 0))   /* read, then failed */
 #define ZONE_KNOWN         (ep_known && (ep == 0 || ex_known[ep]))
 
 #ifdef SAFE

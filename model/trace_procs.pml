@@ -15,7 +15,7 @@ end_operator:
        :: k < tr_bn[cur[me]] -> add_change(tr_bact[SLOT(k)], tr_bname[SLOT(k)], tr_bval[SLOT(k)]); k++
        :: else -> break
        od;
-       k = 0; apply_batch(); EMIT_BATCH; commit_batch(); clear_batch()
+       k = 0; apply_batch(); emit_batch(); commit_batch(); clear_batch()
      }
   :: atomic { STEP_READY && tr_kind[cur[me]] == EV_batch_rejected -> take() }
   od

@@ -78,8 +78,10 @@ MAPPED: dict[str, str] = {
     "apply_gave_up": "safe: RETRY_MAX failures (plan, failures compared)",
     "endpoint_empty_found": "safe: self-check repairs (live plan, newest compared)",
     "self_check_answering": "safe: self-check answers again",
-    "enactor_crashed": "legacy: the refusal escapes (exception compared)",
-    "enactor_started": "legacy: restarted after a crash (or found down at the start)",
+    "enactor_crashed": "legacy: the refusal escapes, or a call failed outside the protocol (exception compared)",
+    "enactor_started": "restarted after a crash or a SIGKILL (or found down at the start)",
+    "apply_failed": "a call failed outside the protocol (a lost answer, a dead peer): the pass ends (plan, "
+                    "failures compared; the error must be one of codes.INFRA_EXCEPTIONS)",
     "batch_accepted": "the client's batch, accepted (every change compared; order: dns-admin's)",
     "batch_rejected": "the client's batch, rejected (error, change index and failing change compared)",
 }
@@ -98,8 +100,7 @@ SKIPPED: dict[str, str] = {
     "plan_not_published": "no plan",
 }
 UNMODELLED: dict[str, str] = {
-    "apply_failed": "a lost answer (the batch may have happened) is not modelled",
-    "batch_outcome_unknown": "a lost answer is not modelled",
+    "batch_outcome_unknown": "dns-admin could not tell whether its own commit happened (its store timed out)",
     "enactor_frozen": "the model never freezes (no state it cannot reason about)",
     "enactor_unfrozen": "the model never freezes",
     "plan_rejected": "malformed plans are not modelled",
@@ -260,7 +261,15 @@ class _Names:
 
 
 def _error(name: object) -> int:
-    return codes.ERRORS.get(str(name), NEVER)
+    return codes.REFUSALS.get(str(name), NEVER)
+
+
+def _failure(name: object) -> int:
+    """A crash's exception: one of dns-admin's refusals the model has, or a failure outside the
+    protocol (INFRA_ERROR), or a name the model never produces."""
+    if str(name) in codes.INFRA_EXCEPTIONS:
+        return codes.ERRORS["INFRA_ERROR"]
+    return _error(name)
 
 
 def _holder(held_by: object) -> int:
@@ -293,10 +302,13 @@ def _args(event: Event, names: _Names) -> tuple[int, int, int]:
         return (g(event.plan), g(d.get("after")), 0)
     if kind in ("write_refused", "apply_gave_up"):
         return (g(event.plan), _small(d.get("failures")), 0)
+    if kind == "apply_failed":
+        infra = str(d.get("error") or "").split(":", 1)[0] in codes.INFRA_EXCEPTIONS
+        return (g(event.plan), _small(d.get("failures")), 0 if infra else NEVER)
     if kind == "endpoint_empty_found":
         return (g(event.plan), g(d.get("newest")), 0)
     if kind == "enactor_crashed":
-        return (_error(d.get("exception")), 0, 0)
+        return (_failure(d.get("exception")), 0, 0)
     if kind == "batch_accepted":
         return (codes.ERRORS["OK"], ANY, 0)
     if kind == "batch_rejected":

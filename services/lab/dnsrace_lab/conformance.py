@@ -8,12 +8,13 @@ model cannot do, so what the model proves (safe) or finds (legacy) is about this
 code and the model have drifted apart, and the first event no execution can take is named. Legacy runs
 are expected to be valid too: the model has the incident's bug.
 
-What the model leaves out: a lost answer (`apply_failed`, `batch_outcome_unknown`: the batch may have
-happened), a crash on an error that is not one of dns-admin's refusals (a reset connection, a dead
-Redis), and a process killed mid-pass (SIGKILL leaves no event; the restart does). When the first event
-no execution takes is one of these, the run left the model's scope there: the verdict is unknown, not
-invalid, and says how far the run was checked (every event before it is a behaviour of the model).
-Any other first event is drift, and the verdict is invalid.
+The model has the campaign's faults as the code meets them: a call that fails outside the protocol (a
+lost answer, a reset connection, Redis gone) ends the pass (legacy: the process dies; safe:
+apply_failed), and SIGKILL ends it silently until the restart (model/trace_hooks.pml). What it still
+leaves out (trace.UNMODELLED: a plan refused as malformed, safe's freeze, dns-admin unsure of its own
+commit, a graceful stop): when the first event no execution takes is one of these, the run left the
+model's scope there. The prefix before the fault that led there is checked on its own; the verdict is
+unknown, not invalid, and says how far the run was checked. Any other first event is drift: invalid.
 
 This module is the edge (it runs spin through dnsrace_model); the verdict's shape is the checker's.
 """
@@ -37,7 +38,7 @@ TIMEOUT_S = 180.0
 def judge(recorded: Sequence[dict[str, Any]], *, timeout_s: float = TIMEOUT_S) -> Verdict:
     """The model verdict of a whole history (its "run" row says the mode; the events are checked)."""
     try:
-        from dnsrace_model import codes, spin, trace
+        from dnsrace_model import spin, trace
     except ImportError as error:
         return Verdict(MODEL, UNKNOWN, (f"the model's trace check cannot be imported ({error}); "
                                         "PYTHONPATH needs model/ and services/dns-admin",))
@@ -56,7 +57,7 @@ def judge(recorded: Sequence[dict[str, Any]], *, timeout_s: float = TIMEOUT_S) -
         # first fault whose effects the model leaves out is checked on its own.
         ordered = sorted(events, key=lambda e: e.t)
         out = next(((e, why) for e in ordered if e.kind not in trace.SKIPPED
-                    for why in [outside_the_model(e, recorded, trace.UNMODELLED, codes.ERRORS)] if why), None)
+                    for why in [outside_the_model(e, trace.UNMODELLED)] if why), None)
         if out is None or verdict.valid is None:
             return _whole_run(verdict, measures, trace)
         event, why = out
@@ -101,18 +102,8 @@ def cut_before(event: Event, recorded: Sequence[dict[str, Any]]) -> tuple[float,
         return float(last["t"]), f"the {last['fault']} fault on {last.get('target')} (#{event.seq} {event.kind} follows)"
     return event.t, f"#{event.seq} {event.kind}"
 
-def outside_the_model(event: Event, recorded: Sequence[dict[str, Any]], unmodelled: Mapping[str, str],
-                      refusals: Mapping[str, int]) -> str | None:
+def outside_the_model(event: Event, unmodelled: Mapping[str, str]) -> str | None:
     """Why this event is beyond what the model has a step for, or None (then the model should take it)."""
     if event.kind in unmodelled:
         return f"{event.kind}: {unmodelled[event.kind]}"
-    if event.kind == "enactor_crashed" and str(event.detail.get("exception")) not in refusals:
-        return (f"{event.service} crashed on {event.detail.get('exception')}, not one of dns-admin's refusals "
-                "(the model's enactors fail only on those)")
-    kills = [row for row in recorded if row.get("source") == "nemesis" and row.get("type") == "fault_started"
-             and row.get("fault") == "kill-enactor" and row.get("target") == event.service
-             and float(row.get("t", 0)) <= event.t]
-    if kills:
-        return (f"{event.service} was killed by the nemesis {event.t - float(kills[-1]['t']):.1f} s before "
-                "(SIGKILL mid-pass leaves no event; the model's enactors are never killed)")
     return None
