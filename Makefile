@@ -119,7 +119,8 @@ repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback c
 	  *) $(LAB) dnsrace_lab.repair;; \
 	esac
 
-test: deps images ## unit tests, then integration tests against a fresh stack of their own
+test: deps images ## make model, unit tests, then integration tests against a fresh stack of their own
+	@$(MODEL) dnsrace_model.searches
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration -q
 
