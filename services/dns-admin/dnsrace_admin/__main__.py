@@ -60,7 +60,7 @@ async def serve(config: Config) -> None:
         ns_address=config.ns_address,
         record_set_count_max=config.record_set_count_max,
     )
-    runner = web.AppRunner(make_app(engine), access_log=None)
+    runner = web.AppRunner(make_app(engine, token=config.admin_token), access_log=None)
     try:
         await engine.start()
         await runner.setup()
