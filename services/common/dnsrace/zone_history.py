@@ -136,9 +136,9 @@ def batches_from_events(events: Iterable[Event]) -> list[Batch]:
 def replay(batches: Sequence[Batch], *, complete: bool) -> list[Step]:
     """(batch, zone before, zone after) for each batch. `complete`: the batches start from the empty zone."""
     zone: Zone = {}
-    steps = []
+    steps: list[Step] = []
     for batch in batches:
-        before = dict(zone)
+        before = steps[-1].after if steps else {}     # the zone after the previous batch: shared, never changed
         for change in batch.changes:
             key = (change.name, change.type)
             if change.action == "DELETE":

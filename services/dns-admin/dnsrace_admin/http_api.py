@@ -141,7 +141,7 @@ async def _get_record_set(request: web.Request) -> web.Response:
 async def _post_changes(request: web.Request) -> web.Response:
     engine = _engine(request)
     try:
-        body = await _read_json(request)
+        body = await read_json(request)
     except InvalidInput as error:
         # Refused at the door, but still one audit row and one event, as every batch request gets.
         await engine.refuse_unread(error)
@@ -158,7 +158,8 @@ async def _get_audit(request: web.Request) -> web.Response:
     return web.json_response({"entries": [entry.to_json() for entry in entries]})
 
 
-async def _read_json(request: web.Request) -> object:
+async def read_json(request: web.Request) -> object:
+    """The request's body as JSON, refused (InvalidInput) unless it means one thing only (see below)."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:  # beyond client_max_size
