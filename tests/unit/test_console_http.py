@@ -130,7 +130,9 @@ async def test_timeline_and_plans_answer(setup: Any) -> None:
     timeline = await (await client.get("/api/timeline?service=dns-admin&limit=5")).json()
     assert [e["chain"] for e in timeline["events"]] == [False, True] and timeline["chain"]   # the deletion is the root
     plans = await (await client.get("/api/plans?limit=2")).json()
-    assert [p["plan"] for p in plans["plans"]] == ["plan-000017", "plan-000016"]
+    # The newest two, and the live plan however old: in the outage it is the one that matters.
+    assert [(p["plan"], p["live"], p["exists"]) for p in plans["plans"]] == [
+        ("plan-000017", False, True), ("plan-000016", False, True), ("plan-000015", True, False)]
     assert (await client.get("/api/plans?limit=-1")).status == 400
     assert (await client.get("/api/status?x=1")).status == 400
 

@@ -82,6 +82,12 @@ class DnsAdminClient(SessionOwner):
         self._raise_for(status, payload)
         return list(payload["entries"])
 
+    async def console_status(self) -> dict[str, Any]:
+        """GET /api/status: the console's status (now, the one root alert, the enactors)."""
+        status, payload = await self._call("GET", "/api/status")
+        self._raise_for(status, payload)
+        return dict(payload)
+
     async def repair(self, expect_target: str | None = None) -> dict[str, Any]:
         """POST /api/repair: the console's repair (endpoint -> the newest existing plan, rollback cleared),
         refused if the newest existing plan is not `expect_target` (when given). Its answer, with the

@@ -228,7 +228,7 @@ def _zone_alert(kind: str, episode: Episode | None, timeline: Sequence[Event], n
         title = (f"{now.endpoint} went BACK to {_plan(target)}, older than {plan_id(newest_live)}, which was "
                  f"already live")
     newest = now.newest_existing
-    way_out = (f"Repair (the button below, or make repair): endpoint -> {plan_id(newest)}, the newest plan that "
+    way_out = (f"Repair (the console's Repair button, or make repair): endpoint -> {plan_id(newest)}, the newest plan that "
                f"exists; rollback record cleared" if newest else "no plan record set exists to point it at")
     if episode is None:
         return Alert(f"endpoint-{kind}", "open", title,

@@ -129,7 +129,10 @@ def plan_rows(events: Sequence[Event], now: Now, *, limit: int) -> list[dict[str
         entry.update(exists=generation in existing, live=generation == live, rollback=generation == rollback)
         if entry["exists"]:
             entry.update(deleted_by=None, deleted_at=None, deleted_how=None)   # written again since
-    return [plans[g] for g in sorted(plans, reverse=True)[:limit]]
+    newest = sorted(plans, reverse=True)[:limit]
+    # The plans the zone points at are always shown, however old: the outage's plan is usually one of them.
+    pinned = [g for g in (live, rollback) if g is not None and g in plans and g not in newest]
+    return [plans[g] for g in sorted([*newest, *pinned], reverse=True)]
 
 
 def _generation_of_plan(plan: str | None) -> int | None:

@@ -100,11 +100,11 @@
       el("div", { class: "way-out" }, alert.way_out));
   }
 
-  function planCell(plan, label) {
+  function planCell(plan, label, missing) {
     if (!plan) return el("span", { class: "bad" }, "nothing");
     const exists = plan.exists
       ? el("span", { class: "good" }, "exists")
-      : el("span", { class: "bad" }, "DOES NOT EXIST");
+      : missing ? el("span", { class: "hint" }, missing) : el("span", { class: "bad" }, "DOES NOT EXIST");
     return el("span", {}, el("strong", {}, plan.plan), " · ", exists,
       plan.created ? [" · created ", ago(plan.created)] : "",
       label || "");
@@ -119,7 +119,7 @@
       el("dt", {}, "authoritative"), el("dd", {}, answerCell(now.authoritative, now.authoritative_summary)),
       el("dt", {}, "endpoint →"), el("dd", {}, planCell(now.endpoint)),
       el("dt", {}, "rollback →"), el("dd", {}, now.rollback ? planCell(now.rollback) : el("span", { class: "hint" }, "no rollback record")),
-      el("dt", {}, "newest plan"), el("dd", {}, now.newest_published ? planCell(now.newest_published, " (published by the planner)") : "—"),
+      el("dt", {}, "newest plan"), el("dd", {}, now.newest_published ? planCell(now.newest_published, " (published by the planner)", "not in the zone yet") : "—"),
       el("dt", {}, "newest existing"), el("dd", {}, now.newest_existing ? planCell(now.newest_existing, " (what a repair points at)") : el("span", { class: "bad" }, "none")),
       el("dt", {}, "zone serial"), el("dd", {}, String(now.serial)),
       el("dt", {}, "history"), el("dd", {}, `${s.history.kept} events kept (at most ${s.history.kept_max})`,
@@ -134,10 +134,11 @@
       el("td", {}, row.mode || "?"),
       el("td", { class: `state-${row.state}` }, row.state),
       el("td", {}, row.last_seen ? ago(row.last_seen) : "—"),
-      el("td", {}, row.last_applied ? [row.last_applied, " ", ago(row.last_applied_t)] : "—"),
+      el("td", { class: "nowrap" }, row.last_applied ? [row.last_applied, el("div", { class: "hint" }, ago(row.last_applied_t))] : "—"),
       el("td", {}, String(row.crashes)),
       el("td", {}, String(row.restarts)),
-      el("td", { class: "mono" }, row.last_exception ? `${row.last_exception.exception} at ${row.last_exception.at}` : "—"))));
+      el("td", { class: "exception" }, row.last_exception ? [row.last_exception.exception,
+        el("div", { class: "hint mono" }, row.last_exception.at)] : "—"))));
   }
 
   // --- plans and the timeline -------------------------------------------------------------------------
@@ -152,7 +153,8 @@
     try {
       const body = await getJson("/api/plans?limit=25");
       replace($("plans").tBodies[0], ...body.plans.map((p) => {
-        const zone = p.live ? (p.exists ? "LIVE" : "LIVE, GONE") : p.rollback ? "rollback" : p.exists ? "exists" : "gone";
+        const zone = p.live ? (p.exists ? "LIVE" : "LIVE, but DELETED") : p.rollback ? (p.exists ? "rollback" : "rollback, deleted")
+          : p.exists ? "exists" : p.deleted_by ? "deleted" : "not in the zone";
         return el("tr", { class: p.live ? (p.exists ? "live" : "gone-live") : "", "data-plan": p.plan },
           el("td", { class: "mono" }, p.plan),
           el("td", {}, p.created ? clock(p.created) : "—"),
