@@ -24,6 +24,16 @@ def test_enactors_in_the_legacy_outage_crash_loop_with_the_line_that_failed() ->
     assert rows["enactor-b"].restarts == 2
 
 
+def test_an_enactor_that_works_again_after_its_crashes_is_running_not_crash_looping() -> None:
+    h = H()
+    h.event(1.0, "enactor-b", "enactor_started", None, mode="legacy")
+    h.crash(2.0, "enactor-b")
+    h.crash(4.0, "enactor-b")
+    assert enactor_rows(h.events, 5.5)[0].state == "crash-looping"    # restarted, not yet past its crash
+    h.event(6.0, "enactor-b", "plan_skipped", "plan-000020", live="plan-000020")
+    assert enactor_rows(h.events, 6.5)[0].state == "running"
+
+
 def test_enactors_in_safe_mode_run_and_none_crashed() -> None:
     events = recorded(SAFE_RACE)
     rows = enactor_rows(events, max(e.t for e in events) + 1)

@@ -26,6 +26,7 @@ __all__ = ["ENACTOR_KINDS", "EnactorRow", "enactor_rows", "plan_rows", "timeline
 # An enactor is a service that emits what only the apply loop emits.
 ENACTOR_KINDS = frozenset({"enactor_started", "enactor_stopped", "enactor_crashed", "check_passed", "plan_skipped",
                            "lock_acquired", "lock_refused", "endpoint_pointed", "apply_finished", "enactor_frozen"})
+PROGRESS_KINDS = frozenset({"plan_skipped", "endpoint_pointed", "apply_finished", "endpoint_unchanged"})
 SILENT_S = 10.0       # an enactor's loop emits at least once per plan (every 2 s): silent past this, it is stuck
 CRASH_LOOP_COUNT = 2  # crashed at least this often since it last applied a plan
 
@@ -64,12 +65,14 @@ def enactor_rows(events: Sequence[Event], now_t: float,
         restarts = len(starts) - (1 if mine and mine[0].kind == "enactor_started" else 0)
         last = mine[-1] if mine else None
         since_applied = [c for c in crashes if not applied or c.t > applied[-1].t]
+        # Working since its last start: it got past the point where a crash-looping enactor dies.
+        working = any(e.kind in PROGRESS_KINDS for e in mine if started is not None and e.t >= started.t)
         frozen = [e for e in mine if e.kind in ("enactor_frozen", "enactor_unfrozen", "enactor_started")]
         if last is None:
             state = "silent"
         elif last.kind == "enactor_stopped":
             state = "stopped"
-        elif len(since_applied) >= CRASH_LOOP_COUNT:
+        elif len(since_applied) >= CRASH_LOOP_COUNT and not working:
             state = "crash-looping"
         elif last.kind == "enactor_crashed":
             state = "crashed"
