@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair reproduce-rate chaos chaos-replay model model-check-trace
+        reproduce-outage reset repair status reproduce-rate chaos chaos-replay model model-check-trace
 LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -26,6 +26,14 @@ SCENARIO ?= race
 STATE := $(LAB) dnsrace_lab.state --project $(PROJECT)
 REQUIRE_RUNNING = @$(STATE) --require running --target "make $@"
 
+# dns-admin's bearer token: every change to the zone (the enactors' batches, the lab's, the console's
+# repair) must carry it. Written once, when missing, into .env (git ignores it), which compose reads
+# beside docker-compose.yml and the lab's tools read too; a DNSRACE_ADMIN_TOKEN in the environment wins.
+.env:
+	@umask 077; { echo "# dns-admin's bearer token, written by make; docker-compose.yml and the lab's tools read it"; \
+	  echo "DNSRACE_ADMIN_TOKEN=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"; } > $@.tmp && mv $@.tmp $@
+	@echo "make: wrote .env: a new random DNSRACE_ADMIN_TOKEN (dns-admin's bearer token; make status, make repair and the console use it)"
+
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
@@ -35,7 +43,7 @@ deps: ## install missing host tools (Debian packages: debootstrap, dig, dnsperf,
 images: ## build every image (online: from upstream images; offline: debootstrap + Go modules)
 	@bash infra/images/build-images.sh
 
-up: images ## start the stack (MODE=legacy|safe) and wait until it serves the endpoint
+up: images | .env ## start the stack (MODE=legacy|safe) and wait until it serves the endpoint
 	@# First the lab's state: faults an interrupted run left are healed; a stack in the reproduced
 	@# outage is reported (exit 3) rather than waited on, since no waiting ends it.
 	@start=$$(date +%s%3N); status=0; \
@@ -56,7 +64,7 @@ up: images ## start the stack (MODE=legacy|safe) and wait until it serves the en
 	printf 'up: serving in %d.%01d s (compose project %s)\n' $$((elapsed / 1000)) $$((elapsed % 1000 / 100)) "$(PROJECT)"; \
 	$(MAKE) --no-print-directory dig
 
-down: ## stop the stack; containers, networks and volumes are removed
+down: | .env ## stop the stack; containers, networks and volumes are removed
 	@# Paused containers first: a paused container cannot be stopped gracefully.
 	@ids=$$(docker ps -q --filter label=com.docker.compose.project=$(PROJECT) --filter status=paused); \
 	[ -z "$$ids" ] || docker unpause $$ids >/dev/null
@@ -68,11 +76,11 @@ ps: ## containers, health and restart counts, and the lab's state in one line
 	[ -z "$$ids" ] || docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}} restarts={{.RestartCount}}' $$ids | sort | awk '{printf "  %-10s %-18s %s\n", $$1, $$2, $$3}'
 	@$(STATE) || true
 
-logs: ## follow every service's log (JSON events)
+logs: | .env ## follow every service's log (JSON events)
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) logs -f --tail=50
 
-timeline: ## the last events as sentences (LAST=60)
+timeline: | .env ## the last events as sentences (LAST=60)
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T dns-admin python3 -m dnsrace.timeline --last $(or $(LAST),60)
 
@@ -80,12 +88,12 @@ dig: ## ask the live resolver (127.0.0.1:1053) for the endpoint
 	$(REQUIRE_RUNNING)
 	@dig @127.0.0.1 -p $(DNS_PORT) $(ENDPOINT) A +time=2 +tries=1 +noall +comments +answer | grep -v -e '^;; Got answer' -e '^$$' -e OPT -e '^; EDNS'
 
-backend-fail: ## turn backend N unhealthy (make backend-fail N=2)
+backend-fail: | .env ## turn backend N unhealthy (make backend-fail N=2)
 	@case "$(N)" in 1|2|3) ;; *) echo "usage: make backend-fail N=1|2|3" >&2; exit 2;; esac
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control fail
 
-backend-heal: ## turn backend N healthy again (make backend-heal N=2)
+backend-heal: | .env ## turn backend N healthy again (make backend-heal N=2)
 	@case "$(N)" in 1|2|3) ;; *) echo "usage: make backend-heal N=1|2|3" >&2; exit 2;; esac
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
@@ -96,7 +104,7 @@ reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe
 	@$(MAKE) --no-print-directory reset
 	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE)
 
-reset: deps images ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
+reset: deps images | .env ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
 	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what
 	@# is missing; on an unchanged stack it is a no-op (1 s). Then the state is cleared in place.
 	@$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e 'is up-to-date' -e '^Creating' -e '^Starting' -e '^Recreating' || true
@@ -107,10 +115,10 @@ reset: deps images ## the lab back to its first second (MODE=…): state cleared
 	  ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null || exit 1; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi
 
-reproduce-rate: deps images ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
+reproduce-rate: deps images | .env ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
 	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)
 
-repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback cleared; time until clients recover
+repair: deps | .env ## the operator's fix through the console's API (POST /api/repair): endpoint -> newest existing plan, rollback cleared; time until clients recover
 	$(REQUIRE_RUNNING)
 	@status=0; line=$$($(STATE)) || status=$$?; \
 	case $$status in \
@@ -118,6 +126,10 @@ repair: deps ## the operator's fix: endpoint -> newest existing plan, rollback c
 	  14) echo "$$line" >&2; echo "repair: faults are active; make up heals them first" >&2; exit 1;; \
 	  *) $(LAB) dnsrace_lab.repair;; \
 	esac
+
+status: ## the console's status in a terminal: what the resolver answers, the one root alert, the enactors (GET /api/status)
+	$(REQUIRE_RUNNING)
+	@$(LAB) dnsrace_lab.status
 
 test: deps images ## make model, unit tests, then integration tests against a fresh stack of their own
 	@$(MODEL) dnsrace_model.searches
@@ -133,20 +145,20 @@ test-integration: deps images ## integration tests only
 bench-cold: ## DESTRUCTIVE: default stack down, dnsrace images removed; time from git clone to first answer (PURGE_HOST_PACKAGES=1)
 	@bash bench/cold_start.sh
 
-bench: deps images ## restart the stack (MODE=…), then idle CPU, plan propagation, resolver throughput (README numbers)
+bench: deps images | .env ## restart the stack (MODE=…), then idle CPU, plan propagation, resolver throughput (README numbers)
 	$(PY) bench/bench.py --project $(PROJECT) --dns-port $(DNS_PORT) $(if $(PLANS),--plans $(PLANS))
 
 # The chaos campaign's mode defaults to safe (MODE=… on the command line or in the environment wins);
 # the enactors are recreated in it if they run another (dnsrace_lab.chaos does, through the reset).
 CHAOS_MODE = $(if $(filter command line environment,$(origin MODE)),$(MODE),safe)
 
-chaos: deps ## a randomized, seeded fault campaign (MODE=safe|legacy RUNS=5 SEED=…), judged from one history per run (store/chaos/)
+chaos: deps | .env ## a randomized, seeded fault campaign (MODE=safe|legacy RUNS=5 SEED=…), judged from one history per run (store/chaos/)
 	@case "$(CHAOS_MODE)" in legacy|safe) ;; *) echo "chaos: MODE=$(CHAOS_MODE): must be legacy or safe" >&2; exit 2;; esac
 	@case "$(or $(RUNS),5)" in ''|*[!0-9]*) echo "chaos: RUNS=$(RUNS): must be a number" >&2; exit 2;; esac
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.chaos --mode $(CHAOS_MODE) --runs $(or $(RUNS),5) $(if $(SEED),--seed $(SEED))
 
-chaos-replay: deps ## rerun the schedule of one chaos run (RUN=store/chaos/<dir>), in its mode
+chaos-replay: deps | .env ## rerun the schedule of one chaos run (RUN=store/chaos/<dir>), in its mode
 	@[ -n "$(RUN)" ] && [ -f "$(RUN)/history.jsonl" ] || { echo "usage: make chaos-replay RUN=store/chaos/<dir> (a folder with a history.jsonl)" >&2; exit 2; }
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.chaos --replay $(RUN)

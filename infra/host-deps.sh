@@ -4,7 +4,8 @@
 #   up           what `make up` and the lab's commands use: debootstrap, dig, and the Python libraries
 #                the lab imports (dnspython, redis-py, aiohttp) for /usr/bin/python3
 #   all          (default) also what `make test` and `make bench` use: dnsperf, redis-tools (the
-#                redis-server binary the unit tests run), pytest and pytest-asyncio
+#                redis-server binary the unit tests run), pytest and pytest-asyncio, and a real browser
+#                for the console's tests (chromium, chromium-driver, python3-selenium)
 # Debian installs the libraries for /usr/bin/python3 (a pyenv or venv python3 on PATH lacks them).
 # On a fresh machine `make up` installs only `up`'s list, so the cold start waits for less.
 set -euo pipefail
@@ -26,7 +27,10 @@ if [ "$want" != debootstrap ]; then
     command -v redis-check-rdb >/dev/null || command -v redis-server >/dev/null || need+=(redis-tools)
     # spin: `make model` and the trace checks model-check the protocol; its verifiers are C, built by gcc.
     command -v spin >/dev/null || need+=(spin); command -v gcc >/dev/null || need+=(gcc)
-    modules="$modules pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio"
+    # The console's integration tests drive a real headless browser: Debian's Chromium, its driver and
+    # Selenium. Installed here, so a machine without them fails no test by skipping it.
+    command -v chromium >/dev/null || need+=(chromium); command -v chromedriver >/dev/null || need+=(chromium-driver)
+    modules="$modules pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio selenium:python3-selenium"
   fi
   # Found, not imported: importing aiohttp and pytest took a second, and every make target runs this.
   # One interpreter names every module that is missing.

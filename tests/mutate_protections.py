@@ -1,4 +1,4 @@
-"""Break each protection of issue 12 on purpose and check that the test named for it fails.
+"""Break each protection of issues 12 and 15 on purpose and check that the test named for it fails.
 
     /usr/bin/python3 tests/mutate_protections.py          # each mutation against the test file that should catch it
     /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
@@ -141,6 +141,38 @@ MUTATIONS = [
              'cpu = subprocess.run(["nproc"], capture_output=True, text=True, timeout=QUICK_COMMAND_TIMEOUT_S)',
              'cpu = subprocess.run(["nproc"], capture_output=True, text=True)',
              "tests/unit/test_bounds.py::test_every_command_run_by_a_service_or_the_bench_has_a_timeout"),
+    # --- the console and who may change anything (issue 15) ------------------------------------------
+    Mutation("the token compared with == (not in constant time)", "services/dns-admin/dnsrace_admin/auth.py",
+             'if not hmac.compare_digest(match.group(1).encode("utf-8", "replace"), token.encode("utf-8")):',
+             "if match.group(1) != token:",
+             "tests/unit/test_dns_admin_auth.py::test_the_token_is_compared_in_constant_time"),
+    Mutation("no Origin check", "services/dns-admin/dnsrace_admin/auth.py",
+             "    if origin is None:\n        return", "    if True:\n        return",
+             "tests/unit/test_dns_admin_auth.py::test_another_sites_page_is_refused_even_with_the_token"),
+    Mutation("writes not guarded", "services/dns-admin/dnsrace_admin/http_api.py",
+             "    if request.method in READ_METHODS:\n        return await handler(request)",
+             "    if True:\n        return await handler(request)",
+             "tests/unit/test_dns_admin_auth.py::test_a_batch_without_a_token_is_401_changes_nothing_and_leaves_its_audit_row"),
+    Mutation("a batch refused for its token leaves no audit row", "services/dns-admin/dnsrace_admin/http_api.py",
+             '        if request.path == "/v1/changes":', "        if False:",
+             "tests/unit/test_dns_admin_auth.py::test_a_batch_without_a_token_is_401_changes_nothing_and_leaves_its_audit_row"),
+    Mutation("the alert never sees the endpoint go back", "services/dns-admin/dnsrace_admin/console/alert.py",
+             "        elif generation is not None and generation < newest_live:", "        elif False:",
+             "tests/unit/test_console_alert.py::test_going_back_is_an_alert_even_while_the_endpoint_still_answers"),
+    Mutation("follow-ons taken from outside the episode", "services/dns-admin/dnsrace_admin/console/alert.py",
+             "if event.kind not in FOLLOW_ON_KINDS or not start <= event.t <= end:",
+             "if event.kind not in FOLLOW_ON_KINDS:",
+             "tests/unit/test_console_alert.py::test_follow_ons_are_grouped_under_the_alert_and_never_raised_on_their_own"),
+    Mutation("clients' empty answers after a fix ignored", "services/dns-admin/dnsrace_admin/console/alert.py",
+             "    elif now.resolver.empty:", "    elif False:",
+             "tests/unit/test_console_alert.py::test_clients_holding_a_cached_empty_answer_after_a_fix_is_recovering_then_clears"),
+    Mutation("the repair without its compare-and-swap", "services/dns-admin/dnsrace_admin/console/repair.py",
+             "    changes = [Change(\"DELETE\", current)] if current is not None else []", "    changes = []",
+             "tests/unit/test_console_panels.py::test_the_repair_points_at_the_newest_existing_plan_and_clears_the_rollback_as_a_compare_and_swap"),
+    Mutation("the repair ignores the plan the operator confirmed", "services/dns-admin/dnsrace_admin/console/repair.py",
+             "    if expect_target is not None and expect_target != plan_id(newest):",
+             "    if False:",
+             "tests/unit/test_console_http.py::test_repair_refuses_a_plan_other_than_confirmed_and_a_bad_body"),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,6 +86,9 @@ class Stack:
     ports: dict[str, int]
     compose_bin: list[str]
     mode: str = "legacy"
+    # dns-admin's bearer token for this stack alone (never the developer's .env): compose, the lab's tools
+    # and `make` all take DNSRACE_ADMIN_TOKEN from the environment before the file.
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def env(self) -> dict[str, str]:
@@ -97,6 +101,7 @@ class Stack:
             "DNSRACE_METRICS_PORT": str(self.ports["metrics"]),
             "DNSRACE_PROBE_REDIS_PORT": str(self.ports["probe_redis"]),
             "ENACTOR_MODE": self.mode,
+            "DNSRACE_ADMIN_TOKEN": self.admin_token,
         })
         return env
 
@@ -140,10 +145,16 @@ class Stack:
                       bool(response.flags & dns.flags.AA))
 
     # --- dns-admin's HTTP API ----------------------------------------------------------------------
-    def admin(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+    def admin(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+              token: str | None = "") -> tuple[int, Any]:
+        """One call to dns-admin; a change carries this stack's token unless `token` says another (None: none)."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": "application/json"}
+        token = self.admin_token if token == "" else token
+        if method != "GET" and token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(f"http://127.0.0.1:{self.ports['admin']}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"null")

@@ -24,6 +24,7 @@ from enactor_fakes import EP, plan_set
 
 ZONE = "lab.test"
 TIMEOUT_S = 5.0
+TOKEN = "unit-test-token-0123456789"
 
 
 def plan_a(generation: int, *addresses: str) -> RecordSet:
@@ -44,14 +45,14 @@ async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
     engine = Engine(ZoneStore(tmp_path / "zone.sqlite3", zone=ZONE), zone=ZONE, zone_file_path=tmp_path / "db.lab.test",
                     negative_ttl_s=15, events=Sink())
     await engine.start()
-    async with TestServer(make_app(engine)) as test_server:
+    async with TestServer(make_app(engine, token=TOKEN)) as test_server:
         yield test_server
     await engine.close()
 
 
 @pytest.fixture
 async def admin(server: TestServer) -> AsyncIterator[DnsAdminClient]:
-    client = DnsAdminClient(str(server.make_url("/")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a")
+    client = DnsAdminClient(str(server.make_url("/")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a", token=TOKEN)
     yield client
     await client.close()
 
@@ -102,7 +103,7 @@ async def test_an_invalid_read_is_a_400_not_a_missing_record(admin: DnsAdminClie
 
 async def test_a_404_that_is_not_a_missing_record_set_is_an_error_not_none(server: TestServer) -> None:
     # A wrong base URL answers 404 too, but NotFound, not RecordSetNotFound: "missing" would be a lie.
-    wrong = DnsAdminClient(str(server.make_url("/nowhere")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a")
+    wrong = DnsAdminClient(str(server.make_url("/nowhere")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a", token=TOKEN)
     try:
         with pytest.raises(DnsAdminError) as caught:
             await wrong.get_record_set(EP, "ALIAS")
@@ -122,7 +123,7 @@ async def test_an_error_page_that_is_not_json_is_an_error_with_its_status() -> N
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", bad_gateway)
     test_server = await serve(app)
-    client = DnsAdminClient(str(test_server.make_url("/")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a")
+    client = DnsAdminClient(str(test_server.make_url("/")), zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a", token=TOKEN)
     try:
         for call in (client.get_record_set(EP, "ALIAS"), client.submit(batch(Change("CREATE", plan_a(1, "10.0.0.1"))))):
             with pytest.raises(DnsAdminError) as caught:
@@ -141,7 +142,7 @@ def closed_port() -> int:
 
 
 async def test_no_server_is_unavailable_not_an_answer() -> None:
-    client = DnsAdminClient(f"http://127.0.0.1:{closed_port()}", zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a")
+    client = DnsAdminClient(f"http://127.0.0.1:{closed_port()}", zone=ZONE, timeout_s=TIMEOUT_S, client="enactor-a", token=TOKEN)
     try:
         with pytest.raises(DnsAdminUnavailable):
             await client.get_record_set(EP, "ALIAS")
@@ -152,7 +153,7 @@ async def test_no_server_is_unavailable_not_an_answer() -> None:
 
 
 async def test_a_server_that_never_answers_is_unavailable_within_the_timeout(silent_port: int) -> None:
-    client = DnsAdminClient(f"http://127.0.0.1:{silent_port}", zone=ZONE, timeout_s=0.2, client="enactor-a")
+    client = DnsAdminClient(f"http://127.0.0.1:{silent_port}", zone=ZONE, timeout_s=0.2, client="enactor-a", token=TOKEN)
     try:
         with pytest.raises(DnsAdminUnavailable):
             await asyncio.wait_for(client.list_record_sets(), timeout=30)  # the outer bound only guards the test

@@ -24,6 +24,8 @@ from dnsrace_admin.http_api import BODY_SIZE_MAX, make_app
 from dnsrace_admin.store import ZoneStore
 
 ZONE = "lab.test"
+TOKEN = "unit-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EP = "dynamodb.us-east-1.lab.test"
 PLAN_1 = f"plan-000001.{EP}"
 PLAN_2 = f"plan-000002.{EP}"
@@ -48,7 +50,7 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
         events=StdoutEventSink(service="dns-admin"),
     )
     await engine.start()
-    async with TestClient(TestServer(make_app(engine))) as test_client:
+    async with TestClient(TestServer(make_app(engine, token=TOKEN)), headers=AUTH) as test_client:
         yield test_client
     await engine.close()
 
@@ -201,7 +203,7 @@ async def test_a_full_zone_is_a_409_that_names_the_limit(tmp_path: Path) -> None
                     negative_ttl_s=15, events=StdoutEventSink(service="dns-admin"), record_set_count_max=2)
     await engine.start()
     try:
-        async with TestClient(TestServer(make_app(engine))) as client:
+        async with TestClient(TestServer(make_app(engine, token=TOKEN)), headers=AUTH) as client:
             full = batch(("CREATE", a_set(PLAN_1, "10.0.0.1")), ("CREATE", a_set(PLAN_2, "10.0.0.2")))
             assert (await client.post("/v1/changes", json=full)).status == 200
             over = batch(("CREATE", a_set(f"plan-000003.{EP}", "10.0.0.3")))
@@ -253,7 +255,7 @@ async def test_audit_bad_limit_is_400(client: TestClient, limit: str) -> None:
 
 
 def test_config_defaults() -> None:
-    config = load_config({})
+    config = load_config({"DNSRACE_ADMIN_TOKEN": TOKEN})
     assert (config.zone, config.negative_ttl_s, config.ns_address, config.http_port) == (ZONE, 15, "127.0.0.1", 8080)
     assert config.store_path == Path("/data/zone.sqlite3")
     assert config.zone_file_path == Path("/zones/db.lab.test")
@@ -279,12 +281,13 @@ def test_config_defaults() -> None:
 )
 def test_config_rejects_bad_settings(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError, match=f"^{key}: "):
-        load_config(env)
+        load_config({"DNSRACE_ADMIN_TOKEN": TOKEN, **env})
 
 
 def _process_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ZONE", "NEGATIVE_TTL_S", "HTTP_PORT")}
     env["PYTHONPATH"] = os.pathsep.join(str(REPO / "services" / p) for p in ("common", "dns-admin"))
+    env["DNSRACE_ADMIN_TOKEN"] = TOKEN
     env.update(settings)
     return env
 

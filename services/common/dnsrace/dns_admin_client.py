@@ -32,11 +32,14 @@ class ChangeResult:
 
 
 class DnsAdminClient(SessionOwner):
-    def __init__(self, base_url: str, *, zone: str, timeout_s: float, client: str) -> None:
+    def __init__(self, base_url: str, *, zone: str, timeout_s: float, client: str, token: str | None = None) -> None:
         self._base_url = base_url.rstrip("/")
         self._zone = zone
         self._timeout_s = timeout_s
         self._client = client
+        # dns-admin's bearer token (DNSRACE_ADMIN_TOKEN): sent with the calls that change something, never
+        # with reads, which need none. Without it every change is refused (401 Unauthorized).
+        self._token = token
 
     def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
@@ -45,7 +48,8 @@ class DnsAdminClient(SessionOwner):
         url = f"{self._base_url}{path}"
         try:
             async with asyncio.timeout(self._timeout_s):
-                async with self._http().request(method, url, json=body) as response:
+                headers = {"Authorization": f"Bearer {self._token}"} if self._token and method != "GET" else None
+                async with self._http().request(method, url, json=body, headers=headers) as response:
                     try:
                         payload = await response.json(content_type=None)
                     except ValueError:
@@ -77,6 +81,20 @@ class DnsAdminClient(SessionOwner):
         status, payload = await self._call("GET", f"/v1/audit?limit={limit}")
         self._raise_for(status, payload)
         return list(payload["entries"])
+
+    async def console_status(self) -> dict[str, Any]:
+        """GET /api/status: the console's status (now, the one root alert, the enactors)."""
+        status, payload = await self._call("GET", "/api/status")
+        self._raise_for(status, payload)
+        return dict(payload)
+
+    async def repair(self, expect_target: str | None = None) -> dict[str, Any]:
+        """POST /api/repair: the console's repair (endpoint -> the newest existing plan, rollback cleared),
+        refused if the newest existing plan is not `expect_target` (when given). Its answer, with the
+        batch's audit row; DnsAdminError when refused (401/403: the token; 409: nothing to repair)."""
+        status, payload = await self._call("POST", "/api/repair", {"expect_target": expect_target} if expect_target else {})
+        self._raise_for(status, payload)
+        return dict(payload)
 
     async def submit(self, batch: ChangeBatch) -> ChangeResult:
         """Apply one change batch, all or nothing. Raises DnsAdminError (fail) or DnsAdminUnavailable (info)."""

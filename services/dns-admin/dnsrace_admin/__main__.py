@@ -18,6 +18,10 @@ from aiohttp import web
 from dnsrace.records import DnsAdminError
 
 from .config import Config, ConfigError, load_config
+from .console.now import Answer
+from .console.observe import EventWindow, ask_coredns, read_plans
+from .console.routes import Console, add_console
+from .console.status import History
 from .engine import Engine
 from .event_sink import EventSink, StdoutEventSink, log
 from .http_api import make_app
@@ -60,7 +64,10 @@ async def serve(config: Config) -> None:
         ns_address=config.ns_address,
         record_set_count_max=config.record_set_count_max,
     )
-    runner = web.AppRunner(make_app(engine), access_log=None)
+    app = make_app(engine, token=config.admin_token)
+    console_redis = _console_redis(config)
+    add_console(app, _console(config, engine, events, console_redis))
+    runner = web.AppRunner(app, access_log=None)
     try:
         await engine.start()
         await runner.setup()
@@ -77,11 +84,41 @@ async def serve(config: Config) -> None:
     finally:
         await runner.cleanup()
         await engine.close()
+        if console_redis is not None:
+            await console_redis.close()
         try:
             async with asyncio.timeout(SINK_CLOSE_TIMEOUT_S):
                 await sink.close()
         except Exception as error:
             log("event_sink_close_failed", error=repr(error))
+
+
+def _console_redis(config: Config) -> Any:
+    if config.redis_url is None:
+        return None
+    import redis.asyncio as aioredis
+    return aioredis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+def _console(config: Config, engine: Engine, events: EventSink, redis: Any) -> Console:
+    """The console's edges: the event stream (through its own Redis connection, not the sink's), CoreDNS's
+    two listeners by their compose name, and the planner's plans."""
+    window = EventWindow(redis, stream=config.events_stream, kept_max=config.console_events_max) if redis else None
+
+    async def history() -> History:
+        if window is None:
+            return History([], kept_max=config.console_events_max, error="REDIS_URL is not set: no event history")
+        return await window.refresh()
+
+    async def ask(view: str) -> Answer:
+        port = config.resolver_port if view == "resolver" else config.authoritative_port
+        return await ask_coredns(config.resolver_host, port, config.endpoint, view=view)
+
+    async def plans(generations: Any) -> tuple[int | None, dict[int, float]]:
+        return await read_plans(redis, generations) if redis is not None else (None, {})
+
+    return Console(engine=engine, events=events, endpoint=config.endpoint, negative_ttl_s=config.negative_ttl_s,
+                   history=history, ask=ask, plans=plans)
 
 
 def main() -> int:

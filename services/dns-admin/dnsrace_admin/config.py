@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from dnsrace.records import InvalidInput, normalize_zone, validate_ipv4
+from dnsrace.records import InvalidInput, normalize_name, normalize_zone, validate_ipv4
 
+from .auth import validate_token
 from .rules import RECORD_SET_COUNT_MAX
 
 NEGATIVE_TTL_S_MAX = 3600
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SERVICE_NAME = re.compile(r"[a-z0-9-]{1,64}")
+_HOST = re.compile(r"[a-z0-9.-]{1,253}")
+_STREAM = re.compile(r"[A-Za-z0-9:_.-]{1,128}")
+CONSOLE_EVENTS_MAX = 10_000
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -36,6 +40,13 @@ class Config:
     redis_url: str | None  # None: events go to stdout
     service_name: str
     record_set_count_max: int
+    admin_token: str            # every mutating request must carry it (auth.py)
+    endpoint: str               # what the console watches
+    events_stream: str
+    resolver_host: str          # the console asks CoreDNS, as clients do: its cached listener ...
+    resolver_port: int
+    authoritative_port: int     # ... and its authoritative one (what the zone says right now)
+    console_events_max: int     # the newest events the console keeps in memory
 
     @property
     def store_path(self) -> Path:
@@ -61,6 +72,20 @@ def load_config(env: Mapping[str, str]) -> Config:
     service_name = env.get("SERVICE_NAME", "dns-admin")
     if _SERVICE_NAME.fullmatch(service_name) is None:
         raise ConfigError(f"SERVICE_NAME: {service_name!r} must be 1..64 characters of a-z, 0-9 and '-'")
+    try:
+        admin_token = validate_token(env.get("DNSRACE_ADMIN_TOKEN", ""))
+    except ValueError as error:
+        raise ConfigError(f"DNSRACE_ADMIN_TOKEN: {error}") from None
+    try:
+        endpoint = normalize_name(env.get("ENDPOINT", f"dynamodb.us-east-1.{zone}"), zone=zone)
+    except InvalidInput as error:
+        raise ConfigError(f"ENDPOINT: {error.message}") from None
+    resolver_host = env.get("CONSOLE_RESOLVER_HOST", "coredns")
+    if _HOST.fullmatch(resolver_host) is None:
+        raise ConfigError(f"CONSOLE_RESOLVER_HOST: {resolver_host!r} must be a host name or an IPv4 address")
+    events_stream = env.get("EVENTS_STREAM", "dnsrace:events")
+    if _STREAM.fullmatch(events_stream) is None:
+        raise ConfigError(f"EVENTS_STREAM: {events_stream!r} must be 1..128 characters of A-Z a-z 0-9 : _ . -")
     return Config(
         zone=zone,
         data_dir=_directory(env, "DATA_DIR", "/data"),
@@ -71,6 +96,13 @@ def load_config(env: Mapping[str, str]) -> Config:
         redis_url=redis_url,
         service_name=service_name,
         record_set_count_max=_integer(env, "ZONE_RECORD_SET_COUNT_MAX", RECORD_SET_COUNT_MAX, 10, 1_000_000),
+        admin_token=admin_token,
+        endpoint=endpoint,
+        events_stream=events_stream,
+        resolver_host=resolver_host,
+        resolver_port=_integer(env, "CONSOLE_RESOLVER_PORT", 53, 1, 65535),
+        authoritative_port=_integer(env, "CONSOLE_AUTHORITATIVE_PORT", 5354, 1, 65535),
+        console_events_max=_integer(env, "CONSOLE_EVENTS_MAX", CONSOLE_EVENTS_MAX, 100, 200_000),
     )
 
 

@@ -10,6 +10,11 @@ Route errors (404, 405) and an oversize body (413) use the same shape; an unexpe
     GET  /v1/record-sets/{name}/{type}     one record set, or 404 RecordSetNotFound
     POST /v1/changes                       ChangeBatch JSON -> {"change_id", "serial", "status": "INSYNC"}
     GET  /v1/audit?limit=50                {"entries": [...]} newest last, limit 1..1000
+
+Every request that is not a read (GET, HEAD) must come with dns-admin's bearer token and from no other
+site (auth.py): 401 without a token, 403 with a wrong one or another site's Origin, checked before the
+body is read. A refused POST /v1/changes is still a batch request: it leaves its audit row and its
+`batch_rejected` event like any other. The responder's console (console/) adds its page and /api/ here.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from aiohttp import web
 
 from dnsrace.records import DnsAdminError, InvalidInput, quoted
 
+from .auth import AuthRefused, Unauthorized, check_bearer, check_origin
 from .engine import Engine
 from .event_sink import log
 
@@ -30,15 +36,18 @@ BODY_SIZE_MAX = 256 * 1024
 AUDIT_LIMIT_DEFAULT = 50
 INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1  # what SQLite (and most JSON readers) can hold exactly
 _ENGINE = "engine"
+_TOKEN = "admin_token"
+READ_METHODS = ("GET", "HEAD")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _ROUTE_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "InvalidInput"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def make_app(engine: Engine) -> web.Application:
-    app = web.Application(client_max_size=BODY_SIZE_MAX, middlewares=[_errors_as_json])
+def make_app(engine: Engine, *, token: str) -> web.Application:
+    app = web.Application(client_max_size=BODY_SIZE_MAX, middlewares=[_hardened, _errors_as_json, _guard])
     app[_ENGINE] = engine
+    app[_TOKEN] = token
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/v1/record-sets", _list_record_sets)
     app.router.add_get("/v1/record-sets/{name}/{type}", _get_record_set)
@@ -80,6 +89,39 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         return web.json_response(body, status=500)
 
 
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request that may change something: the Origin first (a page of another site is refused
+    whatever it sends), then the bearer token; both before the body is read."""
+    if request.method in READ_METHODS:
+        return await handler(request)
+    try:
+        check_origin(request.headers.get("Origin"), request.host)
+        check_bearer(request.headers.get("Authorization"), request.app[_TOKEN])
+    except AuthRefused as refused:
+        log("request_refused", method=request.method, path=request.path, error=refused.code,
+            origin=request.headers.get("Origin"), remote=request.remote)
+        if request.path == "/v1/changes":
+            await _engine(request).refuse_unread(refused)
+        response = _error_response(refused)
+        if isinstance(refused, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dns-admin"'
+        return response
+    return await handler(request)
+
+
+@web.middleware
+async def _hardened(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers every answer carries: nothing sniffed as another type, framed by another site, or cached."""
+    response = await handler(request)
+    if not response.prepared:   # a stream (the console's events) sets its own before it starts
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 async def _healthz(request: web.Request) -> web.Response:
     engine = _engine(request)
     return web.json_response({"ok": True, "zone": engine.zone, "serial": engine.serial})
@@ -99,7 +141,7 @@ async def _get_record_set(request: web.Request) -> web.Response:
 async def _post_changes(request: web.Request) -> web.Response:
     engine = _engine(request)
     try:
-        body = await _read_json(request)
+        body = await read_json(request)
     except InvalidInput as error:
         # Refused at the door, but still one audit row and one event, as every batch request gets.
         await engine.refuse_unread(error)
@@ -116,7 +158,8 @@ async def _get_audit(request: web.Request) -> web.Response:
     return web.json_response({"entries": [entry.to_json() for entry in entries]})
 
 
-async def _read_json(request: web.Request) -> object:
+async def read_json(request: web.Request) -> object:
+    """The request's body as JSON, refused (InvalidInput) unless it means one thing only (see below)."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:  # beyond client_max_size

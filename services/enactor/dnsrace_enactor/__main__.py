@@ -67,7 +67,7 @@ async def run(settings: Settings) -> int:
     events = RedisEventSink(settings.redis_url, service=settings.service)
     await events.start()
     admin = DnsAdminClient(settings.dns_admin_url, zone=settings.zone, timeout_s=settings.dns_admin_timeout_ms / 1000,
-                           client=settings.service)
+                           client=settings.service, token=settings.dns_admin_token)
     locks: dict[str, EndpointLock] = {}
 
     def lock_for(endpoint: str) -> EndpointLock:

@@ -16,6 +16,7 @@ class Settings:
     zone: str
     redis_url: str
     dns_admin_url: str
+    dns_admin_token: str
     keep_generations: int
     poll_interval_ms: int
     lock_ttl_ms: int
@@ -38,6 +39,8 @@ class Settings:
             zone=env_str("ZONE", "lab.test"),
             redis_url=env_str("REDIS_URL"),
             dns_admin_url=env_str("DNS_ADMIN_URL"),
+            # dns-admin refuses every change without it (compose passes it from .env, which `make up` writes).
+            dns_admin_token=env_str("DNSRACE_ADMIN_TOKEN"),
             keep_generations=env_int("CLEANUP_KEEP_GENERATIONS", 5, minimum=1, maximum=10_000),
             poll_interval_ms=env_int("POLL_INTERVAL_MS", 500, minimum=10, maximum=60_000),
             lock_ttl_ms=env_int("LOCK_TTL_MS", 5_000, minimum=100, maximum=600_000),

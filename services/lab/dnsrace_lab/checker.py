@@ -4,6 +4,8 @@
     endpoint_moves(audit, endpoint)        every accepted batch that changed what the endpoint aliases,
                                            replayed from dns-admin's audit (not from the enactors' events)
     backward_moves(moves)                  the moves to an older generation than the one before
+                                           (both are dnsrace.zone_history's, as is (3)'s "deleted while
+                                           referenced": the responder's console asks them of the events)
     count_rate(history, process)           probes per second actually made (the client's promise)
 
 The chaos campaign's invariants, each a Verdict (valid True | False | "unknown", with the evidence),
@@ -31,7 +33,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dnsrace import zone_history
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
+from dnsrace.zone_history import Move, backward_moves
 
 __all__ = ["INVARIANTS", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
            "backward_moves", "check_history", "count_rate", "empty_windows", "endpoint_moves", "fault_windows",
@@ -49,19 +53,6 @@ class EmptyWindow:
     @property
     def seconds(self) -> float:
         return self.end - self.start
-
-
-@dataclass(frozen=True)
-class Move:
-    t: float
-    change_id: str
-    client: str
-    before: int | None    # generation aliased before the batch (None: no alias, or not a plan)
-    after: int | None
-
-    @property
-    def backwards(self) -> bool:
-        return self.before is not None and self.after is not None and self.after < self.before
 
 
 def empty_windows(history: Iterable[dict[str, Any]], process: str) -> list[EmptyWindow]:
@@ -85,23 +76,8 @@ def empty_windows(history: Iterable[dict[str, Any]], process: str) -> list[Empty
 
 def endpoint_moves(audit: Sequence[dict[str, Any]], endpoint: str) -> list[Move]:
     """Replay the accepted batches in order; one Move per batch that left the endpoint aliasing another name."""
-    moves: list[Move] = []
-    target: str | None = None
-    for entry in sorted((e for e in audit if e.get("outcome") == "accepted"), key=lambda e: e.get("seq") or 0):
-        before = target
-        for change in (entry.get("batch") or {}).get("changes", []):
-            record_set = change.get("record_set") or {}
-            if record_set.get("name") != endpoint or record_set.get("type") != "ALIAS":
-                continue
-            target = None if change.get("action") == "DELETE" else record_set.get("target")
-        if target != before:
-            moves.append(Move(float(entry["t"]), str(entry.get("change_id")), str(entry.get("client") or ""),
-                              _generation(before, endpoint), _generation(target, endpoint)))
-    return moves
-
-
-def backward_moves(moves: Iterable[Move]) -> list[Move]:
-    return [move for move in moves if move.backwards]
+    return zone_history.endpoint_moves(zone_history.replay(zone_history.batches_from_audit(audit), complete=True),
+                                       endpoint)
 
 
 def count_rate(history: Sequence[dict[str, Any]], process: str) -> float:
@@ -109,10 +85,6 @@ def count_rate(history: Sequence[dict[str, Any]], process: str) -> float:
     if len(times) < 2 or times[-1] <= times[0]:
         return 0.0
     return (len(times) - 1) / (times[-1] - times[0])
-
-
-def _generation(target: str | None, endpoint: str) -> int | None:
-    return generation_of_record_name(target, endpoint) if target else None
 
 
 # --- the chaos campaign's invariants ------------------------------------------------------------------
@@ -386,29 +358,20 @@ def check_never_back(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
 def check_no_referenced_delete(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
     if (why := audit_complete(audit)) is not None:
         return Verdict("no-referenced-delete", UNKNOWN, (why,))
-    endpoint = _name(endpoint)
-    rollback = f"rollback.{endpoint}"
-    found: list[tuple[dict[str, Any], str, str]] = []
-    deletions = 0
-    for row, before, after in replay(audit):
-        deleted = [name for (name, kind) in before if kind == "A" and (name, kind) not in after
-                   and generation_of_record_name(name, endpoint) is not None]
-        deletions += len(deleted)
-        if row.get("client") == NEMESIS_CLIENT:
-            continue   # the nemesis's deletion is the fault being injected
-        for name in deleted:
-            for reference, label in ((endpoint, "the endpoint"), (rollback, "the rollback record")):
-                if _alias(after, reference) == name:
-                    found.append((row, name, label))
+    steps = zone_history.replay(zone_history.batches_from_audit(audit), complete=True)
+    deletions = sum(1 for step in steps for change in step.batch.changes if change.action == "DELETE"
+                    and change.type == "A" and generation_of_record_name(change.name, _name(endpoint)) is not None)
+    found = [(deletion.step.batch, deletion.name, deletion.reference)
+             for deletion in zone_history.referenced_deletions(steps, endpoint, exempt=(NEMESIS_CLIENT,))]
     measures = {"plan_deletions": deletions, "referenced_deletions": len(found)}
     if not found:
         return Verdict("no-referenced-delete", True, (f"{deletions} plan record sets deleted, none while the "
                                                       "endpoint or the rollback record pointed at it",),
                        measures=measures)
-    evidence = tuple(f"{row.get('change_id')} by {row.get('client')} ({row.get('comment')}) deleted "
-                     f"{name.split('.', 1)[0]} while {label} pointed at it" for row, name, label in found)
-    marks = tuple(Mark(float(row["t"]), f"(3) {row.get('client')} deleted live {name.split('.', 1)[0]}")
-                  for row, name, _ in found)
+    evidence = tuple(f"{batch.change_id} by {batch.client} ({batch.comment}) deleted "
+                     f"{name.split('.', 1)[0]} while {label} pointed at it" for batch, name, label in found)
+    marks = tuple(Mark(batch.t, f"(3) {batch.client} deleted live {name.split('.', 1)[0]}")
+                  for batch, name, _ in found)
     return Verdict("no-referenced-delete", False, evidence, marks, measures)
 
 

@@ -22,7 +22,7 @@ from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports
+from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports, admin_token
 
 __all__ = ["CALL_TIMEOUT_S", "ENACTORS", "ENDPOINT", "TOP", "ZONE", "Ports", "Answer", "Live", "StepNotReached", "poll"]
 
@@ -59,7 +59,7 @@ class Live:
         self.redis = aioredis.from_url(f"redis://127.0.0.1:{ports.probe_redis}/0", socket_timeout=CALL_TIMEOUT_S,
                                        socket_connect_timeout=CALL_TIMEOUT_S)
         self.admin = DnsAdminClient(f"http://127.0.0.1:{ports.admin}", zone=ZONE, timeout_s=CALL_TIMEOUT_S,
-                                    client="operator")
+                                    client="operator", token=admin_token())
         self.toxiproxy = ToxiproxyClient(f"http://127.0.0.1:{ports.toxiproxy}", timeout_s=CALL_TIMEOUT_S)
         self.events = RedisEventSink(f"redis://127.0.0.1:{ports.probe_redis}/0", service="lab", echo=False)
         self._last_stream_id = "0-0"

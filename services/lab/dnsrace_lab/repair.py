@@ -1,7 +1,10 @@
-"""python3 -m dnsrace_lab.repair — the operator's manual fix, through dns-admin's API.
+"""python3 -m dnsrace_lab.repair — the operator's manual fix, through the console's API (POST /api/repair).
 
-1. Point the endpoint at the newest plan whose record set still exists, and clear the rollback
-   record, in one change batch (compare-and-swap: the DELETE must match the rollback exactly).
+1. Ask dns-admin to point the endpoint at the newest plan whose record set still exists, and clear
+   the rollback record: the same call as the console's Repair button, with the bearer token (the
+   environment's DNSRACE_ADMIN_TOKEN, else .env). dns-admin builds the batch from its own zone, as a
+   compare-and-swap (it DELETEs the aliases exactly as they are), and names the plan it chose; the lab
+   confirms that plan (`expect_target`), so a zone that moved in between refuses the repair.
 2. Measure how long clients stayed broken after the fix: the authoritative view (127.0.0.1:1054)
    answers at once, but the resolver clients use (127.0.0.1:1053) keeps serving its cached empty
    answer until that negative answer's TTL (the zone's SOA TTL) runs out. Every empty answer the
@@ -19,10 +22,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from dnsrace.plans import generation_of_record_name
-from dnsrace.records import Change, ChangeBatch, RecordSet
+from dnsrace.records import DnsAdminError
 
-from .live import ENACTORS, ENDPOINT, Answer, Live, Ports, StepNotReached, poll
+from .live import ENACTORS, Answer, Live, Ports, StepNotReached, poll
 
 RECOVERY_BOUND_S = 60.0
 ENACTOR_RETURN_BOUND_S = 120.0
@@ -30,17 +32,14 @@ ENACTOR_RETURN_BOUND_S = 120.0
 
 async def run(project: str) -> int:
     async with Live(project, Ports.from_env()) as live:
-        record_sets = await live.admin.list_record_sets()
-        plans = {generation: rs for rs in record_sets
-                 if rs.type == "A" and (generation := generation_of_record_name(rs.name, ENDPOINT)) is not None}
-        if not plans:
+        status = await live.admin.console_status()
+        newest = status["now"]["newest_existing"]
+        if newest is None:
             print("repair: no plan record set exists for the endpoint; nothing to point it at", file=sys.stderr)
             return 1
-        target = plans[max(plans)]
-        target_plan = target.name.split(".", 1)[0]
-        current = await live.admin.get_record_set(ENDPOINT, "ALIAS")
-        rollback = await live.admin.get_record_set(f"rollback.{ENDPOINT}", "ALIAS")
-        print(f"repair: the endpoint points at {current.target if current else '(nothing)'}; "
+        target_plan = newest["plan"]
+        current = status["now"]["endpoint"]
+        print(f"repair: the endpoint points at {current['name'] if current else '(nothing)'}; "
               f"newest existing plan is {target_plan}")
 
         # What a client saw just before the fix (and what its resolver has cached).
@@ -48,14 +47,16 @@ async def run(project: str) -> int:
         print(f"repair: dig before the fix: {before.summary()}"
               + (f"; the resolver holds that empty answer {before.soa_ttl} s more" if before.soa_ttl else ""))
 
-        changes = [Change("UPSERT", RecordSet.alias(ENDPOINT, target.name))]
-        if rollback is not None:
-            changes.append(Change("DELETE", rollback))
-        await live.events.emit("operator_repair", plan=target_plan, why="manual repair")
-        result = await live.admin.submit(ChangeBatch(changes=tuple(changes), client="operator",
-                                                     comment=f"operator: repair, endpoint -> {target_plan}"))
+        try:
+            result = await live.admin.repair(expect_target=target_plan)
+        except DnsAdminError as refused:
+            hint = " (the token: DNSRACE_ADMIN_TOKEN in the environment or .env)" if refused.http_status in (401, 403) else ""
+            print(f"repair: refused by dns-admin ({refused.http_status} {refused.code}): {refused.message}{hint}",
+                  file=sys.stderr)
+            return 1
         fixed_at = time.monotonic()
-        print(f"repair: {result.change_id}: endpoint -> {target_plan}, rollback record cleared")
+        audit = result.get("audit") or {}
+        print(f"repair: {result['message']} (POST /api/repair; audit row #{audit.get('seq')}, {audit.get('outcome')})")
 
         try:
             auth = await poll("the authoritative view answers", _answers(live, True, []), within_s=RECOVERY_BOUND_S,

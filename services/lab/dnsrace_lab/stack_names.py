@@ -15,6 +15,25 @@ CALL_TIMEOUT_S = 5.0
 # The services' image: DNSRACE_APP_IMAGE lets a second checkout build and test its own beside the
 # running stack (docker-compose.yml and infra/images/build-images.sh read the same variable).
 APP_IMAGE = os.environ.get("DNSRACE_APP_IMAGE") or "dnsrace/app:local"
+ENV_FILE = TOP / ".env"
+
+
+def admin_token() -> str | None:
+    """dns-admin's bearer token, for the lab's changes (the nemesis's deletion, the operator's repair):
+    DNSRACE_ADMIN_TOKEN from the environment (the test suite gives its stack its own), else from the
+    `.env` that `make up` wrote beside docker-compose.yml, the file compose reads it from."""
+    token = os.environ.get("DNSRACE_ADMIN_TOKEN")
+    if token:
+        return token
+    try:
+        lines = ENV_FILE.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, equals, value = line.partition("=")
+        if equals and key.strip() == "DNSRACE_ADMIN_TOKEN":
+            return value.strip().strip("'\"") or None
+    return None
 
 
 @dataclass(frozen=True)
