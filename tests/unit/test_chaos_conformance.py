@@ -148,3 +148,12 @@ def test_what_the_model_leaves_out() -> None:
     assert conformance.cut_before(started, [kill]) == (5.0, "the kill-enactor fault on enactor-c "
                                                             "(#None enactor_started follows)")
     assert conformance.cut_before(started, []) == (6.0, "#None enactor_started")
+
+
+def test_a_runs_verdict_counts_the_model_when_it_is_decided() -> None:
+    from dnsrace_lab.checker import Verdict, overall
+    held = {name: Verdict(name, True, ()) for name in ("no-empty-answer", "never-back", "converges")}
+    assert overall(held | {"model": Verdict("model", True, ())}) is True
+    assert overall(held | {"model": Verdict("model", False, ("drift",))}) is False
+    assert overall(held | {"model": Verdict("model", UNKNOWN, ("left the model's scope",))}) is True
+    assert overall(held | {"converges": Verdict("converges", UNKNOWN, ())}) == UNKNOWN

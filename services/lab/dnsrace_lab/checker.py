@@ -190,7 +190,7 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
 def overall(verdicts: Mapping[str, Verdict]) -> Valid:
     """False if any verdict is; else unknown if an invariant's is. The model's verdict counts when it is
     decided (invalid: the code and its model drifted apart); an unknown one says the run left the model's
-    scope (a lost answer, a killed process), which is a statement about the model, not about the run."""
+    scope (an event trace.UNMODELLED lists), which is a statement about the model, not about the run."""
     values = [v.valid for name, v in verdicts.items() if not (name == "model" and v.valid == UNKNOWN)]
     if False in values:
         return False
