@@ -54,6 +54,7 @@ ENACTORS = {"enactor-a": 1, "enactor-b": 2, "enactor-c": 3}
 PROCESS_NAMES = {0: "planner", 1: "enactor-a", 2: "enactor-b", 3: "enactor-c", 4: "operator"}
 MAXCH = 6
 PAN_TIMEOUT_S = 120.0
+D_STEP_LINES_MAX = 300      # lines of table assignments in one d_step (spin has a limit)
 
 # --- the mapping table ------------------------------------------------------------------------------
 # kind -> the model's step that emits it, and the arguments compared (model/events.pml numbers them).
@@ -152,6 +153,7 @@ class TraceModel:
     settings: Settings
     skipped: dict[str, int] = field(default_factory=dict)
     dropped: tuple[Event, ...] = ()      # before the start (an enactor was mid-pass)
+    torn: tuple[Event, ...] = ()         # after the end of what every service had recorded (torn_tail)
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,27 @@ def start_index(timeline: Sequence[Event]) -> tuple[int, dict[int, bool]]:
     raise TraceError("no moment where every enactor is between passes")
 
 
+# --- where the check ends ---------------------------------------------------------------------------
+
+def torn_tail(timeline: Sequence[Event]) -> tuple[list[Event], tuple[Event, ...]]:
+    """The recording without its torn tail: (kept, left out).
+
+    Each service writes its events in the order it emits them, but services reach the stream at
+    different speeds, so a recording that ends while they run can hold dns-admin's answer to an
+    enactor's batch without the enactor's own events that led to it (its lock_acquired still in its
+    queue). A batch of a client later than that client's last recorded event is such a place: the
+    recording is cut before the first one, for every process, so what is kept is a prefix in time."""
+    last_own: dict[str, float] = {}
+    for event in timeline:
+        last_own[event.service] = max(last_own.get(event.service, event.t), event.t)
+    cut = min((e.t for e in timeline if e.kind in ("batch_accepted", "batch_rejected")
+               and (client := str(e.detail.get("client") or "")) in ENACTORS and e.t > last_own.get(client, e.t)),
+              default=None)
+    if cut is None:
+        return list(timeline), ()
+    return [e for e in timeline if e.t < cut], tuple(e for e in timeline if e.t >= cut)
+
+
 # --- the trace --------------------------------------------------------------------------------------
 
 def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None = None) -> TraceModel:
@@ -396,6 +419,7 @@ def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None =
             kept.append(event)
     begin, down = start_index(kept)
     dropped, kept = tuple(kept[:begin]), kept[begin:]
+    kept, torn = torn_tail(kept)
     endpoint = endpoint or next((str(e.detail["endpoint"]) for e in kept if e.detail.get("endpoint")), ENDPOINT_DEFAULT)
 
     referenced = [g for e in kept for g in _referenced(e)]
@@ -432,7 +456,7 @@ def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None =
         total += len(by_process[process])
         ends.append(total)
     return TraceModel(tuple(steps), tuple(ends), tuple(bool(down.get(p, False)) for p in PROCESS_NAMES),
-                      ngen, newest0, offset, settings, skipped, dropped)
+                      ngen, newest0, offset, settings, skipped, dropped, torn)
 
 
 def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml") -> str:
@@ -443,7 +467,7 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
              f"#define NGEN {trace.ngen}", f"#define KEEP {s.keep_generations}",
              f"#define LOCK_TRIES {s.lock_attempts_max}", f"#define RETRY_MAX {s.retry_count_max}",
              f"#define TR_N {max(len(trace.steps), 1)}", f"#define TR_NEWEST0 {trace.newest0}",
-             "inline trace_data() {", "  d_step {"]
+             "inline trace_data() {"]
     body = []
     for i, step in enumerate(trace.steps):
         body.append(f"tr_proc[{i}] = {step.process}; tr_kind[{i}] = {step.kind}; tr_rank[{i}] = {step.rank};")
@@ -465,21 +489,29 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
         if (i not in trace.ends and step.event.kind == before.event.kind == "lock_refused"
                 and step.event.detail.get("held_by") == before.event.detail.get("held_by")):
             body.append(f"tr_group[{i}] = 1;")
-    lapse = False   # each process's next release, from here on, found its lease expired
+    # Each process's tenure, from here on, may lapse: its next release found the lease expired, or
+    # it has no release (the pass failed outside the protocol, the process died or was killed with the
+    # lock held: the lease runs out), or the recording ends first.
+    lapse = True
     for i in range(len(trace.steps) - 1, -1, -1):
         step = trace.steps[i]
         if i + 1 in trace.ends or i == len(trace.steps) - 1:
-            lapse = False
+            lapse = True
         if step.event.kind in ("lock_released", "lock_expired_before_release"):
             lapse = step.event.kind == "lock_expired_before_release"
+        elif step.event.kind in ("enactor_crashed", "enactor_started", "apply_failed"):
+            lapse = True
         if lapse:
             body.append(f"tr_lapse[{i}] = 1;")
     for process, end in enumerate(trace.ends):
         body.append(f"tr_end[{process}] = {end}; cur[{process}] = {trace.ends[process - 1] if process else 0};")
         if trace.down[process]:
             body.append(f"tr_down[{process}] = 1;")
-    lines += [f"    {line}" for line in body]
-    lines += ["    skip", "  }", "}", f'#include "{model.name}"', ""]
+    # Spin refuses a d_step past a length ("d_step sequence too long"): the tables are filled in
+    # several, one after another, before any process runs.
+    for start in range(0, max(len(body), 1), D_STEP_LINES_MAX):
+        lines += ["  d_step {", *(f"    {line}" for line in body[start:start + D_STEP_LINES_MAX]), "    skip", "  };"]
+    lines += ["  skip", "}", f'#include "{model.name}"', ""]
     return "\n".join(lines)
 
 
@@ -564,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     if trace.dropped:
         print(f"trace: the first {len(trace.dropped)} events left out: an enactor was mid-pass when the "
               f"recording began (checked from #{trace.steps and min(s.event.seq or 0 for s in trace.steps)})")
+    if trace.torn:
+        print(f"trace: the last {len(trace.torn)} events left out: the recording ended before "
+              f"{trace.torn[0].detail.get('client')}'s own events reached it (a torn tail; from #{trace.torn[0].seq})")
     print(f"trace: model bounds: plans {trace.offset + 1}..{trace.offset + trace.ngen} "
           f"(newest at the start plan {trace.offset + trace.newest0}), lock attempts {settings.lock_attempts_max}, "
           f"retries {settings.retry_count_max}")

@@ -249,3 +249,27 @@ def test_the_verdict_command_exits_1_and_names_the_event(tmp_path: Path, capsys:
     assert trace.main([str(history), "--mode", "safe", "--keep", "1"]) == 1
     out = capsys.readouterr().out
     assert "INVALID" in out and "the first event the model cannot take:" in out and "DELETE A plan-000001" in out
+
+
+# --- the end of a recording ----------------------------------------------------------------------------
+
+def test_a_torn_tail_is_left_out_and_the_rest_checked() -> None:
+    # Services reach the stream at different speeds: a recording can end holding dns-admin's answer to
+    # enactor-a's batch while enactor-a's own events before it (its lock_acquired) are still queued.
+    # Here the recorded run loses enactor-a's last lock_acquired and everything of enactor-a after it.
+    events, settings = recorded("legacy-race")
+    last_lock = max((e for e in events if e.service == "enactor-a" and e.kind == "lock_acquired"), key=lambda e: e.t)
+    torn = [e for e in events if not (e.service == "enactor-a" and e.t >= last_lock.t)]
+    batches = [e for e in torn if e.kind == "batch_accepted" and e.detail.get("client") == "enactor-a"
+               and e.t > last_lock.t]
+    assert batches, "the run has a batch of enactor-a after its last lock"
+    model = trace.build(torn, settings)
+    assert model.torn and model.torn[0] == min(batches, key=lambda e: e.t)
+    assert all(e.t < model.torn[0].t for e in (s.event for s in model.steps))
+    verdict = trace.check(model)
+    assert verdict.valid is True, (verdict.why, verdict.first_untaken and trace.describe(verdict.first_untaken))
+
+
+def test_a_recording_with_every_service_caught_up_has_no_torn_tail() -> None:
+    events, settings = recorded("safe-race")
+    assert trace.build(events, settings).torn == ()
