@@ -10,6 +10,7 @@ from pathlib import Path
 from test_chaos_checker import EP, outage_run
 
 from dnsrace_lab.checker import check_history
+from dnsrace_lab import report
 from dnsrace_lab.report import row, summary, render_timeline
 
 
@@ -53,3 +54,21 @@ def test_a_recorded_run_is_judged_again_from_its_history_alone(tmp_path: Path) -
     assert results["seed"] == 9 and results["valid"] is False
     assert results["invariants"]["no-referenced-delete"]["valid"] is False
     assert "<svg" in (tmp_path / "timeline.html").read_text()
+
+
+def test_a_campaign_table_is_rebuilt_from_the_runs_results(tmp_path: Path) -> None:
+    # `python3 -m dnsrace_lab.report --table WALL_S <runs>`: the rows come from each run's results.json.
+    folder = tmp_path / "20261130T021233Z-legacy-1003"
+    folder.mkdir()
+    invariants = {name: {"valid": True, "measures": {}} for name in
+                  ("no-empty-answer", "never-back", "no-referenced-delete", "converges", "no-lost-batch")}
+    invariants["no-crash-loop"] = {"valid": False, "measures": {}}
+    invariants["model"] = {"valid": True, "measures": {"checked": 199, "events": 199}}
+    invariants["no-empty-answer"]["measures"] = {"longest_empty_s": 0.0}
+    (folder / "results.json").write_text(json.dumps(
+        {"valid": False, "seed": 1003, "mode": "legacy", "faults": ["pause enactor-c", "partition enactor-a"],
+         "faults_started": 2, "run_s": 31.0, "reset_s": 4.5, "invariants": invariants}))
+    lines = report.campaign_table([report.result_of(folder)], 40.0)
+    assert lines[2] == ("| 1003 | 2: pause c, part a | ok | ok | ok | ok | ok | FAIL | ok | 0.0 s | — | 31 s |")
+    assert any("1 run(s) in mode legacy: 1 with a violation" in line for line in lines)
+    assert any("199 of 199 events checked" in line for line in lines)

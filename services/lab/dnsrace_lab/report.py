@@ -34,7 +34,8 @@ from dnsrace.timeline import sentence
 
 from .checker import INVARIANTS, UNKNOWN, Verdict, fault_windows, overall, replay
 
-__all__ = ["ROW_HEADER", "render_timeline", "row", "run_folder", "summary", "write_campaign", "write_run"]
+__all__ = ["ROW_HEADER", "campaign_table", "render_timeline", "result_of", "row", "run_folder", "summary",
+           "write_campaign", "write_run"]
 
 SYMBOL = {True: "ok", False: "FAIL", UNKNOWN: "?"}
 MODEL = "model"      # conformance.MODEL: the trace check's verdict, a column after the six invariants
@@ -101,8 +102,16 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
     path = folder / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}.md"
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {os.uname().nodename} "
-             f"({os.cpu_count()} cores, load average at the end {load})", "",
-             "| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |",
+             f"({os.cpu_count()} cores, load average at the end {load})", "", *campaign_table(results, wall_s)]
+    path.write_text("\n".join(lines) + "\n")
+    with open(folder / "runs.jsonl", "a") as runs:
+        runs.write("".join(json.dumps(r, default=str) + "\n" for r in results))
+    return path
+
+
+def campaign_table(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
+    """The campaign's markdown table, one row per run, and its summary (the README's Chaos tables)."""
+    lines = ["| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         cells = [str(r["seed"]), _faults_text(r["faults"]), *(SYMBOL[r["verdicts"][name]] for name in INVARIANTS),
@@ -110,11 +119,17 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
                  _seconds(_measure(r, "no-empty-answer", "longest_empty_s")), _seconds(_measure(r, "converges", "converge_s")),
                  f"{r['run_s']:.0f} s"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *summary(results, wall_s)]
-    path.write_text("\n".join(lines) + "\n")
-    with open(folder / "runs.jsonl", "a") as runs:
-        runs.write("".join(json.dumps(r, default=str) + "\n" for r in results))
-    return path
+    return [*lines, "", *summary(results, wall_s)]
+
+
+def result_of(folder: Path) -> dict[str, Any]:
+    """A recorded run's row, as the campaign keeps it, from its results.json."""
+    recorded = json.loads((folder / "results.json").read_text())
+    invariants = recorded.get("invariants", {})
+    return {**{key: recorded.get(key) for key in ("seed", "mode", "faults", "faults_started", "run_s", "reset_s",
+                                                 "valid")}, "folder": str(folder),
+            "verdicts": {name: v.get("valid") for name, v in invariants.items()},
+            "measures": {name: v.get("measures") or {} for name, v in invariants.items()}}
 
 
 # --- rows and the summary -------------------------------------------------------------------------------
@@ -464,13 +479,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.report",
                                      description="judge recorded chaos runs again, from their histories alone")
     parser.add_argument("runs", nargs="+", type=Path, help="store/chaos/<time>-<mode>-<seed> folders")
+    parser.add_argument("--table", metavar="WALL_S", type=float,
+                        help="then print the campaign's table and summary, the runs having taken WALL_S in all")
     args = parser.parse_args(argv)
     values = []
     for folder in args.runs:
         verdicts = rejudge(folder)
         values.append(overall(verdicts))
         print(f"{folder}: {' '.join(f'({n}) {SYMBOL[v.valid]}' for n, v in enumerate(verdicts.values(), 1))}",
-              file=sys.stdout)
+              file=sys.stderr if args.table else sys.stdout)
+    if args.table:
+        print("\n".join(campaign_table([result_of(folder) for folder in args.runs], args.table)))
     return 1 if False in values else 2 if UNKNOWN in values else 0
 
 
