@@ -429,7 +429,7 @@ def _event_table(body: Sequence[dict[str, Any]], start: float) -> str:
                 text += "  (from the container's log: the stream lost it)"
         else:
             continue
-        lines.append(f'<tr class="{css}"><td>+{float(r["t"]) - start:.3f}s</td><td>{_esc(service)}</td>'
+        lines.append(f'<tr class="{css}"><td>{float(r["t"]) - start:+.3f}s</td><td>{_esc(service)}</td>'
                      f'<td>{_esc(text)}</td></tr>')
     note = f"<p>{hidden} routine events (locks, record-set writes, dns-admin's echoes, renders) are in history.jsonl only.</p>"
     return note + '<table class="events">' + "".join(lines) + "</table>"
