@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair status reproduce-rate chaos chaos-replay model model-check-trace
+        reproduce-outage reset repair status reproduce-rate chaos chaos-replay chaos-judge model model-check-trace
 LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -162,6 +162,10 @@ chaos-replay: deps | .env ## rerun the schedule of one chaos run (RUN=store/chao
 	@[ -n "$(RUN)" ] && [ -f "$(RUN)/history.jsonl" ] || { echo "usage: make chaos-replay RUN=store/chaos/<dir> (a folder with a history.jsonl)" >&2; exit 2; }
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.chaos --replay $(RUN)
+
+chaos-judge: deps ## judge recorded chaos runs again from their histories alone (RUN="store/chaos/<dir> ..."; TABLE=<wall s>: and tabulate them)
+	@[ -n "$(RUN)" ] || { echo "usage: make chaos-judge RUN=\"store/chaos/<dir> ...\" [TABLE=<seconds the runs took in all>]" >&2; exit 2; }
+	@$(LAB) dnsrace_lab.report $(if $(TABLE),--table $(TABLE)) $(RUN)
 
 MODEL := PYTHONPATH=services/common:services/dns-admin:model $(PY) -m
 model: deps ## the protocol model-checked with Spin (model/): legacy's counterexample as a timeline, safe exhaustively

@@ -4,7 +4,7 @@
     --replay store/chaos/<run>                    the same schedule (and mode) as that run, again
 
 Each run, Jepsen's shape, every part in its own module:
-    1. reset      the stack's state cleared in place (dnsrace_lab.reset, about 12 s): each run starts at
+    1. reset      the stack's state cleared in place (dnsrace_lab.reset, about 5 s): each run starts at
                   the lab's first second, so runs are independent and the audit starts at row 1
     2. generator  the schedule, from the seed alone (generator.py); its first log line is the seed and
                   every parameter
