@@ -340,16 +340,30 @@ def _marker_location(marker: str) -> str:
     return f"{path}:{next(n for n, line in enumerate(lines, 1) if marker in line)}"
 
 
+_signalled: list[int] = []    # the signals that interrupted this run (Ctrl-C, SIGTERM), in order
+
+
 def interrupted() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+    """Was this run interrupted by a signal? (Not `task.cancelling()`: a timeout that fires inside a
+    library which swallows the cancellation leaves that count raised with nobody interrupting.)"""
+    return bool(_signalled)
 
 
 async def cancelled_by_sigterm(main: Coroutine[Any, Any, int]) -> int:
-    """SIGTERM cancels the run as Ctrl-C does (asyncio.run handles SIGINT so), so its `finally` heals."""
+    """Ctrl-C and SIGTERM cancel the run, so its `finally` heals, and are remembered (interrupted()).
+
+    Installed whatever the process inherited: a run started from a script or a CI job, where the shell
+    left SIGINT ignored, is still interrupted by a SIGINT sent to it."""
     task = asyncio.current_task()
     assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+    def stop(signum: int) -> None:
+        _signalled.append(signum)
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
     return await main
 
 
@@ -359,9 +373,10 @@ def main() -> int:
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     try:
-        return asyncio.run(cancelled_by_sigterm(run(parser.parse_args())))
+        status = asyncio.run(cancelled_by_sigterm(run(parser.parse_args())))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+    return 130 if interrupted() else status   # a signal that came as the run was ending still counts
 
 
 if __name__ == "__main__":
