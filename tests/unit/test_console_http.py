@@ -167,11 +167,12 @@ async def test_repair_with_the_token_points_at_the_newest_existing_plan_and_show
     assert again.status == 409 and (await again.json())["error"] == "NothingToRepair"
 
 
-async def test_repair_refuses_a_plan_other_than_confirmed_and_a_bad_body(setup: Any) -> None:
+async def test_repair_refuses_a_plan_older_than_confirmed_and_a_bad_body(setup: Any) -> None:
     client, lab, _, engine = setup
     await outage(client, lab)
     before = engine.serial
-    moved = await client.post("/api/repair", json={"expect_target": "plan-000016"}, headers=AUTH)
+    # plan-000018 confirmed, the newest existing is plan-000017: as if 18 had been deleted meanwhile
+    moved = await client.post("/api/repair", json={"expect_target": "plan-000018"}, headers=AUTH)
     assert moved.status == 409 and (await moved.json())["error"] == "PlanMoved"
     bad = await client.post("/api/repair", data=b"{nope", headers={**AUTH, "Content-Type": "application/json"})
     assert bad.status == 400

@@ -6,7 +6,8 @@ import pytest
 
 from dnsrace.records import ARecord, InvalidInput, RecordSet
 from dnsrace_admin.console.panels import enactor_rows, plan_rows, timeline_rows
-from dnsrace_admin.console.repair import NoPlanToRepairWith, NothingToRepair, PlanMoved, parse_request, repair_batch
+from dnsrace_admin.console.repair import (NoPlanToRepairWith, NothingToRepair, PlanMoved, describe, parse_request,
+                                          repair_batch)
 from dnsrace_admin.rules import apply_changes
 
 from console_histories import EP, H, LEGACY_RACE, ROLLBACK, SAFE_RACE, now, plan, recorded
@@ -119,13 +120,17 @@ def test_the_repair_points_at_the_newest_existing_plan_and_clears_the_rollback_a
     assert type(refused.value).__name__ == "RecordSetMismatch"
 
 
-def test_nothing_to_repair_no_plan_or_a_plan_other_than_confirmed_is_a_409_that_says_so() -> None:
+def test_nothing_to_repair_no_plan_or_a_plan_older_than_confirmed_is_a_409_that_says_so() -> None:
     with pytest.raises(NothingToRepair):
         repair_batch(zone(a_set(17), RecordSet.alias(EP, plan(17))), EP)
     with pytest.raises(NoPlanToRepairWith):
         repair_batch(zone(RecordSet.alias(EP, plan(17))), EP)
-    with pytest.raises(PlanMoved, match="now plan-000018, not plan-000017"):
-        repair_batch(zone(a_set(17), a_set(18), RecordSet.alias(EP, plan(3))), EP, expect_target="plan-000017")
+    with pytest.raises(PlanMoved, match="now plan-000017, older than plan-000018 as confirmed"):
+        repair_batch(zone(a_set(16), a_set(17), RecordSet.alias(EP, plan(3))), EP, expect_target="plan-000018")
+    # A plan published while the operator read the confirmation is taken, never an older one, and said.
+    newer = repair_batch(zone(a_set(17), a_set(18), RecordSet.alias(EP, plan(3))), EP, expect_target="plan-000017")
+    assert newer.plan == "plan-000018" and newer.confirmed == "plan-000017"
+    assert "plan-000018 is newer than plan-000017, which was confirmed" in describe(newer, "change-000009", 10, None)["message"]
     assert repair_batch(zone(a_set(17)), EP).batch.changes[0].action == "CREATE"   # no alias at all: create one
 
 

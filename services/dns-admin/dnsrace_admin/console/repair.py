@@ -6,11 +6,14 @@ The batch is a compare-and-swap on what was read: it DELETEs the endpoint's alia
 record exactly as they are, then CREATEs the new alias, all or nothing. If an enactor moves either in
 between, dns-admin refuses the whole batch (RecordSetMismatch, 409) and nothing changes: the operator
 reads the page again and decides again, never on stale facts. An operator who confirmed a plan by name
-(`expect_target`) gets a 409 if the newest existing plan is another one by the time the request lands.
+(`expect_target`) never gets an older one: a 409 if the newest existing plan is older than the one
+confirmed by the time the request lands (it was deleted meanwhile). A newer one is taken, and said: in an
+outage the planner publishes every 2 s and each crash-looping enactor writes the new plan's record set
+before it dies, so the newest existing plan moves on while a human reads the confirmation.
 
     NothingToRepair (409)   the endpoint already aliases the newest existing plan and there is no rollback
     NoPlanToRepairWith (409)  no plan record set exists for the endpoint
-    PlanMoved (409)         the newest existing plan is not the one the operator confirmed
+    PlanMoved (409)         the newest existing plan is older than the one the operator confirmed
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Repair:
     before: str | None          # what it aliased
     rollback_cleared: str | None
     batch: ChangeBatch
+    confirmed: str | None = None   # the plan the operator confirmed (the target may be newer)
 
     @property
     def plan(self) -> str:
@@ -82,9 +86,9 @@ def repair_batch(record_sets: Iterable[RecordSet], endpoint: str, *, expect_targ
         raise NoPlanToRepairWith(f"no plan record set exists for {endpoint}: there is nothing to point it at")
     newest = max(plans)
     target = plans[newest]
-    if expect_target is not None and expect_target != plan_id(newest):
-        raise PlanMoved(f"the newest existing plan is now {plan_id(newest)}, not {expect_target} as confirmed; "
-                        "nothing was changed: read the page again")
+    if expect_target is not None and newest < generation_of_plan_id(expect_target):
+        raise PlanMoved(f"the newest existing plan is now {plan_id(newest)}, older than {expect_target} as "
+                        "confirmed (it was deleted meanwhile); nothing was changed: read the page again")
     current = by_key.get((endpoint, "ALIAS"))
     rollback = by_key.get((rollback_record_name(endpoint), "ALIAS"))
     if current is not None and current.target == target and rollback is None:
@@ -97,7 +101,7 @@ def repair_batch(record_sets: Iterable[RecordSet], endpoint: str, *, expect_targ
     batch = ChangeBatch(changes=tuple(changes), client=CLIENT,
                         comment=f"operator: repair from the console, endpoint -> {plan_id(newest)}, rollback cleared")
     return Repair(target, current.target if current is not None else None,
-                  rollback.target if rollback is not None else None, batch)
+                  rollback.target if rollback is not None else None, batch, expect_target)
 
 
 def describe(repair: Repair, change_id: str, serial: int, audit: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -106,7 +110,9 @@ def describe(repair: Repair, change_id: str, serial: int, audit: Mapping[str, An
             "message": f"{change_id}: endpoint -> {repair.plan}"
                        + (f" (was {_plan(repair.before)})" if repair.before else "")
                        + (f", rollback record cleared (was {_plan(repair.rollback_cleared)})" if repair.rollback_cleared
-                          else ", no rollback record to clear")}
+                          else ", no rollback record to clear")
+                       + (f"; {repair.plan} is newer than {repair.confirmed}, which was confirmed: it was published "
+                          "meanwhile" if repair.confirmed and repair.confirmed != repair.plan else "")}
 
 
 def _plan(name: str | None) -> str | None:

@@ -211,7 +211,8 @@
     }
     const rollback = status.now.rollback ? ` and clear the rollback record (→ ${status.now.rollback.plan})` : "";
     $("confirm-text").textContent = `Point ${status.endpoint} at ${target.plan}, the newest plan that exists` +
-      `${rollback}? The batch is refused if anything moved meanwhile.`;
+      ` (or a newer one, if the planner publishes one meanwhile; never an older one)${rollback}?` +
+      ` The batch is refused if an enactor moves the endpoint meanwhile.`;
     $("confirm").dataset.target = target.plan;
     $("confirm").showModal();
   }
