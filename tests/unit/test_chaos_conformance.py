@@ -27,9 +27,14 @@ def spin_installed() -> None:
         pytest.fail("spin and gcc are needed (infra/host-deps.sh installs them; make test runs it)")
 
 
-def history(name: str) -> list[dict[str, Any]]:
+def history(name: str, *, seq: int | None = None, **detail: Any) -> list[dict[str, Any]]:
+    """A recorded history; with `seq`, that event's detail changed as given."""
     with gzip.open(DATA / f"{name}.jsonl.gz", "rt") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        rows = [json.loads(line) for line in lines if line.strip()]
+    for row in rows:
+        if seq is not None and row.get("seq") == seq:
+            row["detail"] = {**row["detail"], **detail}
+    return rows
 
 
 @pytest.mark.parametrize("name", ["20261129T144656Z-legacy-race", "20261129T152631Z-safe-race"])
@@ -41,12 +46,9 @@ def test_a_recorded_run_gets_a_valid_model_verdict_with_its_numbers(name: str) -
 
 
 def test_a_run_the_model_cannot_take_is_invalid_and_names_the_event_on_the_time_axis() -> None:
-    rows = history("20261129T144656Z-legacy-race")
     # The same change test_trace_check makes: enactor-a's backwards write with a rollback legacy's code
     # cannot produce (it aliases the live plan it re-read).
-    for row in rows:
-        if row.get("seq") == 428:
-            row["detail"] = {**row["detail"], "rollback": "plan-000021"}
+    rows = history("20261129T144656Z-legacy-race", seq=428, rollback="plan-000021")
     verdict = conformance.judge(rows)
     assert verdict.valid is False
     assert any("#428" in line for line in verdict.evidence), verdict.evidence
@@ -98,23 +100,17 @@ def test_a_chaos_run_is_a_behaviour_of_the_model_whole(name: str, kind: str) -> 
 
 
 def test_a_failure_that_is_not_outside_the_protocol_is_drift() -> None:
-    rows = history("chaos-safe-11")
     # enactor-c's first apply_failed (#67) says a KeyError instead of dns-admin being unreachable: the
     # model's enactors fail outside the protocol only for what codes.INFRA_EXCEPTIONS names.
-    for row in rows:
-        if row.get("seq") == 67:
-            row["detail"] = {**row["detail"], "error": "KeyError: 'endpoint'"}
+    rows = history("chaos-safe-11", seq=67, error="KeyError: 'endpoint'")
     verdict = conformance.judge(rows)
     assert verdict.valid is False and "#67" in verdict.evidence[-1], verdict.evidence
 
 
 def test_drift_in_a_chaos_run_is_invalid_and_named() -> None:
-    rows = history("chaos-safe-11")
     # enactor-a's forward move to plan-000003 (#44): safe's rollback is the plan the endpoint left;
     # plan-000001 cannot be.
-    for row in rows:
-        if row.get("seq") == 44:
-            row["detail"] = {**row["detail"], "rollback": "plan-000001"}
+    rows = history("chaos-safe-11", seq=44, rollback="plan-000001")
     verdict = conformance.judge(rows)
     assert verdict.valid is False and "#44" in verdict.evidence[-1], verdict.evidence
 

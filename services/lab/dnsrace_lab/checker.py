@@ -37,7 +37,7 @@ from dnsrace import zone_history
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.zone_history import Move, backward_moves
 
-__all__ = ["INVARIANTS", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
+__all__ = ["INVARIANTS", "MODEL", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
            "backward_moves", "check_history", "count_rate", "empty_windows", "endpoint_moves", "fault_windows",
            "overall", "replay"]
 
@@ -97,6 +97,7 @@ Valid = Literal[True, False, "unknown"]
 UNKNOWN: Valid = "unknown"
 NEMESIS_CLIENT = "nemesis"          # the nemesis's own batches (its deletion is the fault, not a violation)
 ACKNOWLEDGING_EVENTS = ("record_set_written", "endpoint_pointed", "cleanup_deleted")
+MODEL = "model"     # not an invariant of the system: the code against its model (conformance.py)
 INVARIANTS = ("no-empty-answer", "never-back", "no-referenced-delete", "converges", "no-lost-batch",
               "no-crash-loop")
 TITLES = {
@@ -106,8 +107,7 @@ TITLES = {
     "converges": "(4) after the last fault: the endpoint on the newest plan, then clients answer, within bounds",
     "no-lost-batch": "(5) no acknowledged batch lost across dns-admin restarts",
     "no-crash-loop": "(6) no enactor crash loop: restarts <= the kills the nemesis made",
-    # Not an invariant of the system: the code against its model (conformance.py runs the trace check).
-    "model": "(M) the services' events are a behaviour of the Promela model (model/, trace check)",
+    MODEL: "(M) the services' events are a behaviour of the Promela model (model/, trace check)",
 }
 
 
@@ -191,7 +191,7 @@ def overall(verdicts: Mapping[str, Verdict]) -> Valid:
     """False if any verdict is; else unknown if an invariant's is. The model's verdict counts when it is
     decided (invalid: the code and its model drifted apart); an unknown one says the run left the model's
     scope (an event trace.UNMODELLED lists), which is a statement about the model, not about the run."""
-    values = [v.valid for name, v in verdicts.items() if not (name == "model" and v.valid == UNKNOWN)]
+    values = [v.valid for name, v in verdicts.items() if not (name == MODEL and v.valid == UNKNOWN)]
     if False in values:
         return False
     return UNKNOWN if UNKNOWN in values else True

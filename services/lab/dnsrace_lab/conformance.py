@@ -27,11 +27,10 @@ from typing import Any
 
 from dnsrace.events import Event
 
-from .checker import UNKNOWN, Mark, Verdict
+from .checker import MODEL, UNKNOWN, Mark, Verdict
 
 __all__ = ["DISRUPTIVE", "MODEL", "cut_before", "judge", "outside_the_model"]
 
-MODEL = "model"
 TIMEOUT_S = 180.0
 
 

@@ -32,13 +32,12 @@ from dnsrace.events import Event
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.timeline import sentence
 
-from .checker import INVARIANTS, UNKNOWN, Verdict, fault_windows, overall, replay
+from .checker import INVARIANTS, MODEL, UNKNOWN, Verdict, fault_windows, overall, replay
 
 __all__ = ["ROW_HEADER", "campaign_table", "render_timeline", "result_of", "row", "run_folder", "summary",
            "write_campaign", "write_run"]
 
 SYMBOL = {True: "ok", False: "FAIL", UNKNOWN: "?"}
-MODEL = "model"      # conformance.MODEL: the trace check's verdict, a column after the six invariants
 ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} {'5':>4} {'6':>4} {'M':>4}  "
               f"{'empty max':>9}  {'converge':>8}  {'run':>5}")
 # Routine bookkeeping the timeline table leaves out (history.jsonl keeps all of it).
