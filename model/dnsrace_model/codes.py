@@ -36,9 +36,10 @@ ERROR_OF: dict[int, str] = {v: k for k, v in ERRORS.items()}
 REFUSALS: dict[str, int] = {k: v for k, v in ERRORS.items() if k not in ("OK", "INFRA_ERROR")}
 # What a call raises when it fails for a reason outside the protocol: no answer from dns-admin (a
 # timeout, a reset or refused connection: the client's DnsAdminUnavailable), dns-admin asking to try
-# again (Busy, StoreTimeout), Redis unreachable or restarting. The model's INFRA_ERROR: the pass ends
+# again (Busy, StoreTimeout), Redis unreachable or restarting, a library's CancelledError with no
+# shutdown under way (StrayCancellation, dnsrace.deadline). The model's INFRA_ERROR: the pass ends
 # there (legacy: the process dies; safe: apply_failed, a backoff, fresh facts).
 INFRA_EXCEPTIONS = frozenset({
     "DnsAdminUnavailable", "Busy", "StoreTimeout", "ConnectionError", "TimeoutError", "BusyLoadingError",
-    "OSError", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError",
+    "OSError", "ConnectionRefusedError", "ConnectionResetError", "BrokenPipeError", "StrayCancellation",
 })

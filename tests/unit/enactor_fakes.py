@@ -181,7 +181,7 @@ class FakeResolver:
 class FakePlans:
     """newest() answers from a script; after the last answer it sets `stop`, ending run_apply_loop."""
 
-    def __init__(self, script: list[Plan | None | Exception], stop: asyncio.Event) -> None:
+    def __init__(self, script: list[Plan | None | BaseException], stop: asyncio.Event) -> None:
         self.script = list(script)
         self.stop = stop
         self.calls = 0
@@ -191,7 +191,7 @@ class FakePlans:
         answer = self.script.pop(0)
         if not self.script:
             self.stop.set()
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
         return answer
 

@@ -67,3 +67,29 @@ def test_nonsense_parameters_are_refused() -> None:
         generate(1, Parameters(faults_min=4, faults_max=2))
     with pytest.raises(ValueError):
         generate(1, Parameters(concurrency_max=0))
+
+
+def test_latency_on_the_dns_path_lies_around_the_self_checks_deadline() -> None:
+    # Issue 27: safe enactors died when a DNS answer took about as long as the self-check's deadline.
+    # Far below it changes nothing, far above it is a plain timeout; the generator draws it around it.
+    parameters = Parameters(mode="safe", self_check_timeout_ms=2_000)
+    near = [f for seed in range(2_000, 2_100) for f in generate(seed, parameters).faults
+            if f.fault == "latency" and f.params["path"] == "dns"]
+    assert len(near) >= 15   # about a quarter of the runs have one: the fault gets its due
+    for fault in near:
+        assert 1_600 <= fault.params["latency_ms"] <= 2_400
+        assert 0 <= fault.params["jitter_ms"] <= 300
+    other = [f for seed in range(2_000, 2_100) for f in generate(seed, parameters).faults
+             if f.fault == "latency" and f.params["path"] != "dns"]
+    assert all(100 <= f.params["latency_ms"] <= 2_000 for f in other)
+
+
+def test_the_deadline_moves_only_the_dns_latency_never_the_rest_of_a_schedule() -> None:
+    slow, fast = Parameters(mode="safe", self_check_timeout_ms=2_000), Parameters(mode="safe", self_check_timeout_ms=500)
+    for seed in range(1_000, 1_040):
+        for a, b in zip(generate(seed, slow).faults, generate(seed, fast).faults, strict=True):
+            assert (a.fault, a.target, a.at_s, a.for_s) == (b.fault, b.target, b.at_s, b.for_s)
+            if a.fault == "latency" and a.params["path"] == "dns":
+                assert b.params["latency_ms"] * 4 == pytest.approx(a.params["latency_ms"], abs=4)
+            else:
+                assert a.params == b.params

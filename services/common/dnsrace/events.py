@@ -102,8 +102,7 @@ class RedisEventSink:
     async def close(self, flush_timeout_s: float = 5.0) -> None:
         """Flush what is queued (bounded), then stop the writer."""
         try:
-            async with asyncio.timeout(flush_timeout_s):
-                await self._queue.join()
+            await within(flush_timeout_s, self._queue.join())
         except TimeoutError:
             print(json.dumps({"service": self._service, "kind": "events_not_flushed",
                               "detail": {"queued": self._queue.qsize()}}), file=sys.stderr, flush=True)

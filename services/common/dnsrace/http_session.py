@@ -6,7 +6,13 @@ from typing import Self
 
 import aiohttp
 
-__all__ = ["SessionOwner"]
+__all__ = ["NO_CLIENT_DEADLINE", "SessionOwner"]
+
+# aiohttp's own deadlines switched off (its default is 5 minutes in total): each call is bounded by
+# dnsrace.deadline.within instead. aiohttp 3.8 enforces its total timeout by cancelling the caller's
+# task and never withdraws the request, which breaks every later asyncio.timeout in that task; and two
+# deadlines on one call race each other (see dnsrace.deadline).
+NO_CLIENT_DEADLINE = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
 class SessionOwner:

@@ -9,13 +9,13 @@ Errors:
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 
-from .http_session import SessionOwner
+from .deadline import within
+from .http_session import NO_CLIENT_DEADLINE, SessionOwner
 
 __all__ = ["Proxy", "Toxic", "ToxiproxyClient", "ToxiproxyError"]
 
@@ -64,27 +64,32 @@ class ToxiproxyClient(SessionOwner):
 
     def _new_session(self) -> aiohttp.ClientSession:
         # Toxiproxy refuses browsers (User-Agent "Mozilla/..."), so say who we are.
-        return aiohttp.ClientSession(headers={"User-Agent": "dnsrace-toxiproxy-client"})
+        return aiohttp.ClientSession(headers={"User-Agent": "dnsrace-toxiproxy-client"}, timeout=NO_CLIENT_DEADLINE)
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self._base_url}{path}"
         try:
-            async with asyncio.timeout(self._timeout_s):
-                async with self._http().request(method, url, json=body) as response:
-                    text = await response.text()
-                    if response.status >= 400:
-                        raise ToxiproxyError(response.status, f"{method} {path}: {text.strip()[:300]}")
-                    if response.status == 204 or not text:
-                        return None
-                    return await response.json(content_type=None)
+            # The call's one deadline, in a task of its own (dnsrace.deadline says why).
+            return await within(self._timeout_s, self._exchange(method, path, url, body))
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise ToxiproxyError(0, f"{method} {url}: no answer ({type(error).__name__}: {error})") from error
 
+    async def _exchange(self, method: str, path: str, url: str, body: dict[str, Any] | None) -> Any:
+        async with self._http().request(method, url, json=body) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise ToxiproxyError(response.status, f"{method} {path}: {text.strip()[:300]}")
+            if response.status == 204 or not text:
+                return None
+            return await response.json(content_type=None)
+
+    async def _version_text(self) -> str:
+        async with self._http().get(f"{self._base_url}/version") as response:
+            return (await response.text()).strip()
+
     async def version(self) -> str:
         try:
-            async with asyncio.timeout(self._timeout_s):
-                async with self._http().get(f"{self._base_url}/version") as response:
-                    return (await response.text()).strip()
+            return await within(self._timeout_s, self._version_text())
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise ToxiproxyError(0, f"GET /version: no answer ({error})") from error
 

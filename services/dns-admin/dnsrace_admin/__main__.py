@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dnsrace.deadline import within
 from dnsrace.records import DnsAdminError
 
 from .config import Config, ConfigError, load_config
@@ -44,8 +45,7 @@ async def _open_sink(config: Config) -> Any:
         log("event_sink_stdout", reason=f"dnsrace.events unavailable: {error}")
         return StdoutEventSink(service=config.service_name)
     sink = RedisEventSink(config.redis_url, service=config.service_name)
-    async with asyncio.timeout(SINK_START_TIMEOUT_S):
-        await sink.start()
+    await within(SINK_START_TIMEOUT_S, sink.start())
     return sink
 
 
@@ -87,8 +87,7 @@ async def serve(config: Config) -> None:
         if console_redis is not None:
             await console_redis.close()
         try:
-            async with asyncio.timeout(SINK_CLOSE_TIMEOUT_S):
-                await sink.close()
+            await within(SINK_CLOSE_TIMEOUT_S, sink.close())
         except Exception as error:
             log("event_sink_close_failed", error=repr(error))
 

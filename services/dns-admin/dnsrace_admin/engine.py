@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+from dnsrace.deadline import within
 from dnsrace.records import (
     Change,
     ChangeBatch,
@@ -195,8 +196,12 @@ class Engine:
     async def submit(self, body: object) -> BatchAccepted:
         """Apply the batch `body` (parsed JSON) all-or-nothing; raise the DnsAdminError that rejects it."""
         try:
-            async with asyncio.timeout(LOCK_WAIT_S):
-                await self._lock.acquire()
+            if self._lock.locked():
+                # within(), not asyncio.timeout: one deadline, in a task of its own (dnsrace.deadline says
+                # why). A lock granted after the caller went away is released again (undo), never kept.
+                await within(LOCK_WAIT_S, self._lock.acquire(), undo=lambda _taken: self._lock.release())
+            else:
+                await self._lock.acquire()   # free: taken at once, with nothing to wait for
         except TimeoutError:
             busy = Busy(f"dns-admin is busy: the batches before this one held the zone for more than "
                         f"{LOCK_WAIT_S:g} s; nothing was changed, send it again")
@@ -339,7 +344,7 @@ class Engine:
         try:
             # The shield lets a call that is late still run to its end: a thread cannot be stopped
             # half-way, and a commit must not be abandoned between its queue and its transaction.
-            return await asyncio.wait_for(asyncio.shield(future), STORE_WAIT_S)
+            return await within(STORE_WAIT_S, asyncio.shield(future))
         except TimeoutError:
             self._reload_needed = True
             future.add_done_callback(_retrieve_exception)
@@ -351,8 +356,7 @@ class Engine:
     async def _emit(self, kind: str, *, plan: str | None, **detail: Any) -> None:
         """Report a decision; never fails and never holds the batch longer than EMIT_TIMEOUT_S."""
         try:
-            async with asyncio.timeout(EMIT_TIMEOUT_S):
-                await self._events.emit(kind, plan=plan, token=None, **detail)
+            await within(EMIT_TIMEOUT_S, self._events.emit(kind, plan=plan, token=None, **detail))
         except Exception as error:
             log("event_emit_failed", event=kind, error=repr(error))
 

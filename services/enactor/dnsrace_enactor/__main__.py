@@ -3,6 +3,11 @@
 A crash is real: an exception that escapes the loop (legacy lets every error escape) is reported as
 one `enactor_crashed` event (exception, file:line) and the process exits 1, so `docker ps` shows the
 restart count climbing. Safe mode never lets one escape.
+
+Whatever ends the process says why, in the event stream and on stderr, so the lab and the console see
+the cause and not only Docker's restart count: a clean stop is `enactor_stopped`; an exception, a
+BaseException included (a CancelledError, an exit), is `enactor_crashed` with `fatal` naming its
+class of death. Only SIGKILL (the nemesis's, or the kernel's) leaves no word: Docker is its witness.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 import redis.asyncio as aioredis
 
 from dnsrace.config import ConfigError, exit_on_config_error
+from dnsrace.deadline import within
 from dnsrace.dns_admin_client import DnsAdminClient, DnsAdminUnavailable
 from dnsrace.records import DnsAdminError
 from dnsrace.events import RedisEventSink
@@ -32,6 +38,11 @@ MODES: dict[str, Mode] = {"legacy": legacy, "safe": safe}  # type: ignore[dict-i
 CRASH_EVENT_FLUSH_S = 15.0
 DEPENDENCY_WAIT_S = 120.0   # how long a starting enactor waits for Redis and dns-admin (through its proxies)
 DEPENDENCY_RETRY_S = 0.5
+DEPENDENCY_CALL_TIMEOUT_S = 5.0
+
+
+class DependenciesMissing(Exception):
+    """Redis or dns-admin did not answer within DEPENDENCY_WAIT_S of the start: exit 2, saying so."""
 
 
 async def wait_for_dependencies(redis: aioredis.Redis, admin: DnsAdminClient, service: str) -> None:
@@ -42,7 +53,8 @@ async def wait_for_dependencies(redis: aioredis.Redis, admin: DnsAdminClient, se
     while True:
         missing = []
         try:
-            await redis.ping()
+            # Through within(), like every Redis call: redis-py's own deadlines must not touch this task.
+            await within(DEPENDENCY_CALL_TIMEOUT_S, redis.ping())
         except (aioredis.RedisError, OSError, TimeoutError) as error:
             missing.append(f"redis ({type(error).__name__})")
         try:
@@ -52,13 +64,18 @@ async def wait_for_dependencies(redis: aioredis.Redis, admin: DnsAdminClient, se
         if not missing:
             return
         if time.monotonic() > deadline:
-            print(f"{service}: gave up after {DEPENDENCY_WAIT_S:.0f} s waiting for {', '.join(missing)}",
-                  file=sys.stderr, flush=True)
-            raise SystemExit(2)
+            raise DependenciesMissing(f"gave up after {DEPENDENCY_WAIT_S:.0f} s waiting for {', '.join(missing)}")
         if time.monotonic() - said > 5:
             print(f"{service}: waiting for {', '.join(missing)}", file=sys.stderr, flush=True)
             said = time.monotonic()
         await asyncio.sleep(DEPENDENCY_RETRY_S)
+
+
+async def report_crash(events: RedisEventSink, service: str, error: BaseException, *, fatal: str) -> None:
+    crash = describe_crash(error)
+    print(f"{service}: CRASHED: {crash['exception']}: {crash['message']} "
+          f"at {crash['protocol_at']} (raised at {crash['raised_at']})", file=sys.stderr, flush=True)
+    await events.emit("enactor_crashed", fatal=fatal, **crash)
 
 
 async def run(settings: Settings) -> int:
@@ -93,12 +110,17 @@ async def run(settings: Settings) -> int:
         await wait_for_dependencies(redis, admin, settings.service)
         await run_apply_loop(enactor, MODES[settings.mode], stop=stop)
         await events.emit("enactor_stopped")
+    except DependenciesMissing as error:
+        await report_crash(events, settings.service, error, fatal="dependencies")
+        status = 2
     except Exception as error:  # only legacy lets an error escape the loop: it ends the process
-        crash = describe_crash(error)
-        await events.emit("enactor_crashed", **crash)
-        print(f"{settings.service}: CRASHED: {crash['exception']}: {crash['message']} "
-              f"at {crash['protocol_at']} (raised at {crash['raised_at']})", file=sys.stderr, flush=True)
+        await report_crash(events, settings.service, error, fatal="exception")
         status = 1
+    except BaseException as error:
+        # Not an error of a pass: a CancelledError that escaped the loop's guard, an exit. Said all the
+        # same (the process is still dying of it), so no restart is ever without a cause.
+        await report_crash(events, settings.service, error, fatal=type(error).__name__)
+        raise
     finally:
         await events.close(flush_timeout_s=CRASH_EVENT_FLUSH_S)
         await admin.close()

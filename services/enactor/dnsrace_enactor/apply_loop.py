@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dnsrace.deadline import sleep_or_stop, stray_cancellation
 from dnsrace.dns_admin_client import DnsAdminClient, describe_error
 from dnsrace.events import EventSink
 from dnsrace.healthcheck import touch
@@ -89,21 +90,32 @@ class Enactor:
 
 
 async def run_apply_loop(enactor: Enactor, mode: Mode, *, stop: asyncio.Event) -> None:
-    """Pass after pass until `stop` is set. An exception that escapes is a crash (legacy only)."""
+    """Pass after pass until `stop` is set. An exception that escapes is a crash (legacy only).
+
+    The enactor's shutdown is `stop` (SIGTERM and SIGINT set it), never a cancellation: so a
+    CancelledError that reaches this loop while `stop` is clear came out of a library, not from anyone
+    stopping the enactor. It is withdrawn and handed to the mode as a StrayCancellation, like any other
+    error of a pass: safe retries on fresh facts, legacy dies of it with a crash event. Left to escape,
+    it would end the process with no event at all (a BaseException passes every `except Exception`).
+    """
     await enactor.events.emit("enactor_started", mode=mode.NAME, keep_generations=enactor.keep_generations)
     while not stop.is_set():
         touch(ALIVE_FILE)
         delay_ms = enactor.poll_interval_ms * enactor.rng.uniform(0.8, 1.2)
         try:
-            await one_pass(enactor, mode)
+            try:
+                await one_pass(enactor, mode)
+            except asyncio.CancelledError as cancelled:
+                if stop.is_set():
+                    raise
+                # Its traceback kept: a crash event names the library line the cancellation came out of.
+                stray = stray_cancellation(f"{enactor.service}'s pass").with_traceback(cancelled.__traceback__)
+                raise stray from None
             enactor.failures = 0
         except Exception as error:  # every error goes to the mode; legacy's on_error re-raises it
             verdict = mode.on_error(error)
             delay_ms = await _after_error(enactor, error, verdict)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay_ms / 1000)
-        except TimeoutError:
-            pass
+        await sleep_or_stop(stop, delay_ms / 1000)
 
 
 async def _after_error(enactor: Enactor, error: Exception, verdict: Verdict) -> float:

@@ -18,6 +18,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from dnsrace.deadline import within
+
 __all__ = ["DnsAnswer", "EndpointResolver", "TIMED_OUT"]
 
 TIMED_OUT = "TIMEOUT"
@@ -44,12 +46,15 @@ class EndpointResolver:
             self._address = str(infos[0][4][0])
         return self._address
 
+    async def _ask(self, query: dns.message.Message) -> dns.message.Message:
+        return await dns.asyncquery.tcp(query, await self._where(), port=self._port, timeout=None)
+
     async def resolve(self, name: str) -> DnsAnswer:
         query = dns.message.make_query(name, dns.rdatatype.A)
         try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await dns.asyncquery.tcp(query, await self._where(), port=self._port,
-                                                    timeout=self._timeout_s)
+            # One deadline for the whole question (the address look-up included), in a task of its own;
+            # dnspython gets none (timeout=None): see dnsrace.deadline for why two deadlines kill.
+            response = await within(self._timeout_s, self._ask(query))
         except (TimeoutError, OSError, EOFError, dns.exception.DNSException):
             self._address = None
             return DnsAnswer(TIMED_OUT, ())

@@ -13,6 +13,7 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
+from dnsrace.deadline import StrayCancellation
 from dnsrace.dns_admin_client import DnsAdminUnavailable
 from dnsrace.plans import generation_of_record_name, plan_record_name, rollback_record_name
 from dnsrace.records import Change, DnsAdminError, RecordSet
@@ -24,9 +25,10 @@ __all__ = ["Cleanup", "Facts", "TRANSIENT_ERRORS", "Verdict", "StateUnreasonable
 Verdict = Literal["retry", "freeze"]
 
 # Errors that end one attempt and say nothing about the protocol's state: dns-admin refused a batch
-# (the zone moved: read it again) or a peer did not answer (Redis, dns-admin, the network).
+# (the zone moved: read it again) or a peer did not answer (Redis, dns-admin, the network), or a
+# library's CancelledError reached the loop with no shutdown under way (dnsrace.deadline).
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    DnsAdminError, DnsAdminUnavailable, RedisError, ConnectionError, OSError, TimeoutError)
+    DnsAdminError, DnsAdminUnavailable, RedisError, ConnectionError, OSError, TimeoutError, StrayCancellation)
 
 
 class StateUnreasonable(Exception):

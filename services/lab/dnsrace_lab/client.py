@@ -23,6 +23,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from dnsrace.deadline import sleep_or_stop
+
 PROBE_TIMEOUT_S = 1.0
 RATE_HZ_MIN = 10.0
 
@@ -57,10 +59,7 @@ class Prober:
             if delay < 0:
                 next_at = time.monotonic()  # late (a slow answer): keep the rate, do not burst
             else:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
-                except TimeoutError:
-                    pass
+                await sleep_or_stop(self._stop, delay)
 
     async def _probe(self, process: str, port: int) -> None:
         self.history.append({"process": process, "type": "invoke", "f": "resolve", "t": time.time()})

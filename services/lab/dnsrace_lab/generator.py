@@ -10,7 +10,8 @@ meaningful: at most `concurrency_max` faults at a time, and never two at once on
 (a paused enactor cannot also be killed, a partitioned one cannot also have a toxic on its proxies).
 
     fault              target            what the nemesis does, and the parameters drawn here
-    latency            enactor + path    a latency toxic with jitter on one of its proxies (latency_ms, jitter_ms)
+    latency            enactor + path    a latency toxic with jitter on one of its proxies (latency_ms, jitter_ms);
+                                         on the DNS path, near the self-check's deadline (see _near_deadline)
     timeout            enactor + path    a `timeout` toxic: data stops, the connection closes after timeout_ms
     reset-peer         enactor + path    a `reset_peer` toxic: connections reset (TCP RST) after timeout_ms
     hold               enactor + path    its requests wait inside Toxiproxy until the stop (the scenarios' hold)
@@ -65,6 +66,7 @@ class Parameters:
     repair_bound_s: float = 10.0      # after the live plan is deleted, the authoritative view answers within
     answer_slack_s: float = 2.0       # CoreDNS's 1 s reload plus the 1 s a positive answer stays cached
     probe_rate_hz: float = 20.0
+    self_check_timeout_ms: int = 2_000  # the enactors' SELF_CHECK_TIMEOUT_MS: DNS-path latency is drawn around it
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,10 +148,14 @@ def _draw(rng: random.Random, fault: str, p: Parameters) -> FaultSpec:
     enactor = rng.choice(ENACTORS)
     if fault == "latency":
         latency_ms = rng.randint(100, 2_000)
-        return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 3, 8),
-                         {"path": rng.choice(PATHS), "latency_ms": latency_ms,
-                          "jitter_ms": rng.randint(0, latency_ms // 2),
-                          "stream": rng.choice(("upstream", "downstream"))})
+        for_s = _seconds(rng, 3, 8)
+        path = rng.choice(PATHS)
+        jitter_ms = rng.randint(0, latency_ms // 2)
+        stream = rng.choice(("upstream", "downstream"))
+        if path == "dns":
+            latency_ms, jitter_ms = _near_deadline(latency_ms, jitter_ms, p.self_check_timeout_ms)
+        return FaultSpec(0, fault, enactor, 0.0, for_s,
+                         {"path": path, "latency_ms": latency_ms, "jitter_ms": jitter_ms, "stream": stream})
     if fault in ("timeout", "reset-peer"):
         return FaultSpec(0, fault, enactor, 0.0, _seconds(rng, 2, 6),
                          {"path": rng.choice(PATHS), "timeout_ms": rng.randint(0 if fault == "reset-peer" else 200,
@@ -174,6 +180,20 @@ def _draw(rng: random.Random, fault: str, p: Parameters) -> FaultSpec:
     if fault == "delete-live-plan":
         return FaultSpec(0, fault, "dns-admin", 0.0, 0.0, {})
     raise ValueError(f"unknown fault {fault!r}")
+
+
+def _near_deadline(latency_ms: int, jitter_ms: int, deadline_ms: int) -> tuple[int, int]:
+    """A DNS-path latency moved to 0.8-1.2x the self-check's deadline, jitter to at most 0.15x of it.
+
+    The DNS path carries one thing, the safe enactor's self-check, and a latency far below its deadline
+    changes nothing while one far above it is a plain timeout. Around the deadline some answers come in
+    just in time and some just too late: the self-check's deadline and the libraries' expire together,
+    which is how issue 27 killed safe enactors. Mapped from the values already drawn, so no other draw of
+    the schedule moves: a seed gives the same faults, at the same times, as before.
+    """
+    share = (latency_ms - 100) / 1_900                          # where the draw fell in 100..2000
+    jitter_share = jitter_ms / max(1, latency_ms // 2)          # where the jitter fell in 0..latency/2
+    return round(deadline_ms * (0.8 + 0.4 * share)), round(deadline_ms * 0.15 * jitter_share)
 
 
 def _seconds(rng: random.Random, low: float, high: float) -> float:

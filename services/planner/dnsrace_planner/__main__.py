@@ -17,8 +17,10 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from dnsrace.config import ConfigError, env_int, env_str, exit_on_config_error
+from dnsrace.deadline import sleep_or_stop, stray_cancellation
 from dnsrace.events import EventSink, RedisEventSink
 from dnsrace.healthcheck import touch
+from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace.plan_store import PlanStore
 from dnsrace.plans import MalformedPlan, Plan, Target, normalize_endpoint
 from dnsrace.rules import targets_differ
@@ -108,15 +110,21 @@ async def run() -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
 
     await events.emit("planner_started", backends=[b.name for b in backends], tick_ms=tick_ms, endpoints=list(endpoints))
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=NO_CLIENT_DEADLINE) as session:
         while not stop.is_set():
             touch(ALIVE_FILE)
-            observations = await asyncio.gather(*(observe(session, b, timeout_s=health_timeout_ms / 1000) for b in backends))
-            await planner.round(observations)
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_ms / 1000)
-            except TimeoutError:
-                pass
+                observations = await asyncio.gather(*(observe(session, b, timeout_s=health_timeout_ms / 1000)
+                                                      for b in backends))
+                await planner.round(observations)
+            except asyncio.CancelledError:
+                if stop.is_set():
+                    raise
+                # Nothing cancels the planner but its stop: a CancelledError here came out of a library.
+                # It is said and the next round goes on; the planner never dies of one silently.
+                stray = stray_cancellation("the planner's round")
+                await events.emit("planner_round_failed", error=f"{type(stray).__name__}: {stray}")
+            await sleep_or_stop(stop, interval_ms / 1000)
     await events.emit("planner_stopped")
     await events.close()
     await redis.close()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from dnsrace.deadline import within
+
 __all__ = ["Backend", "Observation", "observe"]
 
 
@@ -46,26 +48,30 @@ class Observation:
 async def observe(session: aiohttp.ClientSession, backend: Backend, *, timeout_s: float) -> Observation:
     loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(timeout_s):
-            infos = await loop.getaddrinfo(backend.name, backend.port, family=socket.AF_INET, type=socket.SOCK_STREAM)
+        # Each call has one deadline, in a task of its own (dnsrace.deadline says why).
+        infos = await within(timeout_s, loop.getaddrinfo(backend.name, backend.port, family=socket.AF_INET,
+                                                         type=socket.SOCK_STREAM))
         address = str(ipaddress.IPv4Address(infos[0][4][0]))
     except (OSError, TimeoutError, IndexError) as error:
         return Observation(backend.name, None, False, 0, f"no address: {error}")
     try:
-        async with asyncio.timeout(timeout_s):
-            async with session.get(f"http://{address}:{backend.port}/health") as response:
-                if response.status != 200:
-                    try:
-                        body = await response.json(content_type=None)
-                    except ValueError:
-                        body = None
-                    reported = body.get("capacity") if isinstance(body, dict) else None
-                    capacity = reported if isinstance(reported, int) and not isinstance(reported, bool) and 0 <= reported <= 255 else 0
-                    return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
-                body = await response.json(content_type=None)
-                capacity = body.get("capacity") if isinstance(body, dict) else None
-                if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 255:
-                    return Observation(backend.name, address, False, 0, f"bad capacity {capacity!r}")
-                return Observation(backend.name, address, True, capacity, "ok")
+        return await within(timeout_s, _ask_health(session, backend, address))
     except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
         return Observation(backend.name, address, False, 0, f"{type(error).__name__}: {error}")
+
+
+async def _ask_health(session: aiohttp.ClientSession, backend: Backend, address: str) -> Observation:
+    async with session.get(f"http://{address}:{backend.port}/health") as response:
+        if response.status != 200:
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:
+                body = None
+            reported = body.get("capacity") if isinstance(body, dict) else None
+            capacity = reported if isinstance(reported, int) and not isinstance(reported, bool) and 0 <= reported <= 255 else 0
+            return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
+        body = await response.json(content_type=None)
+        capacity = body.get("capacity") if isinstance(body, dict) else None
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 255:
+            return Observation(backend.name, address, False, 0, f"bad capacity {capacity!r}")
+        return Observation(backend.name, address, True, capacity, "ok")

@@ -20,6 +20,7 @@ import dns.rcode
 import dns.rdatatype
 import redis.asyncio as aioredis
 
+from dnsrace.deadline import within
 from dnsrace.events import Event
 
 from .now import Answer
@@ -105,20 +106,23 @@ def _id_order(entry_id: str) -> tuple[int, int]:
 
 
 async def _within(awaitable: Any) -> Any:
-    async with asyncio.timeout(CALL_TIMEOUT_S):
-        return await awaitable
+    # A Redis call's one deadline, in a task of its own: redis-py's own deadlines leave cancel requests
+    # behind in the task they run in, which must not be the request's (dnsrace.deadline says why).
+    return await within(CALL_TIMEOUT_S, awaitable)
+
+
+async def _ask_udp(host: str, port: int, name: str) -> dns.message.Message:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+    # No deadline of dnspython's own (timeout=None): the caller's within() is the only one.
+    return await dns.asyncquery.udp(dns.message.make_query(name, dns.rdatatype.A), infos[0][4][0], port=port,
+                                    timeout=None)
 
 
 async def ask_coredns(host: str, port: int, name: str, *, view: str) -> Answer:
     """CoreDNS's answer for `name`'s A records, as a client gets it (UDP); no answer is an Answer too."""
     server = f"{host}:{port}"
     try:
-        async with asyncio.timeout(CALL_TIMEOUT_S):
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_INET,
-                                                                 type=socket.SOCK_DGRAM)
-            address = infos[0][4][0]
-            response = await dns.asyncquery.udp(dns.message.make_query(name, dns.rdatatype.A), address, port=port,
-                                                timeout=CALL_TIMEOUT_S)
+        response = await within(CALL_TIMEOUT_S, _ask_udp(host, port, name))
     except (OSError, TimeoutError, dns.exception.DNSException, IndexError) as error:
         return Answer(view, server, None, error=f"{type(error).__name__}: {error}"[:200])
     addresses = tuple(sorted(item.address for rrset in response.answer for item in rrset

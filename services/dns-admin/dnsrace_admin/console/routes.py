@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dnsrace.deadline import sleep_or_stop, within
 from dnsrace.plans import MalformedPlan, generation_of_plan_id, generation_of_record_name
 from dnsrace.records import DnsAdminError, InvalidInput, quoted
 
@@ -108,10 +109,9 @@ class Console:
         audit = next((row.to_json() for row in reversed(rows) if row.change_id == accepted.change_id), None)
         result = describe(repair, accepted.change_id, accepted.serial, audit)
         try:
-            async with asyncio.timeout(EMIT_TIMEOUT_S):
-                await self._events.emit("operator_repair", plan=repair.plan, token=None, change_id=accepted.change_id,
-                                        before=result["before"], rollback_cleared=result["rollback_cleared"],
-                                        via="console")
+            await within(EMIT_TIMEOUT_S, self._events.emit(
+                "operator_repair", plan=repair.plan, token=None, change_id=accepted.change_id,
+                before=result["before"], rollback_cleared=result["rollback_cleared"], via="console"))
         except Exception as error:     # the repair stands; its narration is lost, and said so
             log("event_emit_failed", event="operator_repair", error=repr(error))
         self._cached = None
@@ -229,10 +229,7 @@ async def _stream(request: web.Request) -> web.StreamResponse:
             elif time.monotonic() - last_write > STREAM_KEEPALIVE_S:
                 await response.write(b": keepalive\n\n")
                 last_write = time.monotonic()
-            try:
-                await asyncio.wait_for(console.stopping.wait(), STREAM_TICK_S)
-            except TimeoutError:
-                pass
+            await sleep_or_stop(console.stopping, STREAM_TICK_S)
     except (ConnectionError, RuntimeError):
         pass    # the page went away
     finally:
