@@ -341,6 +341,19 @@ def test_6_restarts_up_to_the_kills_are_fine_and_more_is_a_crash_loop() -> None:
     assert verdict.evidence[0].startswith("enactor-a: 2 restart(s)") and "AliasTargetMissing" in verdict.evidence[0]
 
 
+def test_6_says_what_the_enactor_died_of_and_how_many_deaths_it_never_explained() -> None:
+    # Issue 27: Docker's restart count was the only witness. A crash event names the line; a restart
+    # with none is counted apart, as a death from outside.
+    h = healthy_run()
+    h.event(8.0, "enactor-a", "enactor_crashed", exception="CancelledError",
+            raised_at="/usr/lib/python3.11/asyncio/tasks.py:466")
+    h.observe(12.5, restart_counts={"enactor-a": 3, "enactor-b": 0, "enactor-c": 0})
+    verdict = check_history(h.build(), EP)["no-crash-loop"]
+    assert verdict.valid is False
+    assert "crashed with CancelledError at /usr/lib/python3.11/asyncio/tasks.py:466" in verdict.evidence[0]
+    assert "2 restart(s) with no crash event" in verdict.evidence[0]
+
+
 def test_6_nothing_to_count_is_unknown() -> None:
     h = healthy_run()
     h.rows = [r for r in h.rows if r["source"] != "observation" and r.get("kind") != "enactor_started"]

@@ -556,6 +556,16 @@ def _shape(record_set: dict[str, Any]) -> tuple[Any, ...]:
 
 # (6) ----------------------------------------------------------------------------------------------------
 
+def _crash_causes(crashes: Sequence[dict[str, Any]], unexplained: int) -> str:
+    """What the enactor said it died of (exception at file:line), and how many deaths it never explained."""
+    causes = sorted({f"{detail.get('exception')} at {detail.get('raised_at') or detail.get('protocol_at')}"
+                     for detail in ((c.get("detail") or {}) for c in crashes)})
+    said = f"; crashed with {', '.join(causes)}" if causes else ""
+    silent = unexplained - len(crashes)
+    return said + (f"; {silent} restart(s) with no crash event (a death from outside: SIGKILL, OOM?)"
+                   if silent > 0 else "")
+
+
 def check_no_crash_loop(events: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
                         observations: Sequence[dict[str, Any]], enactors: Sequence[str] = ("enactor-a", "enactor-b",
                                                                                            "enactor-c")) -> Verdict:
@@ -577,8 +587,7 @@ def check_no_crash_loop(events: Sequence[dict[str, Any]], windows: Sequence[Faul
                 f"{len(crashes)} crash(es)), {kills} kill(s) by the nemesis")
         lines.append(line)
         if restarts > kills:
-            reasons = sorted({str((c.get("detail") or {}).get("exception")) for c in crashes})
-            problems.append(line + (f"; crashed with {', '.join(reasons)}" if reasons else ""))
+            problems.append(line + _crash_causes(crashes, restarts - kills))
             marks += [Mark(float(c["t"]), f"(6) {name} crashed") for c in crashes[:6]]
     if problems:
         return Verdict("no-crash-loop", False, tuple(problems), tuple(marks), measures)
