@@ -11,6 +11,8 @@ import json
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -222,3 +224,36 @@ def test_safe_mode_the_same_faults_do_no_harm(stack: Stack, scenario: str) -> No
                    and e["detail"]["change_index"] == 0]
         assert refused, "dns-admin never refused enactor-a's stale write"
         assert "== the stale write, and the DELETE that refused it ==" in result.stdout
+
+
+def toxiproxy(stack: Stack, method: str, path: str, body: dict[str, object] | None = None) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.ports['toxiproxy']}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+SLOW_DNS_HOLD_S = 20   # long enough for each enactor's self-check to meet the latency some ten times
+
+
+def test_safe_mode_survives_dns_answers_as_slow_as_its_self_check_deadline(stack: Stack) -> None:
+    # Issue 27: with DNS answers taking about the self-check's 2 s deadline, safe enactors died of a
+    # CancelledError and Docker restarted them (enactor-a: 12 restarts in 90 s before the fix).
+    use_mode(stack, "safe")
+    since_seq = max((e["seq"] for e in stack.events(1)), default=0)
+    restarts_before = restart_counts(stack)
+    toxic = {"name": "near-deadline", "type": "latency", "stream": "downstream",
+             "attributes": {"latency": 1950, "jitter": 200}}
+    try:
+        for name in ENACTORS:
+            toxiproxy(stack, "POST", f"/proxies/{name}-dns/toxics", toxic)
+        time.sleep(SLOW_DNS_HOLD_S)
+    finally:
+        for name in ENACTORS:
+            toxiproxy(stack, "DELETE", f"/proxies/{name}-dns/toxics/near-deadline")
+    assert restart_counts(stack) == restarts_before, "an enactor died and Docker restarted it"
+    events = [e for e in stack.events(5000) if e["seq"] > since_seq]
+    assert not [e for e in events if e["kind"] in ("enactor_crashed", "enactor_started")], events[-5:]
+    # They kept working meanwhile: plans were applied, and the endpoint answers.
+    assert [e for e in events if e["kind"] == "endpoint_pointed"]
+    wait_for("the endpoint answering", lambda: stack.query().addresses, within_s=30)
