@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from dnsrace_lab.stack_names import images
+
 from .stack import TOP, Stack, compose_command, free_port
 
-REQUIRED_IMAGES = (os.environ.get("DNSRACE_APP_IMAGE") or "dnsrace/app:local", "dnsrace/coredns:1.12.4", "dnsrace/toxiproxy:2.12.0", "dnsrace/redis:7.0.15")
+REQUIRED_IMAGES = images()
 
 
 @pytest.fixture(scope="session")

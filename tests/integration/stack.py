@@ -28,6 +28,8 @@ import dns.rcode
 import dns.rdatatype
 import redis
 
+from dnsrace.keys import EVENTS_STREAM, PLANS_LATEST, plan_key
+
 TOP = Path(__file__).resolve().parents[2]
 ENDPOINT = "dynamodb.us-east-1.lab.test"
 T = TypeVar("T")
@@ -180,15 +182,15 @@ class Stack:
     def newest_plan(self) -> dict[str, Any]:
         client = self.redis()
         try:
-            generation = int(client.get("dnsrace:plans:latest"))
-            return json.loads(client.get(f"dnsrace:plan:{generation}"))
+            generation = int(client.get(PLANS_LATEST))
+            return json.loads(client.get(plan_key(generation)))
         finally:
             client.close()
 
     def events(self, count: int = 2000) -> list[dict[str, Any]]:
         client = self.redis()
         try:
-            rows = client.xrevrange("dnsrace:events", count=count)
+            rows = client.xrevrange(EVENTS_STREAM, count=count)
         finally:
             client.close()
         events = []

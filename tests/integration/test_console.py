@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from dnsrace.keys import EVENTS_SEQ, EVENTS_STREAM
+
 from .stack import TOP, Stack, wait_for
 from .test_outage import lab, use_mode
 
@@ -131,10 +133,10 @@ def inject_event(stack: Stack, detail: dict[str, Any]) -> None:
     """An event as any service appends one (the same two keys), carrying text a client chose."""
     client = stack.redis()
     try:
-        seq = client.incr("dnsrace:events:seq")
+        seq = client.incr(EVENTS_SEQ)
         event = {"t": time.time(), "service": "lab", "kind": "note", "plan": None, "token": None,
                  "detail": detail}
-        client.xadd("dnsrace:events", {"seq": seq, "event": json.dumps(event)})
+        client.xadd(EVENTS_STREAM, {"seq": seq, "event": json.dumps(event)})
     finally:
         client.close()
 

@@ -14,11 +14,13 @@ import uuid
 
 import pytest
 
+from dnsrace_lab.stack_names import pinned_versions
+
 from .stack import TOP, Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
-COREDNS_IMAGE = "dnsrace/coredns:1.12.4"
+COREDNS_IMAGE = f"dnsrace/coredns:{pinned_versions()['COREDNS_VERSION']}"
 # Plugins the Corefile's plugins import without being named in it (the file plugin's transfer and
 # metadata hooks); the custom build may hold these and nothing else beyond the Corefile's.
 IMPLIED_PLUGINS = {"metadata", "transfer"}

@@ -17,6 +17,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from dnsrace.keys import PLANS_GENERATION, PLANS_LATEST, plan_key
+
 from .stack import ENDPOINT, Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -225,9 +227,9 @@ class PlanState:
 def plan_state(stack: Stack, generations: range | None = None) -> PlanState:
     client = stack.redis()
     try:
-        counter, latest = int(client.get("dnsrace:plans:generation")), int(client.get("dnsrace:plans:latest"))
+        counter, latest = int(client.get(PLANS_GENERATION)), int(client.get(PLANS_LATEST))
         wanted = generations if generations is not None else range(max(1, latest - 20), latest + 1)
-        plans = {g: text for g in wanted if (text := client.get(f"dnsrace:plan:{g}")) is not None}
+        plans = {g: text for g in wanted if (text := client.get(plan_key(g))) is not None}
         return PlanState(counter, latest, plans)
     finally:
         client.close()

@@ -16,13 +16,13 @@ import urllib.request
 
 import pytest
 
+from dnsrace_lab.stack_names import ENACTORS
 from dnsrace_model import trace
 
 from .stack import ENDPOINT, TOP, Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
-ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
 NEGATIVE_TTL_S = 15
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dnsrace.plans import generation_of_record_name
+from dnsrace_lab.stack_names import ENACTORS
 
 from .stack import ENDPOINT, Stack, wait_for
 
@@ -164,8 +165,8 @@ def test_every_decision_is_an_event_with_seq_service_plan_and_token(stack: Stack
     assert seqs == sorted(set(seqs)), "seq must be unique and increasing"
     pointed = [e for e in events if e["kind"] == "endpoint_pointed"]
     assert all(e["plan"].startswith("plan-") and isinstance(e["token"], int) for e in pointed)
-    assert {e["service"] for e in pointed} <= {"enactor-a", "enactor-b", "enactor-c"}
-    assert {e["service"] for e in events} >= {"planner", "dns-admin", "enactor-a", "enactor-b", "enactor-c"}
+    assert {e["service"] for e in pointed} <= set(ENACTORS)
+    assert {e["service"] for e in events} >= {"planner", "dns-admin", *ENACTORS}
 
 
 def test_the_timeline_prints_sentences(stack: Stack) -> None:
@@ -178,7 +179,7 @@ def test_the_timeline_prints_sentences(stack: Stack) -> None:
 
 def test_containers_are_healthy_and_enactors_have_not_crashed(stack: Stack) -> None:
     stack.wait_healthy(120)  # docker's healthchecks run every 30 s
-    for service in ("enactor-a", "enactor-b", "enactor-c"):
+    for service in ENACTORS:
         state = stack.inspect(service)["State"]
         assert state["Status"] == "running"
     crashes = [e for e in stack.events() if e["kind"] == "enactor_crashed"

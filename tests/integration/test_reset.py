@@ -15,11 +15,14 @@ import time
 
 import pytest
 
+from dnsrace.keys import EVENTS_STREAM, lock_key, plan_key
+from dnsrace_lab.stack_names import ENACTORS
+
 from .stack import ENDPOINT, TOP, Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
-LOCK_KEY = f"dnsrace:lock:{ENDPOINT}"
+LOCK_KEY = lock_key(ENDPOINT)
 FENCE_KEY = f"{LOCK_KEY}:fence"
 STALE_FENCE = 1_000_000
 LEFTOVER = "leftover.lab.test"
@@ -48,8 +51,8 @@ def test_reset_leaves_nothing_of_the_previous_run(stack: Stack) -> None:
         # A lock left by an enactor that died holding it, and a fencing counter far along.
         client.set(LOCK_KEY, "enactor-x:999999", px=600_000)
         client.set(FENCE_KEY, STALE_FENCE)
-        old_plan_ids = {json.loads(client.get(key))["id"] for key in client.scan_iter("dnsrace:plan:*")}
-        old_event_count = client.xlen("dnsrace:events")
+        old_plan_ids = {json.loads(client.get(key))["id"] for key in client.scan_iter(plan_key("*"))}
+        old_event_count = client.xlen(EVENTS_STREAM)
     finally:
         client.close()
     status, body = stack.admin("POST", "/v1/changes", {
@@ -73,23 +76,23 @@ def test_reset_leaves_nothing_of_the_previous_run(stack: Stack) -> None:
     proxies = toxiproxy(stack, "GET", "/proxies")
     assert isinstance(proxies, dict)
     assert all(p["enabled"] and not p["toxics"] for p in proxies.values()), proxies
-    states = {name: stack.inspect(name)["State"]["Status"] for name in ("enactor-a", "enactor-b", "enactor-c")}
+    states = {name: stack.inspect(name)["State"]["Status"] for name in ENACTORS}
     assert states == dict.fromkeys(states, "running"), states
-    restarts = {name: stack.inspect(name)["RestartCount"] for name in ("enactor-a", "enactor-b", "enactor-c", "planner")}
+    restarts = {name: stack.inspect(name)["RestartCount"] for name in (*ENACTORS, "planner")}
     assert set(restarts.values()) == {0}, restarts
 
     client = stack.redis()
     try:
-        plans = [json.loads(client.get(key)) for key in client.scan_iter("dnsrace:plan:*")]
+        plans = [json.loads(client.get(key)) for key in client.scan_iter(plan_key("*"))]
         assert plans, "no plan after the reset"
         assert all(plan["created_at"] >= reset_started for plan in plans), "a plan from before the reset"
         assert min(plan["generation"] for plan in plans) == 1, "generations did not start again from 1"
         lock = client.get(LOCK_KEY)
         assert lock is None or not lock.startswith(b"enactor-x"), lock
         assert int(client.get(FENCE_KEY) or 0) < STALE_FENCE
-        events = [json.loads(fields[b"event"]) for _id, fields in client.xrange("dnsrace:events")]
+        events = [json.loads(fields[b"event"]) for _id, fields in client.xrange(EVENTS_STREAM)]
         assert events and all(event["t"] >= reset_started for event in events), "an event from before the reset"
-        assert int(client.xrange("dnsrace:events", count=1)[0][1][b"seq"]) == 1
+        assert int(client.xrange(EVENTS_STREAM, count=1)[0][1][b"seq"]) == 1
     finally:
         client.close()
 

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from dnsrace.toxiproxy import ToxiproxyClient, ToxiproxyError
+from dnsrace_lab.stack_names import ENACTORS
 
 from .stack import Stack
 
@@ -30,7 +31,7 @@ async def test_proxies_from_the_config_file_exist(stack: Stack) -> None:
     async with ToxiproxyClient(f"http://127.0.0.1:{stack.ports['toxiproxy']}") as toxiproxy:
         proxies = await toxiproxy.proxies()
         assert await toxiproxy.version()
-    for enactor in ("enactor-a", "enactor-b", "enactor-c"):
+    for enactor in ENACTORS:
         assert proxies[f"{enactor}-redis"].upstream == "redis:6379"
         assert proxies[f"{enactor}-dns-admin"].upstream == "dns-admin:8080"
         assert proxies[f"{enactor}-redis"].enabled

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from dnsrace.keys import PLANS_GENERATION
 from dnsrace.plan_store import PlanStore
 from dnsrace.plans import Plan, Target
 from dnsrace_planner.__main__ import Planner, as_targets
@@ -124,7 +125,7 @@ async def test_with_no_healthy_backend_no_plan_is_ever_published_and_it_is_said_
         assert await planner.round(ALL_DOWN) is None
         clock.now_s += TICK_MS / 1000
     assert await store.newest() == first
-    assert int(await redis_client.get("dnsrace:plans:generation")) == 1
+    assert int(await redis_client.get(PLANS_GENERATION)) == 1
     kinds = events.take()
     assert kinds.count("plan_withheld") == 1 and "plan_created" not in kinds
     healed = await planner.round(ALL_UP)

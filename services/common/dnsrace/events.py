@@ -24,10 +24,11 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from .deadline import within
+from .keys import EVENTS_STREAM
 
 __all__ = ["Event", "EventSink", "RedisEventSink", "read_events", "STREAM_DEFAULT"]
 
-STREAM_DEFAULT = "dnsrace:events"
+STREAM_DEFAULT = EVENTS_STREAM
 STREAM_LENGTH_MAX = 200_000
 QUEUE_LENGTH_MAX = 10_000
 WRITE_TIMEOUT_S = 30.0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from .deadline import within
+from .keys import fence_key, lock_key
 
 __all__ = ["Lease", "LockRefused", "EndpointLock"]
 
@@ -50,7 +51,7 @@ class EndpointLock:
     def __init__(self, redis: aioredis.Redis, endpoint: str, *, holder: str, ttl_ms: int,
                  timeout_s: float) -> None:
         self._redis = redis
-        self._keys = [f"dnsrace:lock:{endpoint}", f"dnsrace:lock:{endpoint}:fence"]
+        self._keys = [lock_key(endpoint), fence_key(endpoint)]
         self._holder = holder
         self._ttl_ms = ttl_ms
         self._timeout_s = timeout_s

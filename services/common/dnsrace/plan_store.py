@@ -9,17 +9,14 @@ from dataclasses import replace
 import redis.asyncio as aioredis
 
 from .deadline import within
+from .keys import PLANS_GENERATION as _GENERATION
+from .keys import PLANS_LATEST as _LATEST
+from .keys import plan_key as _plan_key
 from .plans import MalformedPlan, Plan, Target
 
 __all__ = ["PlanStore"]
 
 PLANS_KEPT = 1_000
-_GENERATION = "dnsrace:plans:generation"
-_LATEST = "dnsrace:plans:latest"
-
-
-def _plan_key(generation: int) -> str:
-    return f"dnsrace:plan:{generation}"
 
 
 class PlanStore:

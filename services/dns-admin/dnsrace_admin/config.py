@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from dnsrace.keys import EVENTS_STREAM
 from dnsrace.records import InvalidInput, normalize_name, normalize_zone, validate_ipv4
 
 from .auth import validate_token
@@ -83,7 +84,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     resolver_host = env.get("CONSOLE_RESOLVER_HOST", "coredns")
     if _HOST.fullmatch(resolver_host) is None:
         raise ConfigError(f"CONSOLE_RESOLVER_HOST: {resolver_host!r} must be a host name or an IPv4 address")
-    events_stream = env.get("EVENTS_STREAM", "dnsrace:events")
+    events_stream = env.get("EVENTS_STREAM", EVENTS_STREAM)
     if _STREAM.fullmatch(events_stream) is None:
         raise ConfigError(f"EVENTS_STREAM: {events_stream!r} must be 1..128 characters of A-Z a-z 0-9 : _ . -")
     return Config(

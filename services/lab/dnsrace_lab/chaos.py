@@ -47,6 +47,7 @@ import redis.asyncio as aioredis
 
 from dnsrace.deadline import within
 from dnsrace.events import Event
+from dnsrace.keys import EVENTS_STREAM
 from dnsrace.plans import plan_id, plan_record_name
 
 from . import checker, conformance, history, report
@@ -56,8 +57,8 @@ from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, compose_
 from .nemesis import Nemesis
 from .outage import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
 from .reset import EXIT_CANNOT_RESET_IN_PLACE, containers
+from .stack_names import SERVICES
 
-SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, "backend-1", "backend-2", "backend-3")
 RESET_TIMEOUT_S = 300.0
 FIRST_ANSWER_WITHIN_S = 30.0   # after the reset, the resolver answers (wait-ready saw it already)
 FAULT_OVERRUN_S = 90.0         # the fault phase may run this much past its length (slow docker starts)
@@ -220,7 +221,7 @@ async def export_events(live: Live) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
             cursor = "-"
             for _ in range(STREAM_CHUNKS_MAX):
-                rows = await live.redis.xrange("dnsrace:events", min=cursor, count=STREAM_CHUNK)
+                rows = await live.redis.xrange(EVENTS_STREAM, min=cursor, count=STREAM_CHUNK)
                 for entry_id, fields in rows:
                     event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
                     found.append(event.to_json())

@@ -37,6 +37,8 @@ from dnsrace import zone_history
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.zone_history import Move, backward_moves
 
+from .stack_names import ENACTORS
+
 __all__ = ["INVARIANTS", "MODEL", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
            "backward_moves", "check_history", "count_rate", "empty_windows", "endpoint_moves", "fault_windows",
            "overall", "replay"]
@@ -567,8 +569,7 @@ def _crash_causes(crashes: Sequence[dict[str, Any]], unexplained: int) -> str:
 
 
 def check_no_crash_loop(events: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
-                        observations: Sequence[dict[str, Any]], enactors: Sequence[str] = ("enactor-a", "enactor-b",
-                                                                                           "enactor-c")) -> Verdict:
+                        observations: Sequence[dict[str, Any]], enactors: Sequence[str] = ENACTORS) -> Verdict:
     counts = next((o["restart_counts"] for o in reversed(observations) if o.get("restart_counts") is not None), None)
     started = {name: sum(1 for e in events if e.get("service") == name and e.get("kind") == "enactor_started")
                for name in enactors}

@@ -33,9 +33,10 @@ import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .stack_names import ENACTORS
+
 __all__ = ["ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
 
-ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
 PATHS = ("redis", "dns-admin", "dns")          # each enactor's three proxies: enactor-a-redis, ...
 HOLD_PATHS = ("redis", "dns-admin")            # a held DNS self-check only times out: no different from timeout
 

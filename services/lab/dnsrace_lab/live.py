@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
+from dnsrace.keys import EVENTS_STREAM, PLANS_LATEST
 from dnsrace.toxiproxy import ToxiproxyClient
 
 from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports, admin_token
@@ -101,12 +102,12 @@ class Live:
 
     # --- the event history -------------------------------------------------------------------------
     async def stream_position(self) -> str:
-        rows = await self.redis.xrevrange("dnsrace:events", count=1)
+        rows = await self.redis.xrevrange(EVENTS_STREAM, count=1)
         return rows[0][0].decode() if rows else "0-0"
 
     async def events_since(self, stream_id: str, count: int = 5000) -> list[Event]:
         """Events appended after stream_id, in decision-time order."""
-        rows = await self.redis.xrange("dnsrace:events", min=f"({stream_id}", count=count)
+        rows = await self.redis.xrange(EVENTS_STREAM, min=f"({stream_id}", count=count)
         events = [Event.from_json(json.loads(f[b"event"]), seq=int(f[b"seq"])) for _, f in rows]
         return sorted(events, key=lambda e: (e.t, e.seq or 0))
 
@@ -115,7 +116,7 @@ class Live:
         deadline = time.monotonic() + within_s
         cursor = since
         while time.monotonic() < deadline:
-            rows = await self.redis.xread({"dnsrace:events": cursor}, count=500, block=100)
+            rows = await self.redis.xread({EVENTS_STREAM: cursor}, count=500, block=100)
             for _stream, entries in rows:
                 for entry_id, fields in entries:
                     cursor = entry_id.decode()
@@ -125,7 +126,7 @@ class Live:
         raise StepNotReached(what, f"no such event within {within_s:.0f} s")
 
     async def newest_generation(self) -> int:
-        return int(await self.redis.get("dnsrace:plans:latest") or 0)
+        return int(await self.redis.get(PLANS_LATEST) or 0)
 
     # --- containers --------------------------------------------------------------------------------
     def container_ids(self) -> dict[str, str]:

@@ -35,12 +35,8 @@ from dataclasses import dataclass
 
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .stack_names import APP_IMAGE, TOP, Ports
+from .stack_names import APP_IMAGE, BACKENDS, ENACTORS, SERVICES, TOP, Ports
 
-SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", "enactor-a", "enactor-b", "enactor-c",
-            "backend-1", "backend-2", "backend-3")
-ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
-BACKENDS = ("backend-1", "backend-2", "backend-3")
 # What keeps state in memory or writes it. Redis and Toxiproxy are cleared through their own
 # interfaces instead (a Redis restart would replay its append-only file), and the backends, whose only
 # state is a health switch, are switched back to healthy: each restart of a Python service costs a

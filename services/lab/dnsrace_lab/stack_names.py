@@ -1,5 +1,7 @@
-"""The stack's fixed names and published ports: what every lab tool needs, importing nothing heavy
-(`make ps` and every target's state check import this; live.py re-exports it)."""
+"""The stack's fixed names, images and published ports, in one place: what every lab tool needs,
+importing nothing heavy (`make ps` and every target's state check import this; live.py re-exports it).
+The Redis keys the services share are dnsrace.keys; the pinned versions are infra/versions.env, read
+here rather than typed again."""
 
 from __future__ import annotations
 
@@ -11,11 +13,32 @@ TOP = Path(__file__).resolve().parents[3]
 ENDPOINT = "dynamodb.us-east-1.lab.test"
 ZONE = "lab.test"
 ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
+BACKENDS = ("backend-1", "backend-2", "backend-3")
+# docker-compose.yml's services, in the order the lab lists them.
+SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, *BACKENDS)
+VERSIONS_FILE = TOP / "infra" / "versions.env"
 CALL_TIMEOUT_S = 5.0
 # The services' image: DNSRACE_APP_IMAGE lets a second checkout build and test its own beside the
 # running stack (docker-compose.yml and infra/images/build-images.sh read the same variable).
 APP_IMAGE = os.environ.get("DNSRACE_APP_IMAGE") or "dnsrace/app:local"
 ENV_FILE = TOP / ".env"
+
+
+def pinned_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    """infra/versions.env as a dict (KEY=VALUE lines; comments and blank lines skipped)."""
+    versions = {}
+    for line in path.read_text().splitlines():
+        key, equals, value = line.partition("=")
+        if equals and not key.lstrip().startswith("#"):
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+def images() -> tuple[str, ...]:
+    """Every image the stack runs, as build-images.sh tags them from infra/versions.env."""
+    versions = pinned_versions()
+    return (APP_IMAGE, f"dnsrace/coredns:{versions['COREDNS_VERSION']}",
+            f"dnsrace/toxiproxy:{versions['TOXIPROXY_VERSION']}", f"dnsrace/redis:{versions['REDIS_VERSION']}")
 
 
 def admin_token() -> str | None:

@@ -38,10 +38,11 @@ import dns.query
 import dns.rdatatype
 import redis
 
-from .stack_names import APP_IMAGE, ENACTORS, ENDPOINT, Ports
+from dnsrace.keys import EVENTS_STREAM
 
-SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, "backend-1", "backend-2", "backend-3")
-IMAGES = (APP_IMAGE, "dnsrace/coredns:1.12.4", "dnsrace/toxiproxy:2.12.0", "dnsrace/redis:7.0.15")
+from .stack_names import ENACTORS, ENDPOINT, SERVICES, Ports, images
+
+IMAGES = images()
 CODES = {"healthy": 0, "not-built": 10, "down": 11, "partial": 12, "starting": 13, "faults": 14, "outage": 15,
          "broken": 16}
 STARTING_S = 120.0        # the bound the stack is given to serve after its containers start
@@ -204,7 +205,7 @@ def _last_crashes(ports: Ports) -> dict[str, dict[str, Any]]:
                          socket_connect_timeout=CALL_TIMEOUT_S)
     crashes: dict[str, dict[str, Any]] = {}
     try:
-        for _id, fields in client.xrevrange("dnsrace:events", count=300):
+        for _id, fields in client.xrevrange(EVENTS_STREAM, count=300):
             event = json.loads(fields[b"event"])
             if event.get("kind") == "enactor_crashed" and event.get("service") not in crashes:
                 crashes[event["service"]] = event.get("detail", {})

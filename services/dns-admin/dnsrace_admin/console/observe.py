@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from dnsrace.deadline import within
 from dnsrace.events import Event
+from dnsrace.keys import PLANS_LATEST, plan_key
 
 from .now import Answer
 from .status import History
@@ -31,8 +32,6 @@ __all__ = ["EventWindow", "ask_coredns", "read_plans"]
 CALL_TIMEOUT_S = 2.0
 READ_COUNT = 2_000              # entries per XRANGE: a refresh after a busy minute takes a few calls
 READ_CALLS_MAX = 20             # per refresh; the rest is read by the next one
-_PLAN_KEY = "dnsrace:plan:{}"
-_LATEST = "dnsrace:plans:latest"
 
 
 class EventWindow:
@@ -134,10 +133,10 @@ async def ask_coredns(host: str, port: int, name: str, *, view: str) -> Answer:
 async def read_plans(redis: aioredis.Redis, generations: Iterable[int]) -> tuple[int | None, dict[int, float]]:
     """The planner's newest generation, and when each plan of `generations` (and it) was published."""
     try:
-        latest = await _within(redis.get(_LATEST))
+        latest = await _within(redis.get(PLANS_LATEST))
         newest = int(latest) if latest is not None else None
         wanted = sorted({g for g in generations if g} | ({newest} if newest else set()))
-        texts = await _within(redis.mget([_PLAN_KEY.format(g) for g in wanted])) if wanted else []
+        texts = await _within(redis.mget([plan_key(g) for g in wanted])) if wanted else []
     except (aioredis.RedisError, OSError, TimeoutError, ValueError):
         return None, {}
     created = {}
