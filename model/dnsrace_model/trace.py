@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dnsrace.events import Event
-from dnsrace.plans import MalformedPlan, generation_of_plan_id
+from dnsrace.plans import MalformedPlan, generation_of_plan_id, plan_of_record_name
 from dnsrace.timeline import sentence
 
 from . import codes, spin
@@ -207,7 +207,7 @@ def _generation(plan: object) -> int | None:
     if not isinstance(plan, str):
         return None
     try:
-        return generation_of_plan_id(plan.split(".", 1)[0])
+        return generation_of_plan_id(plan_of_record_name(plan))
     except MalformedPlan:
         return None
 

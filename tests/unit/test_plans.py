@@ -270,3 +270,12 @@ def test_every_target_of_a_valid_plan_can_be_written_as_the_plans_record_set() -
 def test_from_json_refuses_targets_that_cannot_become_a_record_set(targets: list[dict[str, Any]]) -> None:
     with pytest.raises(MalformedPlan):
         Plan.from_json(plan_json(targets=targets), zone=ZONE)
+
+
+def test_a_record_name_gives_back_its_plan_and_a_name_that_is_no_plans_says_so() -> None:
+    from dnsrace.plans import plan_id_in_record_name, plan_of_record_name
+    name = plan_record_name("plan-000145", "dynamodb.us-east-1.lab.test")
+    assert plan_of_record_name(name) == plan_id_in_record_name(name) == "plan-000145"
+    assert plan_of_record_name("operator.dynamodb.us-east-1.lab.test") == "operator"
+    assert plan_id_in_record_name("operator.dynamodb.us-east-1.lab.test") is None
+    assert plan_id_in_record_name("plan-12.dynamodb.us-east-1.lab.test") is None

@@ -26,7 +26,8 @@ from .records import DnsAdminError, normalize_name, quoted, validate_ipv4
 
 __all__ = [
     "MalformedPlan", "Plan", "Target", "plan_id", "generation_of_plan_id", "normalize_endpoint",
-    "plan_record_name", "rollback_record_name", "generation_of_record_name",
+    "plan_record_name", "rollback_record_name", "generation_of_record_name", "plan_of_record_name",
+    "plan_id_in_record_name",
 ]
 
 PLAN_ID_PATTERN = re.compile(r"plan-([0-9]{6,9})", re.ASCII)
@@ -58,6 +59,18 @@ def generation_of_plan_id(text: str) -> int:
 def plan_record_name(plan: str, endpoint: str) -> str:
     """The record set holding one plan's A records for one endpoint."""
     return f"{plan}.{endpoint}"
+
+
+def plan_of_record_name(name: str) -> str:
+    """plan_record_name's inverse, for showing: plan-000145.dynamodb.us-east-1.lab.test -> plan-000145.
+    A name that is no plan's record set comes back as its first label, which is what a message shows."""
+    return name.split(".", 1)[0]
+
+
+def plan_id_in_record_name(name: str) -> str | None:
+    """The plan id a record name starts with (plan-000145.…), or None if its first label is no plan id."""
+    label = plan_of_record_name(name)
+    return label if PLAN_ID_PATTERN.fullmatch(label) else None
 
 
 def rollback_record_name(endpoint: str) -> str:

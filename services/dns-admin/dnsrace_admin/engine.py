@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from dnsrace.deadline import within
+from dnsrace.plans import plan_id_in_record_name
 from dnsrace.records import (
     Change,
     ChangeBatch,
@@ -59,7 +59,6 @@ EMIT_TIMEOUT_S = 1.0  # the sink is bounded too; this is the engine's own guaran
 LOCK_WAIT_S = 30.0  # for the batches before this one (each holds the lock a few store calls at most)
 STORE_WAIT_S = 10.0  # for one store call or zone-file write in the worker thread
 AUDIT_LIMIT_MAX = 1000
-_PLAN_LABEL = re.compile(r"plan-[0-9]{6,}")
 
 
 def change_id_of(change_number: int) -> str:
@@ -74,8 +73,7 @@ def plan_of(change: Change) -> str | None:
     """The plan a change is about: the first label of the record set it names (an ALIAS: its target)."""
     record_set = change.record_set
     name = record_set.target if record_set.type == "ALIAS" and record_set.target else record_set.name
-    first_label = name.split(".", 1)[0]
-    return first_label if _PLAN_LABEL.fullmatch(first_label) else None
+    return plan_id_in_record_name(name)
 
 
 @dataclass(frozen=True)

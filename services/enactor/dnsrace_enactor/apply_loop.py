@@ -30,7 +30,7 @@ from dnsrace.events import EventSink
 from dnsrace.healthcheck import touch
 from dnsrace.lock import EndpointLock, Lease
 from dnsrace.plan_store import PlanStore
-from dnsrace.plans import MalformedPlan, Plan, plan_record_name
+from dnsrace.plans import MalformedPlan, Plan, plan_of_record_name, plan_record_name
 from dnsrace.records import ARecord, Change, ChangeBatch, ChangeConflict, RecordSet, RecordSetMissing
 from dnsrace.rules import backoff_ms
 
@@ -267,7 +267,7 @@ async def point_endpoint(enactor: Enactor, endpoint: str, plan: Plan, lease: Lea
         return
     result = await enactor.admin.submit(enactor.batch(f"{plan.id}: point {endpoint}", changes))
     rollback = rollback_target_after(changes, endpoint)
-    rollback_plan = rollback.split(".", 1)[0] if rollback else None
+    rollback_plan = plan_of_record_name(rollback) if rollback else None
     await events.emit("endpoint_pointed", plan=plan.id, token=lease.token, endpoint=endpoint, rollback=rollback_plan,
                       change_id=result.change_id)
     if rollback is None and checked.live_target is not None:
@@ -287,12 +287,12 @@ async def cleanup(enactor: Enactor, mode: Mode, endpoint: str, applied: Plan) ->
     facts = await read_facts(enactor, endpoint)
     chosen = mode.cleanup(facts, applied, enactor.keep_generations)
     for generation, why in chosen.spared.items():
-        await enactor.events.emit("cleanup_spared", plan=facts.plan_sets[generation].name.split(".", 1)[0],
+        await enactor.events.emit("cleanup_spared", plan=plan_of_record_name(facts.plan_sets[generation].name),
                                   endpoint=endpoint, after=applied.id, why=why)
     deleted: list[str] = []
     for generation in chosen.victims:
         record_set = facts.plan_sets[generation]
-        victim = record_set.name.split(".", 1)[0]
+        victim = plan_of_record_name(record_set.name)
         changes = mode.cleanup_batch(facts, record_set)
         try:
             result = await enactor.admin.submit(enactor.batch(f"cleanup after {applied.id}", changes))

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from dnsrace.deadline import StrayCancellation
 from dnsrace.dns_admin_client import DnsAdminUnavailable
-from dnsrace.plans import generation_of_record_name, plan_record_name, rollback_record_name
+from dnsrace.plans import generation_of_record_name, plan_of_record_name, plan_record_name, rollback_record_name
 from dnsrace.records import Change, DnsAdminError, RecordSet
 
 __all__ = ["Cleanup", "Facts", "TRANSIENT_ERRORS", "Verdict", "StateUnreasonable", "InvariantRefused", "deleting", "unchanged",
@@ -77,7 +77,7 @@ class Facts:
     @property
     def live_plan(self) -> str | None:
         target = self.live_target
-        return target.split(".", 1)[0] if target is not None else None
+        return plan_of_record_name(target) if target is not None else None
 
     @property
     def rollback_target(self) -> str | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
+from dnsrace.plans import plan_of_record_name
 from dnsrace.records import Change, ChangeBatch
 from dnsrace.toxiproxy import ToxiproxyClient
 
@@ -183,7 +184,7 @@ class Nemesis:
         record_set = await self._admin.get_record_set(alias.target, "A")
         if record_set is None:
             raise FaultNotStarted(f"{alias.target} is already missing")
-        plan = alias.target.split(".", 1)[0]
+        plan = plan_of_record_name(alias.target)
         result = await self._admin.submit(ChangeBatch(changes=(Change("DELETE", record_set),), client=NEMESIS_CLIENT,
                                                       comment=f"nemesis: delete {plan} (an operator's mistake)"))
         await self._record("fault_started", fault="delete-live-plan", target="dns-admin", plan=plan, **tags,

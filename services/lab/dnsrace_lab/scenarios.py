@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from dnsrace.events import Event
-from dnsrace.plans import generation_of_plan_id, plan_id, plan_record_name
+from dnsrace.plans import generation_of_plan_id, plan_id, plan_of_record_name, plan_record_name
 from dnsrace.records import Change, ChangeBatch
 
 from .live import ENACTORS, ENDPOINT, Answer, Live, StepNotReached
@@ -304,7 +304,7 @@ async def manual_delete(live: Live, report: Report) -> None:
         alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
         if alias is None or alias.target is None:
             raise StepNotReached("manual delete", "the endpoint has no alias to follow")
-        live_plan = alias.target.split(".", 1)[0]
+        live_plan = plan_of_record_name(alias.target)
         record_set = await live.admin.get_record_set(alias.target, "A")
         if record_set is None:
             raise StepNotReached("manual delete", f"{alias.target} is already missing")

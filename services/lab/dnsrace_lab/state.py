@@ -39,6 +39,7 @@ import dns.rdatatype
 import redis
 
 from dnsrace.keys import EVENTS_STREAM
+from dnsrace.plans import plan_of_record_name
 
 from .stack_names import ENACTORS, ENDPOINT, SERVICES, Ports, images
 
@@ -80,7 +81,7 @@ class State:
 
 
 def _plan(target: str | None) -> str:
-    return target.split(".", 1)[0] if target else "nothing"
+    return plan_of_record_name(target) if target else "nothing"
 
 
 def classify(o: Observation) -> State:

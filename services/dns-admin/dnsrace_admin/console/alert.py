@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dnsrace.events import Event
-from dnsrace.plans import generation_of_record_name, plan_id, plan_record_name
+from dnsrace.plans import generation_of_record_name, plan_id, plan_of_record_name, plan_record_name
 from dnsrace.timeline import sentence
 from dnsrace.zone_history import Step, alias_of, batches_from_events, exists, replay
 
@@ -257,7 +257,7 @@ def _clients_alert(episode: Episode | None, timeline: Sequence[Event], now: Now)
 # --- words ------------------------------------------------------------------------------------------
 
 def _plan(target: str | None) -> str:
-    return target.split(".", 1)[0] if target else "nothing"
+    return plan_of_record_name(target) if target else "nothing"
 
 
 def _by(step: Step, timeline: Sequence[Event]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dnsrace.plans import generation_of_record_name, plan_id
+from dnsrace.plans import generation_of_record_name, plan_id, plan_of_record_name
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Now:
         if target is None:
             return None
         generation = self.generation(target)
-        return {"name": target, "plan": plan_id(generation) if generation else target.split(".", 1)[0],
+        return {"name": target, "plan": plan_id(generation) if generation else plan_of_record_name(target),
                 "generation": generation, "exists": target in self.a_names,
                 "created": self.created.get(generation) if generation else None}
 

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dnsrace.plans import MalformedPlan, generation_of_plan_id, generation_of_record_name, plan_id, rollback_record_name
+from dnsrace.plans import (MalformedPlan, generation_of_plan_id, generation_of_record_name, plan_id, plan_of_record_name,
+                           rollback_record_name)
 from dnsrace.records import Change, ChangeBatch, DnsAdminError, InvalidInput, RecordSet, quoted
 
 __all__ = ["NoPlanToRepairWith", "NothingToRepair", "PlanMoved", "Repair", "parse_request", "repair_batch"]
@@ -56,7 +57,7 @@ class Repair:
 
     @property
     def plan(self) -> str:
-        return self.target.split(".", 1)[0]
+        return plan_of_record_name(self.target)
 
 
 def parse_request(body: object) -> str | None:
@@ -116,4 +117,4 @@ def describe(repair: Repair, change_id: str, serial: int, audit: Mapping[str, An
 
 
 def _plan(name: str | None) -> str | None:
-    return name.split(".", 1)[0] if name else None
+    return plan_of_record_name(name) if name else None
