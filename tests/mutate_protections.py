@@ -92,7 +92,7 @@ MUTATIONS = [
              "if str(error) != enactor.rejected:", "if True:",
              "tests/unit/test_plan_store.py::test_a_plan_dns_admin_would_refuse_is_rejected_once_and_never_crashes_the_enactor"),
     # --- hole 2: alias chains -------------------------------------------------------------------------
-    Mutation("an alias may be created where an alias points", "services/dns-admin/dnsrace_admin/rules.py",
+    Mutation("an alias may be created where an alias points", "services/common/dnsrace/batch_rules.py",
              "        if pointing:\n", "        if False:\n",
              "tests/unit/test_dns_admin_engine.py::test_deleting_an_alias_target_and_aliasing_its_name_is_refused_as_a_chain"),
     # --- hole 3: what a client sends reaches events, the audit, the timeline ------------------------
@@ -120,10 +120,10 @@ MUTATIONS = [
              "        await engine.refuse_unread(error)\n", "",
              "tests/unit/test_dns_admin_http.py::test_every_refused_request_leaves_exactly_one_audit_row"),
     # --- hole 6: bounds -------------------------------------------------------------------------------
-    Mutation("zone without a size cap", "services/dns-admin/dnsrace_admin/rules.py",
+    Mutation("zone without a size cap", "services/common/dnsrace/batch_rules.py",
              "if len(working) > record_set_count_max and len(working) > len(current):", "if False:",
              "tests/unit/test_dns_admin_engine.py::test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it"),
-    Mutation("a full zone refuses batches that do not grow it", "services/dns-admin/dnsrace_admin/rules.py",
+    Mutation("a full zone refuses batches that do not grow it", "services/common/dnsrace/batch_rules.py",
              "if len(working) > record_set_count_max and len(working) > len(current):",
              "if len(working) > record_set_count_max:",
              "tests/unit/test_dns_admin_engine.py::test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it"),

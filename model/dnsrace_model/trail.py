@@ -4,7 +4,7 @@
 `@@C act name value` lines then `@@B me error index count`). Here those lines become the same Event
 objects the services emit, so dnsrace.timeline.sentence words them exactly as `make timeline` does.
 
-Each batch of the trail is also applied with dns-admin's own rules (dnsrace_admin.rules) to a zone
+Each batch of the trail is also applied with dns-admin's own rules (dnsrace.batch_rules) to a zone
 replayed alongside: the outcome must be the model's. A difference means the model's batch rules have
 drifted from dns-admin's, and the trail says where.
 """
@@ -18,7 +18,7 @@ from dnsrace.events import Event
 from dnsrace.plans import plan_id, plan_record_name, rollback_record_name
 from dnsrace.records import ARecord, Change, ChangeConflict, RecordSet
 from dnsrace.timeline import sentence
-from dnsrace_admin.rules import RecordKey, apply_changes
+from dnsrace.batch_rules import RecordKey, apply_changes
 
 from . import codes
 

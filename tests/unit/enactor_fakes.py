@@ -15,7 +15,7 @@ from dnsrace.dns_admin_client import ChangeResult
 from dnsrace.lock import Lease, LockRefused
 from dnsrace.plans import Plan, Target, plan_record_name, rollback_record_name
 from dnsrace.records import ChangeBatch, ChangeConflict, Change, RecordSet
-from dnsrace_admin.rules import RecordKey, apply_changes
+from dnsrace.batch_rules import RecordKey, apply_changes
 from dnsrace_admin.zone_file import answering_records
 from dnsrace_enactor.apply_loop import Enactor, Mode, apply_and_clean
 from dnsrace_enactor.dns_check import DnsAnswer

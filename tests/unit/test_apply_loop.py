@@ -1,6 +1,6 @@
 """The apply loop in legacy mode (apply_loop.py + legacy.py), driven through in-memory fakes.
 
-The fake dns-admin judges every batch with dns-admin's own rules (dnsrace_admin.rules.apply_changes),
+The fake dns-admin judges every batch with dns-admin's own rules (dnsrace.batch_rules.apply_changes),
 so "alias to a missing target is rejected" and "DELETE must match exactly" are the real behaviour,
 not a re-implementation. The other fakes are scripted: a lock, a plan store and an event recorder.
 """

@@ -8,7 +8,7 @@ from dnsrace.records import ARecord, InvalidInput, RecordSet
 from dnsrace_admin.console.panels import enactor_rows, plan_rows, timeline_rows
 from dnsrace_admin.console.repair import (NoPlanToRepairWith, NothingToRepair, PlanMoved, describe, parse_request,
                                           repair_batch)
-from dnsrace_admin.rules import apply_changes
+from dnsrace.batch_rules import apply_changes
 
 from console_histories import EP, H, LEGACY_RACE, ROLLBACK, SAFE_RACE, now, plan, recorded
 

@@ -1,6 +1,6 @@
 """Safe mode: its pure decisions on hand-built facts, then the loop in safe mode through the fakes.
 
-Every batch safe builds is judged by dns-admin's own rules (dnsrace_admin.rules.apply_changes), so
+Every batch safe builds is judged by dns-admin's own rules (dnsrace.batch_rules.apply_changes), so
 "the stale write is refused" means dns-admin refused it, exactly as it would over HTTP.
 """
 
@@ -15,7 +15,7 @@ import redis.exceptions
 from dnsrace.dns_admin_client import DnsAdminUnavailable
 from dnsrace.records import (ARecord, AliasTargetMissing, Change, InvalidInput, RecordSet, RecordSetExists,
                              RecordSetMismatch, RecordSetMissing)
-from dnsrace_admin.rules import apply_changes
+from dnsrace.batch_rules import apply_changes
 from dnsrace_enactor import apply_loop, legacy, safe
 from dnsrace_enactor.apply_loop import apply_and_clean, one_pass, run_apply_loop
 from dnsrace_enactor.facts import Facts, InvariantRefused, StateUnreasonable

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from dnsrace.batch_rules import RECORD_SET_COUNT_MAX
 from dnsrace.keys import EVENTS_STREAM
 from dnsrace.records import InvalidInput, normalize_name, normalize_zone, validate_ipv4
 
 from .auth import validate_token
-from .rules import RECORD_SET_COUNT_MAX
 
 NEGATIVE_TTL_S_MAX = 3600
 _DIGITS = re.compile(r"[0-9]{1,9}")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+from dnsrace.batch_rules import RECORD_SET_COUNT_MAX, RecordKey, apply_changes
 from dnsrace.deadline import within
 from dnsrace.plans import plan_id_in_record_name
 from dnsrace.records import (
@@ -49,7 +50,6 @@ from dnsrace.records import (
 )
 
 from .event_sink import EventSink, log
-from .rules import RECORD_SET_COUNT_MAX, RecordKey, apply_changes
 from .store import AuditEntry, ZoneStore
 from .zone_file import render, write_zone_file
 

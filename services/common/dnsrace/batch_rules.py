@@ -1,4 +1,6 @@
-"""The change-batch rules of dns-admin, as a pure function over the zone's record sets.
+"""dns-admin's change-batch rules, as a pure function over the zone's record sets. They live in common
+so that the model's trail replay and the enactor's unit fakes judge batches with them without importing
+dns-admin.
 
 Route 53 semantics, kept because the incident depends on them:
 - a batch is applied in order to a working copy, and the first change that does not fit rejects the
