@@ -1,4 +1,4 @@
-"""Break each protection of issues 12 and 15 on purpose and check that the test named for it fails.
+"""Break each protection of issues 12, 15 and 27 on purpose and check that the test named for it fails.
 
     /usr/bin/python3 tests/mutate_protections.py          # each mutation against the test file that should catch it
     /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
@@ -46,9 +46,24 @@ MUTATIONS = [
              "ARGV[1] .. ':' .. token, 'PX', ARGV[2])", "ARGV[1] .. ':' .. token)",
              "tests/unit/test_lock.py::test_the_first_caller_gets_the_lock_with_token_1_and_an_expiry"),
     Mutation("Redis deadline with asyncio.timeout (CancelledError escapes)", "services/common/dnsrace/deadline.py",
-             "    return await asyncio.wait_for(call, timeout_s)",
-             "    async with asyncio.timeout(timeout_s):\n        return await call",
-             "tests/unit/test_lock.py::test_a_redis_that_never_answers_is_a_timeout_not_a_hang"),
+             "    task = asyncio.ensure_future(call)\n",
+             "    async with asyncio.timeout(timeout_s):\n        return await call\n",
+             "tests/unit/test_deadline.py::test_within_turns_the_same_call_into_a_timeout_and_leaves_the_caller_untouched"),
+    # --- issue 27: no library's deadline kills a service --------------------------------------------------
+    Mutation("the self-check gives dnspython a deadline of its own again", "services/enactor/dnsrace_enactor/dns_check.py",
+             "port=self._port, timeout=None)", "port=self._port, timeout=self._timeout_s)",
+             "tests/unit/test_deadline.py::test_the_self_check_gives_dnspython_no_deadline_of_its_own"),
+    Mutation("the dns-admin client's deadline on the caller's task", "services/common/dnsrace/dns_admin_client.py",
+             "            return await within(self._timeout_s, self._exchange(method, url, body))",
+             "            async with __import__('asyncio').timeout(self._timeout_s):\n"
+             "                return await self._exchange(method, url, body)",
+             "tests/unit/test_deadline.py::test_the_dns_admin_client_says_unavailable_even_in_a_task_a_library_left_cancelled"),
+    Mutation("a stray CancelledError leaves the apply loop", "services/enactor/dnsrace_enactor/apply_loop.py",
+             "            except asyncio.CancelledError as cancelled:", "            except ZeroDivisionError as cancelled:",
+             "tests/unit/test_deadline.py::test_a_stray_cancellation_in_a_safe_pass_is_an_apply_failure_and_the_loop_goes_on"),
+    Mutation("an enactor dies of a BaseException without a word", "services/enactor/dnsrace_enactor/__main__.py",
+             "    except BaseException as error:", "    except ZeroDivisionError as error:",
+             "tests/unit/test_enactor_death.py::test_a_cancelled_error_that_escapes_is_still_a_crash_event_with_its_cause"),
     Mutation("plan store never updates the newest plan", "services/common/dnsrace/plan_store.py",
              "            pipe.set(_LATEST, generation)\n", "",
              "tests/unit/test_plan_store.py::test_each_publish_takes_the_next_generation_and_becomes_the_newest"),
@@ -128,11 +143,11 @@ MUTATIONS = [
              "if len(working) > record_set_count_max:",
              "tests/unit/test_dns_admin_engine.py::test_a_full_zone_refuses_growth_but_takes_batches_that_keep_or_shrink_it"),
     Mutation("the engine's lock waited for without a bound", "services/dns-admin/dnsrace_admin/engine.py",
-             "            async with asyncio.timeout(LOCK_WAIT_S):\n                await self._lock.acquire()",
-             "            await self._lock.acquire()",
+             "                await within(LOCK_WAIT_S, self._lock.acquire(), undo=lambda _taken: self._lock.release())",
+             "                await self._lock.acquire()",
              "tests/unit/test_dns_admin_engine.py::test_a_batch_waits_for_the_lock_within_a_bound_then_is_refused_busy"),
     Mutation("the store waited for without a bound", "services/dns-admin/dnsrace_admin/engine.py",
-             "return await asyncio.wait_for(asyncio.shield(future), STORE_WAIT_S)", "return await future",
+             "return await within(STORE_WAIT_S, asyncio.shield(future))", "return await future",
              "tests/unit/test_dns_admin_engine.py::test_a_store_that_stops_answering_is_a_503_and_memory_catches_up_before_the_next_batch"),
     Mutation("no reload after a store timeout", "services/dns-admin/dnsrace_admin/engine.py",
              "                if self._reload_needed:\n", "                if False:\n",

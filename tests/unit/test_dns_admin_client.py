@@ -128,7 +128,7 @@ async def test_an_error_page_that_is_not_json_is_an_error_with_its_status() -> N
         for call in (client.get_record_set(EP, "ALIAS"), client.submit(batch(Change("CREATE", plan_a(1, "10.0.0.1"))))):
             with pytest.raises(DnsAdminError) as caught:
                 await call
-            assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 502)
+            assert (caught.value.code, caught.value.http_status) == ("UnexpectedResponse", 502)
             assert caught.value.message.startswith("HTTP 502, not JSON: '<html>502 Bad Gateway\\n</html>'")
     finally:
         await client.close()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from dnsrace.errors import UnexpectedResponse
 from dnsrace.records import (
     AliasTargetMissing,
     ARecord,
@@ -358,15 +359,15 @@ def test_error_from_json_rebuilds_subclasses() -> None:
 
 
 def test_error_from_json_unknown_code_keeps_code_and_status() -> None:
-    rebuilt = error_from_json(503, {"error": "NotServing", "message": "later", "change_index": None})
+    rebuilt = error_from_json(503, {"error": "SomethingNewer", "message": "later", "change_index": None})
     assert type(rebuilt) is DnsAdminError
-    assert (rebuilt.code, rebuilt.http_status, rebuilt.message) == ("NotServing", 503, "later")
+    assert (rebuilt.code, rebuilt.http_status, rebuilt.message) == ("SomethingNewer", 503, "later")
 
 
 @pytest.mark.parametrize("body", ["<html>bad gateway</html>", None, {"message": "no code"}, {"error": 5}])
 def test_error_from_json_tolerates_foreign_bodies(body: object) -> None:
     rebuilt = error_from_json(502, body)
-    assert type(rebuilt) is DnsAdminError
+    assert type(rebuilt) is UnexpectedResponse and isinstance(rebuilt, DnsAdminError)
     assert rebuilt.http_status == 502 and rebuilt.code == "UnexpectedResponse"
 
 

@@ -59,7 +59,7 @@ class DnsAdminClient(SessionOwner):
                 payload = await response.json(content_type=None)
             except ValueError:
                 # A proxy's error page, say: quoted, so its newlines cannot reach an event raw.
-                payload = {"error": "InvalidResponse",
+                payload = {"error": "UnexpectedResponse",
                            "message": f"HTTP {response.status}, not JSON: {quoted(await response.text())}"}
             return response.status, payload
 

@@ -9,26 +9,7 @@ parses, so a name or address must never be able to carry zone-file syntax (newli
 `$INCLUDE`, ...). Names are therefore limited to lowercase LDH labels and addresses to canonical
 dotted quads.
 
-Exceptions (`.code` is the class name and travels on the wire as `{"error": code, ...}`):
-
-    DnsAdminError                    500  .code .http_status .message .change_index; to_json()
-     ├── InvalidInput                400  malformed JSON, bad name/address/weight/ttl, unknown key,
-     │                                    too many changes, ...
-     ├── RecordSetNotFound           404  GET of a record set that does not exist
-     └── ChangeConflict              409  the batch is well-formed but does not fit the current zone
-          ├── RecordSetExists             CREATE of a name+type that exists
-          ├── RecordSetMissing            DELETE of a name+type that does not exist
-          ├── RecordSetMismatch           DELETE whose value is not exactly the current value
-          ├── AliasTargetMissing          CREATE/UPSERT of an ALIAS whose target is not an A record
-          │                               set after the earlier changes of the same batch (missing,
-          │                               or itself an ALIAS: aliases to aliases are not supported)
-          ├── AliasChain                  CREATE/UPSERT of an ALIAS at a name another ALIAS points at
-          │                               (the other way to make a chain: delete the target, alias it)
-          ├── NameConflict                an A and an ALIAS record set at the same name
-          └── ZoneFull                    the batch would grow the zone past its record-set limit
-
-`change_index` is the 0-based index into `ChangeBatch.changes` of the change that failed (None when
-the failure is not about one change). Messages start with `change <index>: ` in that case.
+The errors of the wire (DnsAdminError and its tree) are dnsrace.errors; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -37,6 +18,9 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping, cast
+
+from .errors import (AliasChain, AliasTargetMissing, ChangeConflict, DnsAdminError, InvalidInput, NameConflict,
+                     RecordSetExists, RecordSetMismatch, RecordSetMissing, RecordSetNotFound, ZoneFull, error_from_json)
 
 __all__ = [
     "ARecord",
@@ -83,125 +67,6 @@ RESERVED_FIRST_LABEL = "ns"
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _CLIENT = re.compile(r"[a-z0-9-]{0,64}")
-
-
-# --- errors ------------------------------------------------------------------------------------------
-
-
-class DnsAdminError(Exception):
-    """Any failure reported by the dns-admin API. Subclasses fix `http_status`; `code` is the class name."""
-
-    http_status: int = 500
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        change_index: int | None = None,
-        code: str | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.change_index = change_index
-        # `code` and `http_status` are only overridden when a client rebuilds an error it does not
-        # know (error_from_json), so the wire value is kept instead of being replaced by ours.
-        self.code = code if code is not None else type(self).__name__
-        if http_status is not None:
-            self.http_status = http_status
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message, "change_index": self.change_index}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, change_index={self.change_index!r})"
-
-
-class InvalidInput(DnsAdminError):
-    """The request can never succeed as written: fix it rather than retry it."""
-
-    http_status = 400
-
-
-class RecordSetNotFound(DnsAdminError):
-    """A read named a record set that does not exist (inside a batch, see RecordSetMissing)."""
-
-    http_status = 404
-
-
-class ChangeConflict(DnsAdminError):
-    """The batch is well-formed but does not fit the zone as it is now; nothing was changed."""
-
-    http_status = 409
-
-
-class RecordSetExists(ChangeConflict):
-    pass
-
-
-class RecordSetMissing(ChangeConflict):
-    pass
-
-
-class RecordSetMismatch(ChangeConflict):
-    pass
-
-
-class AliasTargetMissing(ChangeConflict):
-    pass
-
-
-class AliasChain(ChangeConflict):
-    pass
-
-
-class NameConflict(ChangeConflict):
-    pass
-
-
-class ZoneFull(ChangeConflict):
-    pass
-
-
-_ERROR_CLASSES: dict[str, type[DnsAdminError]] = {
-    cls.__name__: cls
-    for cls in (
-        DnsAdminError,
-        InvalidInput,
-        RecordSetNotFound,
-        ChangeConflict,
-        RecordSetExists,
-        RecordSetMissing,
-        RecordSetMismatch,
-        AliasTargetMissing,
-        AliasChain,
-        NameConflict,
-        ZoneFull,
-    )
-}
-
-
-def error_from_json(status: int, body: object) -> DnsAdminError:
-    """Rebuild the error a dns-admin response describes, so a client can `except RecordSetMismatch`.
-
-    An unknown code (a newer server, or a proxy's error page) becomes a plain DnsAdminError that
-    keeps the code and the HTTP status it arrived with.
-    """
-    if not isinstance(body, Mapping) or not isinstance(body.get("error"), str):
-        return DnsAdminError(
-            f"HTTP {status} without a dns-admin error body: {str(body)[:200]!r}",
-            code="UnexpectedResponse",
-            http_status=status,
-        )
-    code = cast(str, body["error"])
-    message = body.get("message")
-    change_index = body.get("change_index")
-    text = message if isinstance(message, str) else f"HTTP {status}: {code}"
-    index = change_index if type(change_index) is int else None
-    cls = _ERROR_CLASSES.get(code)
-    if cls is None:
-        return DnsAdminError(text, change_index=index, code=code, http_status=status)
-    return cls(text, change_index=index, http_status=status)
 
 
 # --- names and addresses -----------------------------------------------------------------------------

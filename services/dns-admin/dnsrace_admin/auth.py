@@ -1,6 +1,6 @@
 """Who may change anything: a bearer token on every mutating request, and no request from another site.
 
-    AuthRefused(DnsAdminError)
+    AuthRefused(DnsAdminError)       (the classes are in dnsrace.errors, with every wire code)
      ├── Unauthorized       401  no bearer token: no Authorization header, another scheme, an empty token
      ├── Forbidden          403  a bearer token that is not dns-admin's (compared in constant time)
      └── CrossSiteRequest   403  a browser's Origin that is not this server's own: another site's page
@@ -18,7 +18,8 @@ from __future__ import annotations
 import hmac
 import re
 
-from dnsrace.records import DnsAdminError, quoted
+from dnsrace.errors import AuthRefused, CrossSiteRequest, Forbidden, Unauthorized
+from dnsrace.records import quoted
 
 __all__ = ["AuthRefused", "CrossSiteRequest", "Forbidden", "Unauthorized", "check_bearer", "check_origin",
            "validate_token", "TOKEN_LENGTH_MIN"]
@@ -28,22 +29,6 @@ TOKEN_LENGTH_MAX = 256
 # RFC 6750's token68: what a Bearer token may be spelled with, so it can travel in a header as it is.
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +(\S*) *")
-
-
-class AuthRefused(DnsAdminError):
-    """A mutating request refused before anything was read or changed."""
-
-
-class Unauthorized(AuthRefused):
-    http_status = 401
-
-
-class Forbidden(AuthRefused):
-    http_status = 403
-
-
-class CrossSiteRequest(AuthRefused):
-    http_status = 403
 
 
 def validate_token(raw: str) -> str:

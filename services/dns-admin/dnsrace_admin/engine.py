@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from dnsrace.batch_rules import RECORD_SET_COUNT_MAX, RecordKey, apply_changes
 from dnsrace.deadline import within
+from dnsrace.errors import Busy, NotServing, StoreTimeout, ZoneFileWriteFailed
 from dnsrace.plans import plan_id_in_record_name
 from dnsrace.records import (
     Change,
@@ -85,24 +86,6 @@ class BatchAccepted:
     def to_json(self) -> dict[str, Any]:
         # "INSYNC": the zone file is written before we answer (Route 53 answers PENDING first).
         return {"change_id": self.change_id, "serial": self.serial, "status": "INSYNC"}
-
-
-class ZoneFileWriteFailed(DnsAdminError):
-    """The batch is committed, but the zone file could not be written: CoreDNS still serves the old one."""
-
-    http_status = 500
-
-
-class Busy(DnsAdminError):
-    """The batches before this one held the zone longer than LOCK_WAIT_S; nothing was changed."""
-
-    http_status = 503
-
-
-class StoreTimeout(DnsAdminError):
-    """The store did not answer within STORE_WAIT_S: the batch may or may not be committed (info)."""
-
-    http_status = 503
 
 
 class Engine:
@@ -214,10 +197,8 @@ class Engine:
     async def _submit_locked(self, body: object) -> BatchAccepted:
         try:
             if not self._started:
-                raise DnsAdminError(
+                raise NotServing(
                     "dns-admin is not serving (starting or shutting down); nothing was changed",
-                    code="NotServing",
-                    http_status=503,
                 )
             batch: ChangeBatch | None = None
             try:

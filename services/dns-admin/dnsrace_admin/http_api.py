@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from dnsrace.errors import HttpError, InternalError, MethodNotAllowed, NotFound
 from dnsrace.records import DnsAdminError, InvalidInput, quoted
 
 from .auth import AuthRefused, Unauthorized, check_bearer, check_origin
@@ -39,7 +40,7 @@ _ENGINE = "engine"
 _TOKEN = "admin_token"
 READ_METHODS = ("GET", "HEAD")
 _DIGITS = re.compile(r"[0-9]{1,9}")
-_ROUTE_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "InvalidInput"}
+_ROUTE_ERROR_CODES = {404: NotFound.__name__, 405: MethodNotAllowed.__name__, 413: InvalidInput.__name__}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,14 +79,14 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
             message = f"request body larger than {BODY_SIZE_MAX} bytes"
         else:
             message = f"{request.method} {request.path}: {error.reason}"
-        code = _ROUTE_ERROR_CODES.get(error.status, "HttpError")
+        code = _ROUTE_ERROR_CODES.get(error.status, HttpError.__name__)
         response = web.json_response({"error": code, "message": message, "change_index": None}, status=error.status)
         if "Allow" in error.headers:
             response.headers["Allow"] = error.headers["Allow"]
         return response
     except Exception as error:
         log("http_handler_failed", method=request.method, path=request.path, error=repr(error))
-        body = {"error": "InternalError", "message": f"internal error: {error!r}", "change_index": None}
+        body = InternalError(f"internal error: {error!r}").to_json()
         return web.json_response(body, status=500)
 
 

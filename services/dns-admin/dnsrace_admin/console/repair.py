@@ -24,27 +24,12 @@ from typing import Any
 
 from dnsrace.plans import (MalformedPlan, generation_of_plan_id, generation_of_record_name, plan_id, plan_of_record_name,
                            rollback_record_name)
-from dnsrace.records import Change, ChangeBatch, DnsAdminError, InvalidInput, RecordSet, quoted
+from dnsrace.errors import NoPlanToRepairWith, NothingToRepair, PlanMoved, RepairRefused
+from dnsrace.records import Change, ChangeBatch, InvalidInput, RecordSet, quoted
 
 __all__ = ["NoPlanToRepairWith", "NothingToRepair", "PlanMoved", "Repair", "parse_request", "repair_batch"]
 
 CLIENT = "operator"
-
-
-class RepairRefused(DnsAdminError):
-    http_status = 409
-
-
-class NothingToRepair(RepairRefused):
-    pass
-
-
-class NoPlanToRepairWith(RepairRefused):
-    pass
-
-
-class PlanMoved(RepairRefused):
-    pass
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from aiohttp import web
 
 from dnsrace.deadline import sleep_or_stop, within
 from dnsrace.plans import MalformedPlan, generation_of_plan_id, generation_of_record_name
-from dnsrace.records import DnsAdminError, InvalidInput, quoted
+from dnsrace.errors import Busy, NotFound
+from dnsrace.records import InvalidInput, quoted
 
 from ..engine import Engine
 from ..event_sink import EventSink, log
@@ -134,7 +135,7 @@ def add_console(app: web.Application, console: Console) -> None:
     async def static(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in files:
-            raise DnsAdminError(f"no such file: {quoted(name)}", code="NotFound", http_status=404)
+            raise NotFound(f"no such file: {quoted(name)}")
         return web.Response(body=files[name], content_type=STATIC_TYPES[name])
 
     app.router.add_get("/", index)
@@ -211,8 +212,7 @@ async def _stream(request: web.Request) -> web.StreamResponse:
     console = _console(request)
     _query(request, ())
     if console.streams >= STREAM_CLIENTS_MAX:
-        raise DnsAdminError(f"{STREAM_CLIENTS_MAX} pages are already following the console; close one",
-                            code="Busy", http_status=503)
+        raise Busy(f"{STREAM_CLIENTS_MAX} pages are already following the console; close one")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Content-Type-Options": "nosniff", "X-Accel-Buffering": "no"})
     await response.prepare(request)
