@@ -58,7 +58,8 @@ async def within(timeout_s: float, call: Awaitable[T], *, cancel_grace_s: float 
                  undo: Callable[[T], object] | None = None) -> T:
     """The result of `call`, or TimeoutError once `timeout_s` has passed; see the module docstring.
 
-    Past the deadline the call is cancelled and given `cancel_grace_s` to unwind before the answer.
+    Past the deadline, or when the caller is cancelled, the call is cancelled and given `cancel_grace_s`
+    to unwind before the caller hears of it.
     `undo` is for a call that takes something (a lock): if the call succeeds but nobody receives its
     result (the caller was cancelled, or the deadline had already been answered), undo(result) gives
     it back, so nothing is held by a caller that is gone.
@@ -71,8 +72,10 @@ async def within(timeout_s: float, call: Awaitable[T], *, cancel_grace_s: float 
     try:
         done, _pending = await asyncio.wait({task}, timeout=timeout_s)
     except asyncio.CancelledError:
-        # The caller is being cancelled (its own shutdown): the call must not outlive it.
+        # The caller is being cancelled (its own shutdown): the call must not outlive it, and its own
+        # clean-up (a `finally` that heals a fault, say) runs before the caller's goes on (bounded).
         _abandon(task, undo)
+        await asyncio.wait({task}, timeout=cancel_grace_s)
         raise
     if not done:
         task.cancel()
