@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair status reproduce-rate chaos chaos-replay chaos-judge model model-check-trace
+        reproduce-outage reset repair status reproduce-rate chaos chaos-replay chaos-judge model model-check-trace lint
 LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -131,10 +131,15 @@ status: ## the console's status in a terminal: what the resolver answers, the on
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.status
 
-test: deps images ## make model, unit tests, then integration tests against a fresh stack of their own
+test: deps images ## make lint, make model, unit tests, then integration tests against a fresh stack of their own
+	@$(MAKE) --no-print-directory lint
 	@$(MODEL) dnsrace_model.searches
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration -q
+
+lint: deps ## mypy (strict for services/common and services/enactor; pyproject.toml) and flake8 (.flake8)
+	@mypy && echo "lint: mypy passed"
+	@flake8 services model bench tests infra && echo "lint: flake8 passed"
 
 test-unit: deps ## unit tests only (no Docker)
 	$(PY) -m pytest tests/unit -q

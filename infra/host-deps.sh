@@ -31,6 +31,8 @@ if [ "$want" != debootstrap ]; then
     # Selenium. Installed here, so a machine without them fails no test by skipping it.
     command -v chromium >/dev/null || need+=(chromium); command -v chromedriver >/dev/null || need+=(chromium-driver)
     modules="$modules pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio selenium:python3-selenium"
+    # make lint: mypy and flake8 (ruff, which the style guide names, is not packaged in bookworm).
+    command -v mypy >/dev/null || need+=(mypy); command -v flake8 >/dev/null || need+=(flake8)
   fi
   # Found, not imported: importing aiohttp and pytest took a second, and every make target runs this.
   # One interpreter names every module that is missing.

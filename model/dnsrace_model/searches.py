@@ -148,7 +148,7 @@ def print_trail(outcome: Outcome, history: Path | None) -> list[str]:
     print("\n".join(trail.render(events)))
     marks = trail.story(events)
     disagreements = trail.replay_batches(steps, trail.start_zone(plan_applied=False))
-    print(f"\n  every batch of the trail applied with dns-admin's own rules (dnsrace.batch_rules): "
+    print("\n  every batch of the trail applied with dns-admin's own rules (dnsrace.batch_rules): "
           + ("the same outcomes as the model" if not disagreements else "DISAGREES:\n    " + "\n    ".join(disagreements)))
     if history is None:
         print("\n== a live run for comparison: none recorded yet. `make reproduce-outage` (MODE=legacy "

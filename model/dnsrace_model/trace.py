@@ -198,7 +198,7 @@ def settings_for(events: Sequence[Event], run: dict[str, Any], *, safe: bool | N
         (e.detail.get("keep_generations") for e in events if e.kind in ("enactor_started", "cleanup_deleted")
          and isinstance(e.detail.get("keep_generations"), int)), 5)
     return Settings(safe=safe if safe is not None else mode == "safe",
-                    keep_generations=keep_generations if keep_generations is not None else int(keep))
+                    keep_generations=keep_generations if keep_generations is not None else int(keep or 5))
 
 
 # --- mapping ----------------------------------------------------------------------------------------
@@ -351,10 +351,10 @@ def start_index(timeline: Sequence[Event]) -> tuple[int, dict[int, bool]]:
     before this point are left out (and said so)."""
     state = {e: "unknown" for e in ENACTORS.values()}
     first_kind: dict[int, list[str]] = {e: [] for e in ENACTORS.values()}
-    for event in timeline:
-        process = process_of(event)
+    for earlier in timeline:
+        process = process_of(earlier)
         if process in state:
-            first_kind[process].append(event.kind)
+            first_kind[process].append(earlier.kind)
     seen = {e: 0 for e in ENACTORS.values()}
     for index, event in enumerate([*timeline, None]):
         ready = True
@@ -420,7 +420,8 @@ def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None =
     begin, down = start_index(kept)
     dropped, kept = tuple(kept[:begin]), kept[begin:]
     kept, torn = torn_tail(kept)
-    endpoint = endpoint or next((str(e.detail["endpoint"]) for e in kept if e.detail.get("endpoint")), ENDPOINT_DEFAULT)
+    named = (str(e.detail["endpoint"]) for e in kept if e.detail.get("endpoint"))
+    endpoint_name: str = endpoint if endpoint else next(named, ENDPOINT_DEFAULT)
 
     referenced = [g for e in kept for g in _referenced(e)]
     created = sorted(g for e in kept if e.kind == "plan_created" and (g := _generation(e.plan)) is not None)
@@ -431,7 +432,7 @@ def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None =
     ngen = max(max(referenced) - offset, newest0 + len(created), 1)
     if ngen > GENERATION_SPAN_MAX:
         raise TraceError(f"the run spans {ngen} plans; at most {GENERATION_SPAN_MAX} fit the model's bytes")
-    names = _Names(endpoint, offset)
+    names = _Names(endpoint_name, offset)
 
     by_process: dict[int, list[tuple[int, Event]]] = {p: [] for p in PROCESS_NAMES}
     for rank, event in enumerate(kept):
@@ -442,7 +443,7 @@ def build(events: Sequence[Event], settings: Settings, *, endpoint: str | None =
     batches = [e for e in kept if e.kind in ("batch_accepted", "batch_rejected")]
     for before, then in zip(batches, batches[1:]):      # dns-admin answers one batch at a time
         after[index_of[id(then)]] = index_of[id(before)]
-    tenures = sorted((e for e in kept if e.kind == "lock_acquired" and isinstance(e.token, int)), key=lambda e: e.token)
+    tenures = sorted((e for e in kept if e.kind == "lock_acquired" and isinstance(e.token, int)), key=lambda e: e.token or 0)
     for before, then in zip(tenures, tenures[1:]):      # a lock's tokens come from one counter
         after[index_of[id(then)]] = index_of[id(before)]
 
@@ -595,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(trace.skipped.values())} skipped ({', '.join(f'{k} {v}' for k, v in sorted(trace.skipped.items()))})")
     if trace.dropped:
         print(f"trace: the first {len(trace.dropped)} events left out: an enactor was mid-pass when the "
-              f"recording began (checked from #{trace.steps and min(s.event.seq or 0 for s in trace.steps)})")
+              f"recording began (checked from #{min(s.event.seq or 0 for s in trace.steps) if trace.steps else '?'})")
     if trace.torn:
         print(f"trace: the last {len(trace.torn)} events left out: the recording ended before "
               f"{trace.torn[0].detail.get('client')}'s own events reached it (a torn tail; from #{trace.torn[0].seq})")

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from dnsrace.events import Event
 from dnsrace.plans import plan_id, plan_record_name, rollback_record_name
-from dnsrace.records import ARecord, Change, ChangeConflict, RecordSet
+from dnsrace.records import Action, ARecord, Change, ChangeConflict, RecordSet
 from dnsrace.timeline import sentence
 from dnsrace.batch_rules import RecordKey, apply_changes
 
@@ -26,7 +27,7 @@ __all__ = ["ENDPOINT", "Step", "parse", "render", "replay_batches", "story"]
 
 ENDPOINT = "dynamodb.us-east-1.lab.test"
 SERVICES = {0: "planner", 1: "enactor-a", 2: "enactor-b", 3: "enactor-c", 4: "operator"}
-ACTION_NAMES = {v: k for k, v in codes.ACTIONS.items()}
+ACTION_NAMES: dict[int, Action] = {v: cast(Action, k) for k, v in codes.ACTIONS.items()}
 PLAN_ADDRESS = "192.0.2.1"   # the model has no addresses: every plan's record set holds this one
 
 

@@ -257,7 +257,7 @@ def test_acknowledged_batches_plans_and_the_generation_counter_survive_a_killed_
     assert stack.record_set(name, "A") is not None  # dns-admin's store does not depend on Redis
 
     # Plans flow again, numbered after every plan that existed: no generation is handed out twice.
-    newer = wait_for("a plan published after the restart",
+    wait_for("a plan published after the restart",
                      lambda: p if (p := stack.newest_plan())["generation"] > before.counter else None, within_s=60)
     assert plan_state(stack, range(min(before.plans), before.latest + 1)).plans == before.plans
     stack.wait_ready(120)

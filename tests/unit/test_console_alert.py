@@ -129,7 +129,7 @@ def test_follow_ons_are_grouped_under_the_alert_and_never_raised_on_their_own() 
 def test_clients_holding_a_cached_empty_answer_after_a_fix_is_recovering_then_clears() -> None:
     h = healthy()
     h.cleanup(23.0, "enactor-c", 16, after=16)
-    h.batch(30.0, "operator", f"CREATE ALIAS dynamodb.us-east-1.lab.test -> plan-000015.dynamodb.us-east-1.lab.test")
+    h.batch(30.0, "operator", "CREATE ALIAS dynamodb.us-east-1.lab.test -> plan-000015.dynamodb.us-east-1.lab.test")
     h.event(30.01, "dns-admin", "operator_repair", "plan-000015", change_id="change-000016")
     cached = now(33.0, 15, range(10, 16), resolver=answer(empty=True, soa_ttl=12))
     alert = root_alert(h.events, cached, negative_ttl_s=NEGATIVE_TTL_S).alert

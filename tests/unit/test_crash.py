@@ -13,7 +13,6 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 
 from dnsrace.dns_admin_client import ChangeResult
 from dnsrace.lock import Lease

@@ -22,7 +22,7 @@ import pytest
 from dnsrace.events import Event
 from dnsrace.lock import Lease, LockRefused
 from dnsrace.plans import Plan, Target
-from dnsrace.records import Change, ChangeBatch, ChangeConflict, RecordSet
+from dnsrace.records import Change, ChangeBatch, ChangeConflict
 from dnsrace.timeline import _SENTENCES
 from dnsrace_enactor import legacy, safe
 from dnsrace_enactor.apply_loop import Enactor, one_pass

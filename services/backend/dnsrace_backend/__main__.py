@@ -58,7 +58,7 @@ def main() -> None:
     except ConfigError as error:
         exit_on_config_error("backend", error)
     log(name, "backend_started", capacity=capacity, port=port)
-    web.run_app(make_app(name, capacity), host="0.0.0.0", port=port, print=None, access_log=None)
+    web.run_app(make_app(name, capacity), host="0.0.0.0", port=port, print=lambda *_: None, access_log=None)
 
 
 if __name__ == "__main__":

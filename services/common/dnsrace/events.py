@@ -133,7 +133,7 @@ class RedisEventSink:
             self._queue.task_done()
 
 
-async def read_events(redis: aioredis.Redis, *, stream: str = STREAM_DEFAULT, count: int = 200,
+async def read_events(redis: aioredis.Redis[bytes], *, stream: str = STREAM_DEFAULT, count: int = 200,
                       timeout_s: float = 5.0) -> list[Event]:
     """The newest `count` events, oldest first by decision time."""
     rows = await within(timeout_s, redis.xrevrange(stream, count=count))

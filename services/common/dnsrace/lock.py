@@ -48,7 +48,7 @@ class LockRefused:
 
 
 class EndpointLock:
-    def __init__(self, redis: aioredis.Redis, endpoint: str, *, holder: str, ttl_ms: int,
+    def __init__(self, redis: aioredis.Redis[bytes], endpoint: str, *, holder: str, ttl_ms: int,
                  timeout_s: float) -> None:
         self._redis = redis
         self._keys = [lock_key(endpoint), fence_key(endpoint)]

@@ -23,7 +23,7 @@ class PlanStore:
     """Plans of one zone. Both directions go through Plan.from_json: a plan that would be refused when
     read is refused when published (MalformedPlan, before a generation is taken)."""
 
-    def __init__(self, redis: aioredis.Redis, *, zone: str, timeout_s: float) -> None:
+    def __init__(self, redis: aioredis.Redis[bytes], *, zone: str, timeout_s: float) -> None:
         self._redis = redis
         self._zone = zone
         self._timeout_s = timeout_s

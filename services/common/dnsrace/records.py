@@ -147,7 +147,7 @@ def _validate_ipv4(address: object, field_path: str) -> str:
         raise InvalidInput(f"{field_path}: expected a string, got {type(address).__name__}")
     try:
         parsed = ipaddress.IPv4Address(address)
-    except ValueError as error:
+    except ValueError:
         raise InvalidInput(f"{field_path}: {quoted(address)} is not an IPv4 address") from None
     # Canonical form only: the value is written verbatim into the zone file.
     if str(parsed) != address:

@@ -33,7 +33,7 @@ from .crash import describe_crash
 from .dns_check import EndpointResolver
 from .settings import Settings
 
-MODES: dict[str, Mode] = {"legacy": legacy, "safe": safe}  # type: ignore[dict-item]
+MODES: dict[str, Mode] = {"legacy": legacy, "safe": safe}
 
 CRASH_EVENT_FLUSH_S = 15.0
 DEPENDENCY_WAIT_S = 120.0   # how long a starting enactor waits for Redis and dns-admin (through its proxies)
@@ -45,7 +45,7 @@ class DependenciesMissing(Exception):
     """Redis or dns-admin did not answer within DEPENDENCY_WAIT_S of the start: exit 2, saying so."""
 
 
-async def wait_for_dependencies(redis: aioredis.Redis, admin: DnsAdminClient, service: str) -> None:
+async def wait_for_dependencies(redis: aioredis.Redis[bytes], admin: DnsAdminClient, service: str) -> None:
     """Start-up plumbing, the same in every mode: the stack starts all at once, so Redis and dns-admin
     may not answer yet. Wait for both within DEPENDENCY_WAIT_S, saying so; exit 2 past the bound."""
     deadline = time.monotonic() + DEPENDENCY_WAIT_S

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ async def inject(nemesis: Nemesis, spec: FaultSpec, phase_started: float, busy: 
                 await asyncio.sleep(spec.for_s)
 
 
-def event_waiter(live: Live):  # type: ignore[no-untyped-def]
+def event_waiter(live: Live) -> Callable[[Any, float], Awaitable[Event | None]]:
     """For the nemesis's triggers (a pause while the lock is held, a kill mid-batch): None if not in time."""
     async def wait(match: Any, within_s: float) -> Event | None:
         try:

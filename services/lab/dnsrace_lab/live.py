@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.asyncquery
 import dns.message
@@ -91,7 +90,7 @@ class Live:
         async def probe() -> Answer | None:
             answer = await self.query(authoritative_view=authoritative_view)
             return answer if bool(answer.addresses) != empty else None
-        return await poll(what, probe, within_s=within_s)  # type: ignore[no-any-return]
+        return await poll(what, probe, within_s=within_s)
 
     async def audit_position(self) -> int:
         rows = await self.admin.audit(1)
@@ -150,8 +149,9 @@ class Live:
         return modes
 
     def inspect(self, container: str) -> dict[str, Any]:
-        return json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True,  # type: ignore[no-any-return]
-                                         check=True, timeout=60).stdout)[0]
+        found: list[dict[str, Any]] = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True,
+                                                                text=True, check=True, timeout=60).stdout)
+        return found[0]
 
     def restart_counts(self) -> dict[str, int]:
         return {service: int(self.inspect(container)["RestartCount"])
@@ -167,7 +167,12 @@ class StepNotReached(Exception):
         self.why = why
 
 
-async def poll(what: str, probe: Any, *, within_s: float, every_s: float = 0.1) -> Any:
+T = TypeVar("T")
+# A condition to wait for: its value once it holds, None (or anything false) until then.
+Probe = Callable[[], Awaitable[T | None]]
+
+
+async def poll(what: str, probe: Probe[T], *, within_s: float, every_s: float = 0.1) -> T:
     """Await probe() until truthy; StepNotReached naming `what` after within_s (a bound, not a sleep)."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:

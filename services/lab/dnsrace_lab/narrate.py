@@ -6,7 +6,6 @@ what it prints is what a responder could have read from the stream at the time.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from dnsrace.events import Event
 from dnsrace.plans import MalformedPlan, generation_of_plan_id, plan_id

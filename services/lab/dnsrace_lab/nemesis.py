@@ -253,10 +253,11 @@ class Nemesis:
         locked = None
         try:
             if checked is not None:
+                checked_plan = checked.plan
                 await self._toxiproxy.add_toxic(proxy, name=slow, type="latency", stream="upstream",
                                                 latency=LOCKED_SLOW_MS, jitter=0)
                 locked = await self._wait_event(lambda e: (e.service == spec.target and e.kind == "lock_acquired"
-                                                           and e.plan == checked.plan), wait_s)
+                                                           and e.plan == checked_plan), wait_s)
             tags["while_locked"] = locked is not None
             if locked is not None:
                 tags["lock_plan"], tags["lock_token"] = locked.plan, locked.token

@@ -34,7 +34,7 @@ from dnsrace.plans import plan_id, plan_record_name
 
 from . import checker, scenarios
 from .client import Prober
-from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, poll
+from .live import ENACTORS, ENDPOINT, TOP, Answer, Live, Ports, Probe, StepNotReached, poll
 from .narrate import narrate, source_excerpt
 from .nemesis import Nemesis
 from .scenarios import SLOW_ENACTOR, Report
@@ -227,21 +227,21 @@ async def everyone_crashes(live: Live, report: Report, since: str, restarts_befo
                 + ", ".join(f"{name} {len(c)} crashes" for name, c in crashes.items()))
 
 
-def _restarted(live: Live, before: dict[str, int]):  # type: ignore[no-untyped-def]
+def _restarted(live: Live, before: dict[str, int]) -> Probe[dict[str, int]]:
     async def probe() -> dict[str, int] | None:
         counts = await asyncio.to_thread(live.restart_counts)
         return counts if all(counts.get(n, 0) > before.get(n, 0) for n in ENACTORS) else None
     return probe
 
 
-def _window_closed(prober: Prober, process: str, since: float):  # type: ignore[no-untyped-def]
+def _window_closed(prober: Prober, process: str, since: float) -> Probe[checker.EmptyWindow]:
     async def probe() -> checker.EmptyWindow | None:
         windows = [w for w in checker.empty_windows(list(prober.history), process) if w.start >= since and w.closed]
         return windows[0] if windows else None
     return probe
 
 
-def _moved_on_after_late_write(live: Live):  # type: ignore[no-untyped-def]
+def _moved_on_after_late_write(live: Live) -> Probe[list[checker.Move]]:
     async def probe() -> list[checker.Move] | None:
         moves = checker.endpoint_moves(await live.audit_since(0), ENDPOINT)
         back = [i for i, m in enumerate(moves) if m.backwards and m.client == SLOW_ENACTOR]
@@ -249,15 +249,15 @@ def _moved_on_after_late_write(live: Live):  # type: ignore[no-untyped-def]
     return probe
 
 
-def _empty(live: Live, authoritative_view: bool = False):  # type: ignore[no-untyped-def]
-    async def probe():  # type: ignore[no-untyped-def]
+def _empty(live: Live, authoritative_view: bool = False) -> Probe[Answer]:
+    async def probe() -> Answer | None:
         answer = await live.query(authoritative_view=authoritative_view)
         return answer if not answer.addresses else None
     return probe
 
 
-def _answering(live: Live, authoritative_view: bool):  # type: ignore[no-untyped-def]
-    async def probe():  # type: ignore[no-untyped-def]
+def _answering(live: Live, authoritative_view: bool) -> Probe[Answer]:
+    async def probe() -> Answer | None:
         answer = await live.query(authoritative_view=authoritative_view)
         return answer if answer.addresses else None
     return probe
@@ -271,9 +271,10 @@ def write_history(report: Report, probes: list[dict[str, object]], events: list[
     """store/reproduce-outage/<time>-<mode>-<scenario>/history.jsonl: probes, events and audit, by time."""
     folder = TOP / "store" / "reproduce-outage" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{report.mode}-{report.scenario}"
     folder.mkdir(parents=True, exist_ok=True)
-    rows = ([{"source": "client", **p} for p in probes] + [{"source": "event", **e.to_json()} for e in events]
-            + [{"source": "audit", **a} for a in audit])
-    rows.sort(key=lambda row: float(row.get("t") or 0))  # type: ignore[arg-type]
+    rows: list[dict[str, Any]] = [{**p, "source": "client"} for p in probes]
+    rows += [{**e.to_json(), "source": "event"} for e in events]
+    rows += [{**a, "source": "audit"} for a in audit]
+    rows.sort(key=lambda row: float(row.get("t") or 0))
     with open(folder / "history.jsonl", "w") as out:
         out.write(json.dumps({"source": "run", "scenario": report.scenario, "mode": report.mode,
                               "keep_generations": report.keep_generations, "probe_rate_hz": PROBE_RATE_HZ}) + "\n")
@@ -320,7 +321,7 @@ def print_story(report: Report, events: list[Event], probes: list[dict[str, obje
             print(f"  {line}")
     print("\n== summary ==")
     print(f"  scenario:              {report.scenario}, mode {report.mode} (attempts: {report.attempts})")
-    resolver = checker.empty_windows(probes, "resolver")  # type: ignore[arg-type]
+    resolver = checker.empty_windows(probes, "resolver")
     print(f"  resolver probes:       {sum(1 for p in probes if p.get('process') == 'resolver' and p.get('type') == 'invoke')}"
           f", empty in {len(resolver)} window(s)" + (f", first at +{resolver[0].start - report.t_fault:.1f} s" if resolver else ""))
     if report.mode == "legacy" and report.outage_plan:
@@ -355,11 +356,13 @@ async def cancelled_by_sigterm(main: Coroutine[Any, Any, int]) -> int:
     Installed whatever the process inherited: a run started from a script or a CI job, where the shell
     left SIGINT ignored, is still interrupted by a SIGINT sent to it."""
     task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        raise RuntimeError("signal handling is installed from inside the run's task")
+    running: asyncio.Task[Any] = task
 
     def stop(signum: int) -> None:
         _signalled.append(signum)
-        task.cancel()
+        running.cancel()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

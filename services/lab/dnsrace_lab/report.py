@@ -368,7 +368,8 @@ def _generation_panel(body: Sequence[dict[str, Any]], endpoint: str, x: Any, top
         return top + h - 6 - (g - low) / max(high - low, 1) * (h - 12)
 
     def steps(points: Sequence[tuple[float, float | None]]) -> list[str]:
-        segments, path = [], []
+        segments: list[str] = []
+        path: list[str] = []
         previous: float | None = None
         for t, g in points:
             if g is None:

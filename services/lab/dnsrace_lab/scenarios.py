@@ -152,6 +152,8 @@ async def race(live: Live, nemesis: Nemesis, report: Report) -> None:
         report.attempts = attempt
         refused = await _slow_enactor_refused(live, nemesis, report, since)
         ancient = refused.plan
+        if ancient is None:   # a lock_refused event always names its plan; said if one ever does not
+            raise StepNotReached("step 1", f"{SLOW_ENACTOR}'s refused lock names no plan (event #{refused.seq})")
         overtaken = await live.wait_event(
             since, f"step 2: the other enactors apply more than K={k} plans newer than {ancient}",
             lambda e: (e.kind == "endpoint_pointed" and e.service in FAST_ENACTORS

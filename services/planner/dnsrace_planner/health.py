@@ -71,7 +71,7 @@ async def _ask_health(session: aiohttp.ClientSession, backend: Backend, address:
             capacity = reported if isinstance(reported, int) and not isinstance(reported, bool) and 0 <= reported <= 255 else 0
             return Observation(backend.name, address, False, capacity, f"HTTP {response.status}")
         body = await response.json(content_type=None)
-        capacity = body.get("capacity") if isinstance(body, dict) else None
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 255:
-            return Observation(backend.name, address, False, 0, f"bad capacity {capacity!r}")
-        return Observation(backend.name, address, True, capacity, "ok")
+        given = body.get("capacity") if isinstance(body, dict) else None
+        if not isinstance(given, int) or isinstance(given, bool) or not 0 <= given <= 255:
+            return Observation(backend.name, address, False, 0, f"bad capacity {given!r}")
+        return Observation(backend.name, address, True, given, "ok")

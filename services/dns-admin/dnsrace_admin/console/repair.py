@@ -24,7 +24,7 @@ from typing import Any
 
 from dnsrace.plans import (MalformedPlan, generation_of_plan_id, generation_of_record_name, plan_id, plan_of_record_name,
                            rollback_record_name)
-from dnsrace.errors import NoPlanToRepairWith, NothingToRepair, PlanMoved, RepairRefused
+from dnsrace.errors import NoPlanToRepairWith, NothingToRepair, PlanMoved
 from dnsrace.records import Change, ChangeBatch, InvalidInput, RecordSet, quoted
 
 __all__ = ["NoPlanToRepairWith", "NothingToRepair", "PlanMoved", "Repair", "parse_request", "repair_batch"]
