@@ -101,6 +101,8 @@ async def run(settings: Settings) -> int:
         resolver=EndpointResolver(settings.self_check_host, settings.self_check_port,
                                   timeout_s=settings.self_check_timeout_ms / 1000),
         retry_count_max=settings.retry_count_max,
+        reported={"lock_ttl_ms": settings.lock_ttl_ms, "self_check_timeout_ms": settings.self_check_timeout_ms,
+                  "poll_interval_ms": settings.poll_interval_ms},
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -22,7 +22,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from dnsrace.deadline import sleep_or_stop, stray_cancellation
 from dnsrace.dns_admin_client import DnsAdminClient, describe_error
@@ -84,6 +84,9 @@ class Enactor:
     frozen_sticky: bool = False                # frozen by an error, not a state: stays until restart
     empty_seen: bool = False                   # the self-check's last answer was empty
     rejected: str | None = None                # why the newest plan was refused (None: it was not)
+    # Settings the enactor has and the loop does not read (the lock's TTL, the self-check's deadline):
+    # reported in enactor_started, which is where the lab learns them (never from copied defaults).
+    reported: dict[str, Any] = field(default_factory=dict)
 
     def batch(self, comment: str, changes: Sequence[Change]) -> ChangeBatch:
         return ChangeBatch(changes=tuple(changes), comment=comment, client=self.service)
@@ -98,7 +101,8 @@ async def run_apply_loop(enactor: Enactor, mode: Mode, *, stop: asyncio.Event) -
     error of a pass: safe retries on fresh facts, legacy dies of it with a crash event. Left to escape,
     it would end the process with no event at all (a BaseException passes every `except Exception`).
     """
-    await enactor.events.emit("enactor_started", mode=mode.NAME, keep_generations=enactor.keep_generations)
+    await enactor.events.emit("enactor_started", mode=mode.NAME, keep_generations=enactor.keep_generations,
+                              **enactor.reported)
     while not stop.is_set():
         touch(ALIVE_FILE)
         delay_ms = enactor.poll_interval_ms * enactor.rng.uniform(0.8, 1.2)

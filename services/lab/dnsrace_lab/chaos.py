@@ -356,8 +356,12 @@ async def campaign(args: argparse.Namespace) -> int:
         schedules = [schedule]
     else:
         parameters = Parameters(mode=args.mode, **({"fault_phase_s": args.fault_phase_s} if args.fault_phase_s else {}))
-        parameters = replace(parameters, lock_ttl_s=int(os.environ.get("LOCK_TTL_MS") or 5_000) / 1000,
-                             keep_generations=int(os.environ.get("CLEANUP_KEEP_GENERATIONS") or 5))
+        # The lock's TTL, K and the self-check's deadline as the running enactors said them
+        # (enactor_started), never a copied default: the schedules are drawn around them.
+        async with Live(args.project, ports) as live:
+            said = await live.enactor_parameters()
+        parameters = replace(parameters, lock_ttl_s=said.lock_ttl_s, keep_generations=said.keep_generations,
+                             self_check_timeout_ms=said.self_check_timeout_ms)
         seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
         say(f"chaos: mode {args.mode}, {args.runs} run(s), seeds {seed}..{seed + args.runs - 1}"
             + ("" if args.seed is not None else " (random; SEED= replays them)"))

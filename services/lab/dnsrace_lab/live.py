@@ -22,7 +22,12 @@ from dnsrace.events import Event, RedisEventSink
 from dnsrace.keys import EVENTS_STREAM, PLANS_LATEST
 from dnsrace.toxiproxy import ToxiproxyClient
 
+from .enactor_parameters import EnactorParameters, ParametersUnknown
 from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports, admin_token
+
+# How far back the newest enactor_started events are looked for: a stack running for hours writes
+# ~10 events a second, and an enactor's start is found again after each reset or restart.
+PARAMETER_EVENTS_READ_MAX = 20_000
 
 __all__ = ["CALL_TIMEOUT_S", "ENACTORS", "ENDPOINT", "TOP", "ZONE", "Ports", "Answer", "Live", "StepNotReached", "poll"]
 
@@ -123,6 +128,20 @@ class Live:
                     if match(event):
                         return event
         raise StepNotReached(what, f"no such event within {within_s:.0f} s")
+
+    async def enactor_parameters(self, *, within_s: float = 30.0) -> EnactorParameters:
+        """What the enactors run with, from their newest enactor_started events (enactor_parameters.py);
+        waited for within `within_s` (a stack just reset is still starting them), StepNotReached after."""
+        deadline = time.monotonic() + within_s
+        while True:
+            rows = await self.redis.xrevrange(EVENTS_STREAM, count=PARAMETER_EVENTS_READ_MAX)
+            events = [Event.from_json(json.loads(f[b"event"]), seq=int(f[b"seq"])) for _, f in reversed(rows)]
+            try:
+                return EnactorParameters.from_events(events)
+            except ParametersUnknown as unknown:
+                if time.monotonic() > deadline:
+                    raise StepNotReached("the enactors' parameters", str(unknown)) from None
+            await asyncio.sleep(0.5)
 
     async def newest_generation(self) -> int:
         return int(await self.redis.get(PLANS_LATEST) or 0)

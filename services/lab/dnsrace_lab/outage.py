@@ -46,21 +46,19 @@ SETTLE_BOUND_S = 20.0       # safe: the endpoint reaches the newest plan within 
 PROBE_RATE_HZ = 20.0
 
 
-def lock_ttl_s() -> float:
-    return int(os.environ.get("LOCK_TTL_MS") or 5_000) / 1000
-
-
 async def run(args: argparse.Namespace) -> int:
     ports = Ports.from_env()
-    report = Report(args.scenario, args.mode, int(os.environ.get("CLEANUP_KEEP_GENERATIONS") or 5))
-    print(f"== reproduce-outage: scenario {args.scenario}, enactor mode {args.mode}, cleanup keeps "
-          f"K={report.keep_generations} ==", flush=True)
     async with Live(args.project, ports) as live:
         modes = await asyncio.to_thread(live.enactor_modes)
         if set(modes.values()) != {args.mode} or set(modes) != set(ENACTORS):
             print(f"reproduce-outage: the enactors run {modes or 'nowhere'}, not mode {args.mode}; "
                   f"`make reproduce-outage MODE={args.mode}` resets the stack into that mode", file=sys.stderr)
             return 2
+        # K and the lock's TTL as the enactors said them (enactor_started), never a copied default.
+        parameters = await live.enactor_parameters()
+        report = Report(args.scenario, args.mode, parameters.keep_generations)
+        print(f"== reproduce-outage: scenario {args.scenario}, enactor mode {args.mode}, cleanup keeps "
+              f"K={report.keep_generations}, lock TTL {parameters.lock_ttl_s:g} s ==", flush=True)
         report.first_position = await live.stream_position()
         nemesis = Nemesis(live.toxiproxy, live.events, containers=await asyncio.to_thread(live.container_ids))
         audit_from = await live.audit_position()
@@ -75,7 +73,7 @@ async def run(args: argparse.Namespace) -> int:
                 if args.scenario == "race":
                     await scenarios.race(live, nemesis, report)
                 elif args.scenario == "pause":
-                    await scenarios.pause(live, nemesis, report, lock_ttl_s=lock_ttl_s())
+                    await scenarios.pause(live, nemesis, report, lock_ttl_s=parameters.lock_ttl_s)
                 else:
                     await scenarios.manual_delete(live, report)
                 await nemesis.heal()
