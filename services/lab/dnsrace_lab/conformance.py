@@ -12,7 +12,9 @@ The model has the campaign's faults as the code meets them: a call that fails ou
 lost answer, a reset connection, Redis gone) ends the pass (legacy: the process dies; safe:
 apply_failed), and SIGKILL ends it silently until the restart (model/trace_hooks.pml). What it still
 leaves out (trace.UNMODELLED: a plan refused as malformed, safe's freeze, dns-admin unsure of its own
-commit, a graceful stop): when the first event no execution takes is one of these, the run left the
+commit, a graceful stop; and a lock taken in Redis whose holder never heard so, its answer lost to a
+partition or a reset: the model's lock answers every acquire, so a refusal naming a token no
+`lock_acquired` event announced is beyond it): when the first event no execution takes is one of these, the run left the
 model's scope there. The prefix before the fault that led there is checked on its own; the verdict is
 unknown, not invalid, and says how far the run was checked. Any other first event is drift: invalid.
 
@@ -29,7 +31,7 @@ from dnsrace.events import Event
 
 from .checker import MODEL, UNKNOWN, Mark, Verdict
 
-__all__ = ["DISRUPTIVE", "MODEL", "cut_before", "judge", "outside_the_model"]
+__all__ = ["DISRUPTIVE", "MODEL", "announced_tokens", "cut_before", "judge", "outside_the_model"]
 
 TIMEOUT_S = 180.0
 
@@ -55,8 +57,9 @@ def judge(recorded: Sequence[dict[str, Any]], *, timeout_s: float = TIMEOUT_S) -
         # Not the whole run: is it drift, or did the run leave the model's scope? The prefix before the
         # first fault whose effects the model leaves out is checked on its own.
         ordered = sorted(events, key=lambda e: e.t)
+        announced = announced_tokens(events)
         out = next(((e, why) for e in ordered if e.kind not in trace.SKIPPED
-                    for why in [outside_the_model(e, trace.UNMODELLED)] if why), None)
+                    for why in [outside_the_model(e, trace.UNMODELLED, announced)] if why), None)
         if out is None or verdict.valid is None:
             return _whole_run(verdict, measures, trace)
         event, why = out
@@ -101,8 +104,19 @@ def cut_before(event: Event, recorded: Sequence[dict[str, Any]]) -> tuple[float,
         return float(last["t"]), f"the {last['fault']} fault on {last.get('target')} (#{event.seq} {event.kind} follows)"
     return event.t, f"#{event.seq} {event.kind}"
 
-def outside_the_model(event: Event, unmodelled: Mapping[str, str]) -> str | None:
-    """Why this event is beyond what the model has a step for, or None (then the model should take it)."""
+def announced_tokens(events: Sequence[Event]) -> set[int]:
+    """The lock tokens some enactor said it took (lock_acquired), anywhere in the run."""
+    return {e.token for e in events if e.kind == "lock_acquired" and isinstance(e.token, int)}
+
+
+def outside_the_model(event: Event, unmodelled: Mapping[str, str], announced: set[int] | None = None) -> str | None:
+    """Why this event is beyond what the model has a step for, or None (then the model should take it).
+    `announced`: the tokens of every lock_acquired event of the run (None: not asked)."""
     if event.kind in unmodelled:
         return f"{event.kind}: {unmodelled[event.kind]}"
+    if event.kind == "lock_refused" and announced is not None:
+        holder, _, token = str(event.detail.get("held_by") or "").rpartition(":")
+        if token.isdigit() and int(token) not in announced:
+            return (f"lock_refused: the lock is held by {holder} with token {token}, which no lock_acquired "
+                    "event announced (its acquire's answer was lost: the model's lock answers every acquire)")
     return None
