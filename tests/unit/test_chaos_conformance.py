@@ -152,6 +152,10 @@ def test_what_the_model_leaves_out() -> None:
         "lock_refused: the lock is held by enactor-c with token 17, which no lock_acquired event announced")
     assert conformance.outside_the_model(refused, trace.UNMODELLED, {16, 17}) is None
     assert conformance.outside_the_model(refused, trace.UNMODELLED) is None
+    # Legacy seed 27042: enactor-a killed holding the lock, restarted, refused by its own lease.
+    own = Event(6.0, "enactor-a", "lock_refused", "plan-000010", None, {"held_by": "enactor-a:8", "attempt": 1})
+    assert (conformance.outside_the_model(own, trace.UNMODELLED, {8}) or "").startswith(
+        "lock_refused: enactor-a refused by its own lease (token 8)")
     kill = {"source": "nemesis", "type": "fault_started", "fault": "kill-enactor", "target": "enactor-c", "t": 5.0}
     started = Event(6.0, "enactor-c", "enactor_started", None, None, {})
     assert conformance.cut_before(started, [kill]) == (5.0, "the kill-enactor fault on enactor-c "

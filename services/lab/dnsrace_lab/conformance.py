@@ -14,7 +14,8 @@ apply_failed), and SIGKILL ends it silently until the restart (model/trace_hooks
 leaves out (trace.UNMODELLED: a plan refused as malformed, safe's freeze, dns-admin unsure of its own
 commit, a graceful stop; and a lock taken in Redis whose holder never heard so, its answer lost to a
 partition or a reset: the model's lock answers every acquire, so a refusal naming a token no
-`lock_acquired` event announced is beyond it): when the first event no execution takes is one of these, the run left the
+`lock_acquired` event announced is beyond it; nor is an enactor refused by its own lease from before a
+SIGKILL, as the model's lock never refuses its holder): when the first event no execution takes is one of these, the run left the
 model's scope there. The prefix before the fault that led there is checked on its own; the verdict is
 unknown, not invalid, and says how far the run was checked. Any other first event is drift: invalid.
 
@@ -114,9 +115,12 @@ def outside_the_model(event: Event, unmodelled: Mapping[str, str], announced: se
     `announced`: the tokens of every lock_acquired event of the run (None: not asked)."""
     if event.kind in unmodelled:
         return f"{event.kind}: {unmodelled[event.kind]}"
-    if event.kind == "lock_refused" and announced is not None:
+    if event.kind == "lock_refused":
         holder, _, token = str(event.detail.get("held_by") or "").rpartition(":")
-        if token.isdigit() and int(token) not in announced:
+        if holder == event.service:
+            return (f"lock_refused: {holder} refused by its own lease (token {token}), taken before it was "
+                    "killed and restarted: the model's lock never refuses its holder")
+        if announced is not None and token.isdigit() and int(token) not in announced:
             return (f"lock_refused: the lock is held by {holder} with token {token}, which no lock_acquired "
                     "event announced (its acquire's answer was lost: the model's lock answers every acquire)")
     return None
