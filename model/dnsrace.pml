@@ -329,7 +329,8 @@ inline pass_failed(kind) {
   fails++;
   EMIT(kind, p, fails, 0); check_no_failure_on_rollback();
   if
-  :: fails >= RETRY_MAX -> last = (p > last -> p : last); EMIT(EV_apply_gave_up, p, fails, 0); fails = 0
+  /* a plan is given up only if the pass had one (enactor.working_on): failures reading the plan count on */
+  :: fails >= RETRY_MAX && p != 0 -> last = (p > last -> p : last); EMIT(EV_apply_gave_up, p, fails, 0); fails = 0
   :: else -> skip
   fi;
 #else
