@@ -33,6 +33,8 @@ if [ "$want" != debootstrap ]; then
     modules="$modules pytest:python3-pytest pytest_asyncio:python3-pytest-asyncio selenium:python3-selenium"
     # make lint: mypy and flake8 (ruff, which the style guide names, is not packaged in bookworm).
     command -v mypy >/dev/null || need+=(mypy); command -v flake8 >/dev/null || need+=(flake8)
+    # typeshed's stubs for the libraries (redis-py 4.3 ships none): mypy recommends it; we install without recommends.
+    [ -d /usr/lib/python3/dist-packages/redis-stubs ] || need+=(python3-typeshed)
   fi
   # Found, not imported: importing aiohttp and pytest took a second, and every make target runs this.
   # One interpreter names every module that is missing.

@@ -13,7 +13,8 @@ protocol is written here: this module only translates names and numbers.
 The mapping (MAPPED, SKIPPED, UNMODELLED below; the README's table is this one):
 - every event an enactor or the planner emits is a step of the model, with its arguments compared;
 - dns-admin's batch_accepted / batch_rejected are the batch steps of the client that sent them
-  (enactor-a..c, anybody else is the operator process), with their changes compared;
+  (enactor-a..c, anybody else is the operator process), with their changes compared (read as
+  dnsrace.zone_history reads them: a history recorded before they were structured is a TraceError);
 - what the model abstracts is skipped (zone rendering, the lab's fault and narration events);
 - what the model has no step for is kept, and can never be taken (the check then names it).
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from typing import Any
 from dnsrace.events import Event
 from dnsrace.plans import MalformedPlan, generation_of_plan_id, plan_of_record_name
 from dnsrace.timeline import sentence
+from dnsrace.zone_history import SetChange, changes_of, failing_change_of
 
 from . import codes, spin
 
@@ -225,9 +226,6 @@ def process_of(event: Event) -> int | None:
     return OPERATOR if event.kind in UNMODELLED else None
 
 
-_CHANGE = re.compile(r"(CREATE|DELETE|UPSERT) (A|ALIAS) (\S+)(?: -> (\S+))?")
-
-
 class _Names:
     """Record names and plans as the model numbers them (generation - offset)."""
 
@@ -248,17 +246,16 @@ class _Names:
         generation = _generation(label) if rest == self.endpoint else None
         return (codes.NAMES["plan"], generation - self.offset) if generation is not None else (NEVER, NEVER)
 
-    def change(self, text: str) -> tuple[int, int, int]:
-        """`UPSERT ALIAS dynamodb… -> plan-000014.dynamodb…` -> (action, name, value)."""
-        match = _CHANGE.match(text)
-        if match is None:
+    def change(self, change: SetChange) -> tuple[int, int, int]:
+        """UPSERT ALIAS dynamodb… -> plan-000014.dynamodb… -> (action, name, value)."""
+        action = codes.ACTIONS.get(change.action, NEVER)
+        code, own = self.name(change.name)
+        if change.type == "A":
+            return (action, code if code == codes.NAMES["plan"] else NEVER, own)
+        if change.type != "ALIAS":
             return (NEVER, NEVER, NEVER)
-        action, kind, name, target = match.groups()
-        code, own = self.name(name)
-        if kind == "A":
-            return (codes.ACTIONS[action], code if code == codes.NAMES["plan"] else NEVER, own)
-        target_code, target_gen = self.name(target or "")
-        return (codes.ACTIONS[action], code if code != codes.NAMES["plan"] else NEVER,
+        target_code, target_gen = self.name(change.target or "")
+        return (action, code if code != codes.NAMES["plan"] else NEVER,
                 target_gen if target_code == codes.NAMES["plan"] else NEVER)
 
 
@@ -320,15 +317,27 @@ def _args(event: Event, names: _Names) -> tuple[int, int, int]:
 
 
 def _batch(event: Event, names: _Names) -> tuple[tuple[tuple[int, int, int], ...] | None, tuple[int, int, int] | None]:
+    changes, failing = _changes(event)
     if event.kind == "batch_accepted":
-        described = event.detail.get("changes") or []
-        if not isinstance(described, list) or not 1 <= len(described) <= MAXCH:
+        if not 1 <= len(changes) <= MAXCH:
             return ((NEVER, NEVER, NEVER),), None
-        return tuple(names.change(str(text)) for text in described), None
+        return tuple(names.change(change) for change in changes), None
     if event.kind == "batch_rejected":
-        match = re.match(r"change \d+: (.*?): ", str(event.detail.get("message") or ""))
-        return None, names.change(match.group(1)) if match else None
+        return None, names.change(failing) if failing is not None else None
     return None, None
+
+
+def _changes(event: Event) -> tuple[tuple[SetChange, ...], SetChange | None]:
+    """dns-admin's structured changes: an accepted batch's, and the one a rejected batch names as failing.
+    TraceError when they cannot be read (a history recorded before they were structured, among others)."""
+    try:
+        if event.kind == "batch_accepted" and isinstance(event.detail.get("changes"), list):
+            return changes_of(event), None
+        if event.kind == "batch_rejected":
+            return (), failing_change_of(event)
+    except ValueError as error:      # zone_history.UnstructuredChanges is one
+        raise TraceError(str(error)) from None
+    return (), None
 
 
 def _referenced(event: Event) -> list[int]:
@@ -336,8 +345,11 @@ def _referenced(event: Event) -> list[int]:
     found = [_generation(event.plan)]
     for key in ("live", "rollback", "previous", "after", "newest"):
         found.append(_generation(event.detail.get(key)))
-    for text in event.detail.get("changes") or []:
-        found += [_generation(word) for word in str(text).split()]
+    changes, failing = _changes(event)
+    for change in (*changes, *([failing] if failing is not None else [])):
+        found += [_generation(change.name), _generation(change.target)]
+    # A refusal's message names the current value too (RecordSetMismatch's "(-> plan-…)"), which no field
+    # carries: its words bound the window of plans, and nothing else is read from them.
     found += [_generation(word.rstrip(":")) for word in str(event.detail.get("message") or "").split()]
     return [g for g in found if g is not None]
 

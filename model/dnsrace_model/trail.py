@@ -20,6 +20,7 @@ from dnsrace.plans import plan_id, plan_record_name, rollback_record_name
 from dnsrace.records import Action, ARecord, Change, ChangeConflict, RecordSet
 from dnsrace.timeline import sentence
 from dnsrace.batch_rules import RecordKey, apply_changes
+from dnsrace.zone_history import event_changes
 
 from . import codes
 
@@ -144,8 +145,7 @@ def _batch_step(story: _Story, number: int, me: int, changes: tuple[Change, ...]
     outcome = (codes.ERROR_OF.get(error, "?"), index)
     if error == codes.ERRORS["OK"]:
         story.change += 1
-        detail = {"change_id": f"change-{story.change:06d}", "client": client,
-                  "changes": [c.describe() for c in changes]}
+        detail = {"change_id": f"change-{story.change:06d}", "client": client, **event_changes(changes)}
         event = Event(float(number), "dns-admin", "batch_accepted", None, None, detail, number)
     else:
         failing = changes[index] if 0 <= index < len(changes) else None
@@ -153,7 +153,8 @@ def _batch_step(story: _Story, number: int, me: int, changes: tuple[Change, ...]
         story.last_error[me] = message
         story.last_code[me] = outcome[0]
         event = Event(float(number), "dns-admin", "batch_rejected", None, None,
-                      {"client": client, "error": outcome[0], "message": message, "change_index": index}, number)
+                      {"client": client, "error": outcome[0], "message": message, "change_index": index,
+                       "change": failing.to_json() if failing else None}, number)
     return Step(event, changes, outcome)
 
 

@@ -3,10 +3,11 @@ history that raises it and one that does not."""
 
 from __future__ import annotations
 
+from dnsrace.records import Change
 from dnsrace_admin.console.alert import root_alert
 
-from console_histories import (H, LEGACY_MANUAL_DELETE, LEGACY_RACE, SAFE_MANUAL_DELETE, SAFE_RACE, answer, now,
-                                recorded)
+from console_histories import (EP, H, LEGACY_MANUAL_DELETE, LEGACY_RACE, SAFE_MANUAL_DELETE, SAFE_RACE, a_set, aliasing,
+                               answer, now, recorded)
 
 NEGATIVE_TTL_S = 15
 
@@ -102,8 +103,7 @@ def test_deleting_an_old_plan_raises_nothing_deleting_the_live_one_raises_it() -
     h = healthy()
     h.cleanup(23.0, "enactor-b", 10, after=16)
     assert root_alert(h.events, now(24.0, 16, range(11, 17)), negative_ttl_s=NEGATIVE_TTL_S).alert is None
-    h.batch(25.0, "operator", "DELETE A plan-000016.dynamodb.us-east-1.lab.test (3 records, ttl 1)",
-            comment="oops")
+    h.batch(25.0, "operator", Change("DELETE", a_set(16)), comment="oops")
     alert = root_alert(h.events, now(26.0, 16, range(11, 16)), negative_ttl_s=NEGATIVE_TTL_S).alert
     assert alert is not None and alert.summary.startswith("plan-000016, the live plan, deleted by an operator")
 
@@ -129,7 +129,7 @@ def test_follow_ons_are_grouped_under_the_alert_and_never_raised_on_their_own() 
 def test_clients_holding_a_cached_empty_answer_after_a_fix_is_recovering_then_clears() -> None:
     h = healthy()
     h.cleanup(23.0, "enactor-c", 16, after=16)
-    h.batch(30.0, "operator", "CREATE ALIAS dynamodb.us-east-1.lab.test -> plan-000015.dynamodb.us-east-1.lab.test")
+    h.batch(30.0, "operator", Change("CREATE", aliasing(EP, 15)))
     h.event(30.01, "dns-admin", "operator_repair", "plan-000015", change_id="change-000016")
     cached = now(33.0, 15, range(10, 16), resolver=answer(empty=True, soa_ttl=12))
     alert = root_alert(h.events, cached, negative_ttl_s=NEGATIVE_TTL_S).alert

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from dnsrace.records import Change
 from dnsrace_admin.console.now import Answer
 from dnsrace_admin.console.routes import Console, add_console
 from dnsrace_admin.console.status import History
@@ -81,8 +82,8 @@ async def outage(client: TestClient, lab: Lab) -> None:
     # As Route 53 does, dns-admin lets a batch delete a record set an alias still points at: the outage.
     delete = {"changes": [{"action": "DELETE", "record_set": a_set(15)}]}
     assert (await client.post("/v1/changes", json=delete, headers=AUTH)).status == 200
-    lab.history.batch(1.0, "enactor-a", f"UPSERT ALIAS {EP} -> {plan(15)}")
-    lab.history.batch(2.0, "enactor-c", f"DELETE A {plan(15)} (1 record, ttl 1)", comment="cleanup after plan-000020")
+    lab.history.batch(1.0, "enactor-a", Change.from_json({"action": "UPSERT", "record_set": alias(EP, 15)}, zone=ZONE))
+    lab.history.batch(2.0, "enactor-c", Change.from_json(delete["changes"][0], zone=ZONE), comment="cleanup after plan-000020")
     lab.resolver = answer(empty=True)
 
 

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
+from dnsrace.events import Event
 from dnsrace.records import (
     AliasChain,
     AliasTargetMissing,
@@ -26,6 +27,7 @@ from dnsrace.records import (
     RecordSetNotFound,
     ZoneFull,
 )
+from dnsrace.zone_history import SetChange, SetValue, batches_from_events, failing_change_of, listed_zone, replay
 from dnsrace_admin import engine as engine_module
 from dnsrace_admin.engine import Engine, plan_of
 from dnsrace_admin.store import AuditEntry, StoreError, ZoneStore
@@ -156,11 +158,39 @@ async def test_accepted_batch_numbers_serial_zone_and_events(engine: Engine, lab
         "client": "enactor-a",
         "comment": "apply plan-000145",
         "changes": [
+            change("CREATE", a_set(plan_name(145), "10.0.0.1")),
+            change("CREATE", alias(EP, plan_name(145))),
+        ],
+        "described": [
             f"CREATE A {plan_name(145)} (1 record, ttl 60)",
             f"CREATE ALIAS {EP} -> {plan_name(145)}",
         ],
     }
     assert lab.sink.events[2] == ("zone_rendered", None, {"serial": 2})
+
+
+async def test_the_changes_an_accepted_batch_event_carries_replay_to_the_zone_dns_admin_lists(
+        engine: Engine, lab: Lab) -> None:
+    # What a client sent, as dns-admin normalized it (case, trailing dot), comes back out of the event as
+    # the zone's own values: the structured changes round-trip, addresses and weights included.
+    await engine.submit(batch(change("CREATE", {"name": plan_name(3).upper() + ".", "type": "A", "ttl": 60,
+                                                "records": [{"address": "10.0.0.9", "weight": 20},
+                                                            {"address": "10.0.0.2", "weight": 10}]}),
+                              change("CREATE", alias(EP, plan_name(3) + "."))))
+    await engine.submit(batch(change("CREATE", a_set(plan_name(4), "10.0.0.4")),
+                              change("DELETE", alias(EP, plan_name(3))), change("CREATE", alias(EP, plan_name(4))),
+                              change("UPSERT", alias(ROLLBACK, plan_name(3)))))
+    events = [Event(float(n), "dns-admin", kind, plan, None, detail, n)
+              for n, (kind, plan, detail) in enumerate(lab.sink.events)]
+    [first, second] = batches_from_events(events)
+    assert first.changes == (
+        SetChange("CREATE", "A", plan_name(3), SetValue(None, (("10.0.0.2", 10), ("10.0.0.9", 20)))),
+        SetChange("CREATE", "ALIAS", EP, SetValue(plan_name(3))))
+    assert (second.change_id, second.client, [c.action for c in second.changes]) == (
+        "change-000002", "enactor-a", ["CREATE", "DELETE", "CREATE", "UPSERT"])
+    zone = replay([first, second], complete=True)[-1].after
+    assert zone == listed_zone(record_set.to_json() for record_set in engine.record_sets())
+    assert zone[(plan_name(3), "A")] == SetValue(None, (("10.0.0.2", 10), ("10.0.0.9", 20)))
 
 
 async def test_upsert_creates_then_replaces(engine: Engine) -> None:
@@ -335,14 +365,17 @@ async def test_rejections_are_reported_as_events(engine: Engine, lab: Lab) -> No
         "error": "AliasTargetMissing",
         "message": f"change 1: UPSERT ALIAS {ROLLBACK} -> {plan_name(110)}: alias target does not exist",
         "change_index": 1,
+        "change": change("UPSERT", alias(ROLLBACK, plan_name(110))),
         "client": "enactor-a",
         "comment": "",
     }
+    rejected = Event(1.0, "dns-admin", kind, plan, None, detail, 7)
+    assert failing_change_of(rejected) == SetChange("UPSERT", "ALIAS", ROLLBACK, SetValue(plan_name(110)))
     with pytest.raises(InvalidInput):
         await engine.submit({"changes": [], "client": "enactor-b", "comment": "plan-000146: point x"})
     kind, plan, detail = lab.sink.events[-1]
-    assert (kind, plan, detail["error"], detail["client"], detail["comment"]) == (
-        "batch_rejected", None, "InvalidInput", "enactor-b", "plan-000146: point x")
+    assert (kind, plan, detail["error"], detail["client"], detail["comment"], detail["change"]) == (
+        "batch_rejected", None, "InvalidInput", "enactor-b", "plan-000146: point x", None)
 
 
 @pytest.mark.parametrize("claims", [{"client": "enactor-a\n+ 1.0s enactor-b CRASHED"}, {"comment": "ok\nforged line"},

@@ -24,6 +24,7 @@ from dnsrace.lock import Lease, LockRefused
 from dnsrace.plans import Plan, Target
 from dnsrace.records import Change, ChangeBatch, ChangeConflict
 from dnsrace.timeline import _SENTENCES
+from dnsrace.zone_history import event_changes
 from dnsrace_enactor import legacy, safe
 from dnsrace_enactor.apply_loop import Enactor, one_pass
 
@@ -87,6 +88,22 @@ def test_a_recorded_run_is_a_behaviour_of_the_model(name: str) -> None:
     assert verdict.valid is True, (verdict.why, verdict.first_untaken and trace.describe(verdict.first_untaken))
 
 
+def test_a_history_recorded_before_dns_admin_structured_its_changes_is_refused_naming_the_event() -> None:
+    events, settings = recorded("legacy-race")
+    steps = sorted(trace.build(events, settings).steps, key=lambda step: step.rank)
+    accepted = next(step.event for step in steps if step.event.kind == "batch_accepted")
+    as_text = changed(events, accepted.seq or 0, changes=accepted.detail["described"])     # the old shape
+    with pytest.raises(trace.TraceError, match=rf"event #{accepted.seq} .*recorded before dns-admin's events "
+                                               r"carried structured changes"):
+        trace.build(as_text, settings)
+    verdict = trace.check_events(as_text, safe=False)
+    assert verdict.valid is None and f"event #{accepted.seq}" in verdict.why
+    unnamed = [Event(e.t, e.service, e.kind, e.plan, e.token, {k: v for k, v in e.detail.items() if k != "change"},
+                     e.seq) if e.seq == 447 else e for e in events]    # a refusal without its structured change
+    with pytest.raises(trace.TraceError, match="event #447 "):
+        trace.build(unnamed, settings)
+
+
 def test_a_rollback_the_model_cannot_produce_is_named() -> None:
     events, settings = recorded("legacy-race")
     # enactor-a's backwards write: legacy's rollback aliases the live plan it re-read (plan-000022)
@@ -142,11 +159,13 @@ class Admin(FakeAdmin):
         try:
             result = await super().submit(batch)
         except ChangeConflict as error:
+            failing = batch.changes[error.change_index] if error.change_index is not None else None
             self.recording.add("dns-admin", "batch_rejected", error=error.code, message=error.message,
-                               change_index=error.change_index, client=batch.client, comment=batch.comment)
+                               change_index=error.change_index, change=failing.to_json() if failing else None,
+                               client=batch.client, comment=batch.comment)
             raise
         self.recording.add("dns-admin", "batch_accepted", change_id=f"change-{self.serial:06d}", client=batch.client,
-                           comment=batch.comment, changes=[c.describe() for c in batch.changes])
+                           comment=batch.comment, **event_changes(batch.changes))
         return result
 
 
@@ -236,7 +255,7 @@ def test_drift_a_safe_cleanup_without_its_in_batch_reference_check_is_rejected_n
     # The first cleanup (after plan 3, of plan 1) is the first event the model cannot take: its batch
     # is a bare DELETE where the model's safe cleanup re-asserts both references.
     assert (first.event.kind, first.event.detail["client"]) == ("batch_accepted", "enactor-a")
-    assert first.event.detail["changes"] == [f"DELETE A plan-000001.{EP} (1 record, ttl 1)"]
+    assert first.event.detail["described"] == [f"DELETE A plan-000001.{EP} (1 record, ttl 1)"]
     before = [e for e in events if e.seq < (first.event.seq or 0)]
     assert not [e for e in before if e.kind == "cleanup_deleted"], "it is the first cleanup"
     assert "cleanup_deleted" in [e.kind for e in events], "the drifted run did delete the plan"

@@ -75,7 +75,7 @@ _SENTENCES: dict[str, Callable[[Event], str]] = {
     "enactor_crashed": lambda e: (f"CRASHED: {_d(e, 'exception')}: {_d(e, 'message')} "
                                   f"at {_d(e, 'protocol_at')} (raised at {_d(e, 'raised_at')})"),
     "batch_accepted": lambda e: (f"accepted {_d(e, 'change_id')} from {_d(e, 'client') or 'operator'}: "
-                                 f"{'; '.join(_d(e, 'changes', []))}"),
+                                 f"{'; '.join(_d(e, 'described', []))}"),
     "batch_rejected": lambda e: (f"REJECTED a batch from {_d(e, 'client') or 'operator'}: {_d(e, 'error')}: "
                                  f"{_d(e, 'message')}"),
     "batch_outcome_unknown": lambda e: (f"could not tell whether {_d(e, 'change_id')} from "

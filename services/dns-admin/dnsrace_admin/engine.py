@@ -5,6 +5,8 @@ For each batch, under one lock (batches are strictly serialized):
   row and change counter in one SQLite transaction -> swap the in-memory zone -> emit
   `batch_accepted` -> render and atomically write the zone file -> emit `zone_rendered` -> answer.
 A rejected batch gets an audit row of its own and a `batch_rejected` event, and changes nothing.
+Both events say which changes they mean as data, in the audit's shape (dnsrace.zone_history reads them):
+`batch_accepted` its `changes`, `batch_rejected` the `change` that failed (null when it names none).
 
 Numbers: accepted batch n is `change-%06d` % n; n is never reused (the counter is committed with the
 batch) and continues across restarts. The SOA serial is n + 1, so the never-changed zone already has a
@@ -49,6 +51,7 @@ from dnsrace.records import (
     escaped,
     normalize_name,
 )
+from dnsrace.zone_history import event_changes
 
 from .event_sink import EventSink, log
 from .store import AuditEntry, ZoneStore
@@ -252,7 +255,7 @@ class Engine:
             serial=self.serial,
             client=batch.client,
             comment=batch.comment,
-            changes=[change.describe() for change in batch.changes],
+            **event_changes(batch.changes),
         )
         try:
             await self._render()
@@ -282,7 +285,8 @@ class Engine:
         except Exception as audit_error:
             # The rejection stands either way; losing its audit row must not turn it into a 500.
             log("audit_write_failed", outcome=error.code, error=repr(audit_error))
-        plan = None
+        plan: str | None = None
+        failing: Change | None = None     # the change the error names, said structurally (not only in its message)
         if batch is not None:
             index = error.change_index
             failing = batch.changes[index] if index is not None and 0 <= index < len(batch.changes) else None
@@ -295,6 +299,7 @@ class Engine:
             error=error.code,
             message=error.message,
             change_index=error.change_index,
+            change=failing.to_json() if failing else None,
             client=batch.client if batch else _valid_or_none(body, "client", _validate_client),
             comment=batch.comment if batch else _valid_or_none(body, "comment", _validate_comment),
         )

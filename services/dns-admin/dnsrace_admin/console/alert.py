@@ -147,7 +147,7 @@ def episodes(steps: Sequence[Step], endpoint: str) -> tuple[list[Episode], list[
     for step in steps:
         if key not in step.after:
             continue    # a window that has not yet seen the endpoint written knows nothing of it
-        target = step.after[key]
+        target = alias_of(step.after, endpoint)
         present = exists(step.after, target, complete=False) if target else False
         generation = generation_of_record_name(target, endpoint) if target else None
         newest_live = next((g for g in reversed(aliased) if exists(step.after, plan_record_name(plan_id(g), endpoint),

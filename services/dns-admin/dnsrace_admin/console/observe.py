@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from dnsrace.deadline import within
 from dnsrace.events import Event
 from dnsrace.keys import PLANS_LATEST, plan_key
+from dnsrace.zone_history import batches_from_events
 
 from .now import Answer
 from .status import History
@@ -91,6 +92,10 @@ class EventWindow:
             self._last_id = entry_id.decode()
             try:
                 event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
+                # A batch the zone's replay cannot read is unreadable too: one written before dns-admin's
+                # events carried structured changes (UnstructuredChanges, a ValueError) precedes every
+                # newer one, so leaving it out only starts the window later, as a window may.
+                batches_from_events([event])
             except (KeyError, ValueError, TypeError, AttributeError):
                 self._unreadable += 1    # counted and shown: a malformed entry is never silently dropped
                 continue
