@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dnsrace_lab.stack_names import lab_pythonpath
+
 from .stack import TOP, Stack
 
 pytestmark = pytest.mark.integration
@@ -27,7 +29,7 @@ RUNS = 2
 
 
 def chaos(stack: Stack, mode: str, store: Path) -> subprocess.CompletedProcess[str]:
-    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab:{TOP}/services/dns-admin:{TOP}/model"}
+    env = stack.env | {"PYTHONPATH": lab_pythonpath()}
     return subprocess.run([sys.executable, "-m", "dnsrace_lab.chaos", "--project", stack.project, "--mode", mode,
                            "--runs", str(RUNS), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
                            "--store", str(store)], cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
@@ -77,6 +79,6 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
     assert "summary: 2 run(s) in mode " + mode in result.stdout
     # No run leaves a fault behind: the state check sees no toxic, no disabled proxy, no paused container.
     state = subprocess.run([sys.executable, "-m", "dnsrace_lab.state", "--project", stack.project, "--json"], cwd=TOP,
-                           env=stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab:{TOP}/services/dns-admin:{TOP}/model"},
+                           env=stack.env | {"PYTHONPATH": lab_pythonpath()},
                            capture_output=True, text=True, timeout=60)
     assert json.loads(state.stdout)["state"] != "faults", state.stdout

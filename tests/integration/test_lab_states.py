@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from dnsrace_lab.stack_names import lab_pythonpath
+
 from .stack import TOP, Stack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -94,7 +96,7 @@ def test_every_target_in_every_state(stack: Stack) -> None:
     assert not toxics(stack) and not paused(stack)
 
     # --- a run interrupted mid-fault (Ctrl-C while enactor-a is frozen holding the lock) -------------
-    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    env = stack.env | {"PYTHONPATH": lab_pythonpath()}
     run = subprocess.Popen([sys.executable, "-u", "-m", "dnsrace_lab.outage", "--scenario", "pause", "--mode", "legacy",
                             "--project", stack.project], cwd=TOP, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from dnsrace.keys import EVENTS_STREAM, lock_key, plan_key
-from dnsrace_lab.stack_names import ENACTORS
+from dnsrace_lab.stack_names import ENACTORS, lab_pythonpath
 
 from .stack import ENDPOINT, TOP, Stack, wait_for
 
@@ -29,7 +29,7 @@ LEFTOVER = "leftover.lab.test"
 
 
 def reset(stack: Stack, mode: str = "legacy") -> subprocess.CompletedProcess[str]:
-    env = stack.env | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    env = stack.env | {"PYTHONPATH": lab_pythonpath()}
     return subprocess.run([sys.executable, "-m", "dnsrace_lab.reset", "--mode", mode, "--project", stack.project],
                           cwd=TOP, env=env, capture_output=True, text=True, timeout=300)
 

@@ -1,4 +1,4 @@
-"""The lab's runs and Ctrl-C (dnsrace_lab.outage.cancelled_by_sigterm, interrupted()): a signal cancels the
+"""The lab's runs and Ctrl-C (dnsrace_lab.signals.cancelled_by_sigterm, interrupted()): a signal cancels the
 run so its `finally` heals, and only a signal makes a run "interrupted" — a timeout swallowed inside a
 library does not (every run of reproduce-rate once said "interrupted; healed every fault" for that)."""
 
@@ -10,12 +10,12 @@ import signal
 
 import pytest
 
-from dnsrace_lab import outage
+from dnsrace_lab import signals
 
 
 @pytest.fixture(autouse=True)
 def clean() -> None:
-    outage._signalled.clear()
+    signals._signalled.clear()
 
 
 def test_a_timeout_swallowed_inside_the_run_is_not_an_interruption() -> None:
@@ -30,9 +30,9 @@ def test_a_timeout_swallowed_inside_the_run_is_not_an_interruption() -> None:
         except asyncio.CancelledError:
             pass
         assert task.cancelling() == 1
-        return 0 if not outage.interrupted() else 99
+        return 0 if not signals.interrupted() else 99
 
-    assert asyncio.run(outage.cancelled_by_sigterm(run())) == 0
+    assert asyncio.run(signals.cancelled_by_sigterm(run())) == 0
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -45,12 +45,12 @@ def test_a_signal_cancels_the_run_its_finally_runs_and_it_is_interrupted(signum:
             await asyncio.sleep(5)
             return 0
         finally:
-            healed.append(outage.interrupted())
+            healed.append(signals.interrupted())
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # as a shell leaves a background job
     try:
         with pytest.raises(asyncio.CancelledError):
-            asyncio.run(outage.cancelled_by_sigterm(run()))
+            asyncio.run(signals.cancelled_by_sigterm(run()))
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert healed == [True] and outage._signalled == [signum]
+    assert healed == [True] and signals._signalled == [signum]

@@ -29,3 +29,8 @@ def test_versions_env_is_read_not_retyped() -> None:
     versions = pinned_versions()
     assert {"COREDNS_VERSION", "TOXIPROXY_VERSION", "REDIS_VERSION"} <= set(versions)
     assert f"dnsrace/coredns:{versions['COREDNS_VERSION']}" in images()
+
+
+def test_the_makefile_runs_the_lab_with_the_paths_the_lab_names() -> None:
+    lab = next(line for line in (TOP / "Makefile").read_text().splitlines() if line.startswith("LAB :="))
+    assert f"PYTHONPATH={':'.join(stack_names.LAB_PATHS)} " in lab, lab

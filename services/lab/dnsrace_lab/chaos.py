@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import subprocess
@@ -43,32 +42,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import redis.asyncio as aioredis
 
 from dnsrace.deadline import within
 from dnsrace.events import Event
-from dnsrace.keys import EVENTS_STREAM
-from dnsrace.plans import plan_id, plan_record_name
 
-from . import checker, conformance, history, report
+from . import checker, conformance, history, recording, report
 from .client import Prober
 from .generator import FaultSpec, Parameters, Schedule, generate
-from .live import ENACTORS, ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
+from .live import ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
 from .nemesis import Nemesis
-from .outage import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
 from .reset import EXIT_CANNOT_RESET_IN_PLACE, containers
-from .stack_names import SERVICES
+from .signals import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
+from .stack_names import SERVICES, lab_pythonpath
 
 RESET_TIMEOUT_S = 300.0
 FIRST_ANSWER_WITHIN_S = 30.0   # after the reset, the resolver answers (wait-ready saw it already)
 FAULT_OVERRUN_S = 90.0         # the fault phase may run this much past its length (slow docker starts)
 FAULT_UNWIND_S = 30.0          # past that, how long the faults in flight may take to unwind before the heal
-RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
-EXPORT_ATTEMPTS_MAX = 5
-STREAM_CHUNK = 2_000
-STREAM_CHUNKS_MAX = 100
-LOG_TIMEOUT_S = 30.0
 DOCKER_TIMEOUT_S = 30.0
 
 
@@ -100,7 +91,7 @@ def reset_stack(project: str, mode: str, log: list[str]) -> float:
     """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another."""
     started = time.monotonic()
     command = [sys.executable, "-m", "dnsrace_lab.reset", "--mode", mode, "--project", project]
-    env = os.environ | {"PYTHONPATH": f"{TOP}/services/common:{TOP}/services/lab"}
+    env = os.environ | {"PYTHONPATH": lab_pythonpath()}
     for attempt in (1, 2):
         result = subprocess.run(command, capture_output=True, text=True, timeout=RESET_TIMEOUT_S, env=env, cwd=TOP)
         log += [line for line in (result.stdout + result.stderr).splitlines() if line]
@@ -152,112 +143,6 @@ def event_waiter(live: Live) -> Callable[[Any, float], Awaitable[Event | None]]:
     return wait
 
 
-# --- 5. recovery and the final reads --------------------------------------------------------------------
-
-async def on_newest_plan(live: Live) -> bool:
-    try:
-        alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
-        newest = await live.newest_generation()
-        target = plan_record_name(plan_id(max(newest, 1)), ENDPOINT)
-        return (alias is not None and alias.target == target
-                and await live.admin.get_record_set(target, "A") is not None)
-    except Exception:  # noqa: BLE001 — dns-admin or Redis just restarted: not yet, ask again
-        return False
-
-
-def answering(prober: Prober) -> bool:
-    last = next((op for op in reversed(prober.history) if op["process"] == "resolver" and op["type"] != "invoke"), None)
-    return last is not None and last["type"] == "ok"
-
-
-async def wait_for_recovery(live: Live, prober: Prober, parameters: Parameters) -> None:
-    """Until the endpoint is on the newest plan and clients answer, within the checker's bounds (+1 s):
-    the history must reach past a bound for the checker to say it was missed rather than "unknown"."""
-    started = time.monotonic()
-    converged_at: float | None = None
-    while True:
-        now = time.monotonic()
-        if converged_at is None and await on_newest_plan(live):
-            converged_at = now
-        if converged_at is None and now - started > parameters.converge_bound_s + 1:
-            return
-        if converged_at is not None:
-            if answering(prober) and now - converged_at >= RECOVERY_TAIL_S:
-                return
-            if now - converged_at > parameters.negative_ttl_s + parameters.answer_slack_s + 1:
-                return
-        await asyncio.sleep(0.2)
-
-
-async def final_reads(live: Live) -> dict[str, Any]:
-    observation: dict[str, Any] = {"t": time.time(), "what": "final reads"}
-    try:
-        observation["restart_counts"] = await asyncio.to_thread(live.restart_counts)
-    except (subprocess.SubprocessError, OSError, KeyError) as error:
-        observation["restart_counts_error"] = repr(error)
-    try:
-        observation["newest_generation"] = await live.newest_generation()
-    except (aioredis.RedisError, OSError, TimeoutError) as error:
-        observation["newest_generation_error"] = repr(error)
-    try:
-        # The raw listing: its serial says exactly which batches it includes (checker (5)).
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            async with session.get(f"http://127.0.0.1:{live.ports.admin}/v1/record-sets") as response:
-                listing = await response.json(content_type=None)
-        observation["serial"] = listing["serial"]
-        observation["record_sets"] = listing["record_sets"]
-        observation["endpoint_alias"] = next((rs.get("target") for rs in listing["record_sets"]
-                                              if rs["name"] == ENDPOINT and rs["type"] == "ALIAS"), None)
-    except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError) as error:
-        observation["record_sets_error"] = repr(error)
-    return observation
-
-
-# --- 6. the history's exports ---------------------------------------------------------------------------
-
-async def export_events(live: Live) -> list[dict[str, Any]]:
-    """Every event in the stream (it starts at the reset), oldest first; bounded retries and chunks."""
-    for attempt in range(EXPORT_ATTEMPTS_MAX):
-        try:
-            found: list[dict[str, Any]] = []
-            cursor = "-"
-            for _ in range(STREAM_CHUNKS_MAX):
-                rows = await live.redis.xrange(EVENTS_STREAM, min=cursor, count=STREAM_CHUNK)
-                for entry_id, fields in rows:
-                    event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
-                    found.append(event.to_json())
-                if len(rows) < STREAM_CHUNK:
-                    return found
-                cursor = f"({rows[-1][0].decode()}"
-            return found
-        except (aioredis.RedisError, OSError, TimeoutError):
-            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
-                raise
-            await asyncio.sleep(1.0)
-    return []
-
-
-async def export_audit(live: Live) -> list[dict[str, Any]]:
-    for attempt in range(EXPORT_ATTEMPTS_MAX):
-        try:
-            return await live.admin.audit(1000)
-        except Exception:  # noqa: BLE001 — dns-admin may have just been restarted: bounded retries
-            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
-                raise
-            await asyncio.sleep(1.0)
-    return []
-
-
-def container_logs(project: str, since: float) -> dict[str, str]:
-    """Each container's log since the run started (docker's timestamps on each line)."""
-    logs = {}
-    for service, container in sorted(containers(project).items()):
-        result = subprocess.run(["docker", "logs", "--timestamps", "--since", f"{since:.3f}", container.id],
-                                capture_output=True, text=True, timeout=LOG_TIMEOUT_S)
-        logs[service] = result.stdout + result.stderr
-    return logs
-
-
 # --- one run --------------------------------------------------------------------------------------------
 
 async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) -> RunResult:
@@ -274,6 +159,8 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
     rows: list[dict[str, Any]] = []
     started_wall = time.time()
     started = time.monotonic()
+    run = {"schedule": schedule.to_json(), "seed": schedule.seed, "mode": parameters.mode, "project": project,
+           "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
     async with Live(project, ports) as live:
         nemesis = Nemesis(live.toxiproxy, live.events, containers=ids, history=rows, admin=live.admin,
                           wait_event=event_waiter(live))
@@ -291,26 +178,14 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                              inject_all(nemesis, schedule, phase_started), cancel_grace_s=FAULT_UNWIND_S)
                 await nemesis.heal()
                 rows.append(phase("recovery", "every fault healed; waiting for recovery"))
-                await wait_for_recovery(live, prober, parameters)
-                observation = await final_reads(live)
+                await recording.wait_for_recovery(live, prober, checker.Bounds.from_run(run))
+                observation = await recording.final_reads(live)
                 rows.append(phase("final", "final reads done"))
         finally:
             # Whatever ended the block (an error, Ctrl-C, SIGTERM), nothing the nemesis did outlives it.
             await asyncio.shield(nemesis.heal())
-        # The history ends here: the stream is read first, the audit after it, so every batch an event
-        # acknowledges is already in the audit. The services run on meanwhile; what their logs print
-        # after this moment is left out, or the audit would lag it.
-        cut = time.time()
-        events = await export_events(live)
-        audit = await export_audit(live)
-    logs = await asyncio.to_thread(container_logs, project, started_wall - 1.0)
-    logged = [event for service in (*ENACTORS, "planner", "dns-admin")
-              for event in history.events_from_log(logs.get(service, "")) if float(event["t"]) <= cut]
-    run = {"schedule": schedule.to_json(), "seed": schedule.seed, "mode": parameters.mode, "project": project,
-           "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
-    recorded = history.assemble(run, client=prober.history, nemesis=rows,
-                                event=history.merge_events(events, logged), audit=audit,
-                                observation=[observation])
+        recorded, logs = await recording.record(live, project, run, probes=prober.history, nemesis=rows,
+                                                observation=observation, started_wall=started_wall)
     verdicts = checker.check_history(recorded, ENDPOINT)
     verdicts[conformance.MODEL] = await asyncio.to_thread(conformance.judge, recorded)
     run_s = time.monotonic() - started

@@ -4,9 +4,12 @@
     endpoint_moves(audit, endpoint)        every accepted batch that changed what the endpoint aliases,
                                            replayed from dns-admin's audit (not from the enactors' events)
     backward_moves(moves)                  the moves to an older generation than the one before
-                                           (both are dnsrace.zone_history's, as is (3)'s "deleted while
-                                           referenced": the responder's console asks them of the events)
     count_rate(history, process)           probes per second actually made (the client's promise)
+
+The zone's history is dnsrace.zone_history's one replay of dns-admin's audit, with each record set's
+value: the moves, (3)'s "deleted while referenced", (4)'s zone at a moment and (5)'s final zone all come
+from it (the responder's console asks the same functions of dns-admin's events). `replay(audit)` here is
+only a bridge for report.py's generation panel, in the shape that panel reads.
 
 The chaos campaign's invariants, each a Verdict (valid True | False | "unknown", with the evidence),
 over a whole history (history.py): check_history(history, endpoint) runs them all.
@@ -21,7 +24,8 @@ over a whole history (history.py): check_history(history, endpoint) runs them al
                               converge_bound_s, and the resolver answers within the negative TTL (+ slack)
                               of the authoritative view answering
     (5) no-lost-batch         every acknowledged change id is in the final audit as its client's, change
-                              numbers have no gap, and dns-admin's final zone is its audit's replay
+                              numbers have no gap, and dns-admin's final zone is its audit's replay (each
+                              alias's target, each A set's addresses and weights)
     (6) no-crash-loop         each enactor restarted at most as often as the nemesis killed it
 An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
 "unknown", never a guess. `info` probes (timeouts) never count as empty answers.
@@ -30,18 +34,18 @@ An audit that does not start at row 1 (cut short), or a history that ends before
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Literal
 
 from dnsrace import zone_history
-from dnsrace.plans import generation_of_plan_id, generation_of_record_name
-from dnsrace.zone_history import Move, backward_moves
+from dnsrace.plans import generation_of_plan_id, generation_of_record_name, plan_of_record_name
+from dnsrace.zone_history import Move, Step, alias_of, backward_moves, exists, record_name, zone_at
 
 from .stack_names import ENACTORS
 
 __all__ = ["INVARIANTS", "MODEL", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark", "Move", "Verdict",
            "backward_moves", "check_history", "count_rate", "empty_windows", "endpoint_moves", "fault_windows",
-           "overall", "replay"]
+           "overall"]
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ def empty_windows(history: Iterable[dict[str, Any]], process: str) -> list[Empty
 
 def endpoint_moves(audit: Sequence[dict[str, Any]], endpoint: str) -> list[Move]:
     """Replay the accepted batches in order; one Move per batch that left the endpoint aliasing another name."""
-    return zone_history.endpoint_moves(zone_history.replay(zone_history.batches_from_audit(audit), complete=True),
-                                       endpoint)
+    return zone_history.endpoint_moves(_replay(audit), endpoint)
 
 
 def count_rate(history: Sequence[dict[str, Any]], process: str) -> float:
@@ -152,17 +155,32 @@ class FaultWindow:
 
 @dataclass(frozen=True)
 class Bounds:
+    """The bounds the invariants hold a run to: a chaos run's come with its schedule's parameters, a
+    reproduce-outage run's are its scenario's (outage.py's SCENARIO_BOUNDS), in the run line either way."""
+
     converge_bound_s: float = 15.0
     negative_ttl_s: float = 15.0
     repair_bound_s: float = 10.0
     answer_slack_s: float = 2.0
+    views: tuple[str, ...] = ("resolver",)   # whose empty answers (1) judges (the client's processes)
     origin: float = 0.0     # the history's first moment: evidence counts time from it ("+12.3 s")
 
     @classmethod
     def from_run(cls, run: dict[str, Any], origin: float = 0.0) -> Bounds:
-        parameters = (run.get("schedule") or {}).get("parameters") or {}
-        return cls(**{name: float(parameters[name]) for name in cls.__dataclass_fields__ if name in parameters},
-                   origin=origin)
+        """From the run line's `bounds` (reproduce-outage), else its schedule's parameters (chaos)."""
+        given = run.get("bounds") or (run.get("schedule") or {}).get("parameters") or {}
+        numbers = {name: float(given[name]) for name in ("converge_bound_s", "negative_ttl_s", "repair_bound_s",
+                                                         "answer_slack_s") if name in given}
+        views = tuple(str(view) for view in given.get("views") or ("resolver",))
+        unknown = set(views) - {"resolver", "authoritative"}
+        if unknown:
+            raise ValueError(f"the run's bounds name views no probe records: {sorted(unknown)}")
+        return cls(**numbers, views=views, origin=origin)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"converge_bound_s": self.converge_bound_s, "negative_ttl_s": self.negative_ttl_s,
+                "repair_bound_s": self.repair_bound_s, "answer_slack_s": self.answer_slack_s,
+                "views": list(self.views)}
 
     def at(self, t: float) -> str:
         return f"+{t - self.origin:.1f} s"
@@ -182,7 +200,7 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
     return {
         "no-empty-answer": check_no_empty_answer(probes, windows, bounds),
         "never-back": check_never_back(audit, endpoint),
-        "no-referenced-delete": check_no_referenced_delete(audit, endpoint),
+        "no-referenced-delete": check_no_referenced_delete(audit, endpoint, windows),
         "converges": check_converges(probes, windows, events, audit, endpoint, bounds, end),
         "no-lost-batch": check_no_lost_batch(events, nemesis, audit, observations, windows),
         "no-crash-loop": check_no_crash_loop(events, windows, observations),
@@ -233,12 +251,19 @@ def _completions(probes: Iterable[dict[str, Any]], process: str) -> list[dict[st
 # (1) ----------------------------------------------------------------------------------------------------
 
 def deletion_excuses(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
-                     bounds: Bounds) -> list[tuple[float, float]]:
+                     bounds: Bounds, view: str = "resolver") -> list[tuple[float, float]]:
     """When an empty answer is the deletion's own doing, not the system's: from the deletion until the
-    authoritative view answered again (at most repair_bound_s), plus the negative-cache TTL the resolver
-    may keep the empty answer for, plus the slack of CoreDNS's reload and the positive TTL."""
+    authoritative view answered again (at most repair_bound_s), plus the slack of CoreDNS's reload and
+    the positive TTL, plus, for the resolver, the negative-cache TTL it may keep the empty answer for."""
+    cache_s = bounds.negative_ttl_s if view == "resolver" else 0.0
+    return [(start, back + cache_s + bounds.answer_slack_s) for start, back in repairs(probes, windows, bounds)]
+
+
+def repairs(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
+            bounds: Bounds) -> list[tuple[float, float]]:
+    """(deletion, when the authoritative view answered again, at most repair_bound_s later) per deletion."""
     authoritative = _completions(probes, "authoritative")
-    excuses = []
+    found = []
     for deletion in (w for w in windows if w.fault == "delete-live-plan"):
         back = deletion.start
         seen_empty = False
@@ -252,39 +277,61 @@ def deletion_excuses(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWi
                 break
         else:
             back = deletion.start + bounds.repair_bound_s if seen_empty else deletion.start
-        back = min(back, deletion.start + bounds.repair_bound_s)
-        excuses.append((deletion.start, back + bounds.negative_ttl_s + bounds.answer_slack_s))
-    return excuses
+        found.append((deletion.start, min(back, deletion.start + bounds.repair_bound_s)))
+    return found
 
 
 def check_no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
                           bounds: Bounds) -> Verdict:
-    resolver = _completions(probes, "resolver")
-    first_ok = next((op for op in resolver if op["type"] == "ok"), None)
+    """Each view of bounds.views (the resolver; a scenario may add the authoritative view) judged alone;
+    the verdict is the worst of them, its evidence theirs in order."""
+    judged = [_no_empty_answer(probes, windows, bounds, view) for view in bounds.views]
+    if len(judged) == 1:
+        return judged[0]
+    valid: Valid = False if any(v.valid is False for v in judged) else (
+        UNKNOWN if any(v.valid == UNKNOWN for v in judged) else True)
+    return Verdict("no-empty-answer", valid, tuple(line for v in judged for line in v.evidence),
+                   tuple(mark for v in judged for mark in v.marks),
+                   {**judged[0].measures, **{view: v.measures for view, v in zip(bounds.views[1:], judged[1:])}})
+
+
+def _no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow], bounds: Bounds,
+                     view: str) -> Verdict:
+    name = "the resolver" if view == "resolver" else f"the {view} view"
+    answers = _completions(probes, view)
+    first_ok = next((op for op in answers if op["type"] == "ok"), None)
     if first_ok is None:
-        return Verdict("no-empty-answer", UNKNOWN, ("the resolver never answered with addresses: no plan was "
-                                                    f"seen live ({len(resolver)} completions)",))
+        return Verdict("no-empty-answer", UNKNOWN, (f"{name} never answered with addresses: no plan was "
+                                                    f"seen live ({len(answers)} completions)",))
     live_from = float(first_ok["t"])
-    excuses = deletion_excuses(probes, windows, bounds)
-    after = [op for op in resolver if op["t"] >= live_from]
-    every = empty_windows(after, "resolver")
+    excuses = deletion_excuses(probes, windows, bounds, view)
+    after = [op for op in answers if op["t"] >= live_from]
+    every = empty_windows(after, view)
     unexcused_ops = [op for op in after if op["type"] == "fail"
                      and not any(start <= op["t"] <= end for start, end in excuses)]
     # Windows of unexcused empties: the same runs, where an excused empty, like `info`, neither opens nor closes one.
     counted = {id(op) for op in unexcused_ops}
-    unexcused = empty_windows([op for op in after if op["type"] != "fail" or id(op) in counted], "resolver")
+    unexcused = empty_windows([op for op in after if op["type"] != "fail" or id(op) in counted], view)
     longest = max((w.seconds for w in every), default=0.0)
-    measures = {"empty_answers": sum(w.probes for w in every), "longest_empty_s": round(longest, 3),
-                "excused_empty_answers": sum(w.probes for w in every) - len(unexcused_ops),
-                "timeouts": sum(1 for op in after if op["type"] == "info"), "answers": len(after)}
-    excuse_text = "".join(f"; the deletion at {bounds.at(start)} excuses empty answers until {bounds.at(end)}"
-                          for start, end in excuses)
+    measures: dict[str, Any] = {
+        "empty_answers": sum(w.probes for w in every), "longest_empty_s": round(longest, 3),
+        "excused_empty_answers": sum(w.probes for w in every) - len(unexcused_ops),
+        "timeouts": sum(1 for op in after if op["type"] == "info"), "answers": len(after)}
+    if view == "authoritative":
+        found = repairs(probes, windows, bounds)
+        measures["repaired_s"] = [round(back - start, 3) for start, back in found]
+        excuse_text = "".join(f"; the deletion at {bounds.at(start)} was repaired {back - start:.1f} s later (the "
+                              f"authoritative view answered again; bound {bounds.repair_bound_s:g} s)"
+                              for start, back in found)
+    else:
+        excuse_text = "".join(f"; the deletion at {bounds.at(start)} excuses empty answers until {bounds.at(end)}"
+                              for start, end in excuses)
     if not unexcused:
         return Verdict("no-empty-answer", True, (
-            f"{len(after)} resolver answers since the first plan was live, none empty beyond what a deletion "
+            f"{len(after)} {view} answers since the first plan was live, none empty beyond what a deletion "
             f"excuses ({measures['excused_empty_answers']} excused, {measures['timeouts']} timeouts, never counted)"
             + excuse_text,), measures=measures)
-    evidence = [f"the resolver answered EMPTY {len(unexcused_ops)} times in {len(unexcused)} window(s), "
+    evidence = [f"{name} answered EMPTY {len(unexcused_ops)} times in {len(unexcused)} window(s), "
                 f"the longest {max(w.seconds for w in unexcused):.1f} s" + ("" if unexcused[-1].closed else
                                                                              ", the last one never closed")
                 + excuse_text]
@@ -292,14 +339,12 @@ def check_no_empty_answer(probes: Sequence[dict[str, Any]], windows: Sequence[Fa
         rcode = next((op.get("rcode") for op in unexcused_ops if op["t"] == window.start), "?")
         evidence.append(f"empty ({rcode}) from {bounds.at(window.start)} to {bounds.at(window.end)} "
                         f"({window.probes} answers)")
-    marks = tuple(Mark(w.start, f"(1) empty {w.seconds:.1f} s", w.end) for w in unexcused)
+    label = "(1) empty" if view == "resolver" else f"(1) {view} empty"
+    marks = tuple(Mark(w.start, f"{label} {w.seconds:.1f} s", w.end) for w in unexcused)
     return Verdict("no-empty-answer", False, tuple(evidence), marks, measures)
 
 
-# The zone as dns-admin's audit says it was: replayed from the accepted batches. -------------------------
-
-Zone = dict[tuple[str, str], dict[str, Any]]
-
+# The zone as dns-admin's audit says it was: dnsrace.zone_history's replay of the accepted batches. ----
 
 def audit_complete(audit: Sequence[dict[str, Any]]) -> str | None:
     """None when the audit holds every row since the stack's reset (seq 1, 2, ... without a gap); else why not."""
@@ -312,30 +357,10 @@ def audit_complete(audit: Sequence[dict[str, Any]]) -> str | None:
     return f"the audit skips rows before {gaps[0]}" if gaps else None
 
 
-def _name(text: Any) -> str:
-    return str(text or "").rstrip(".").lower()
-
-
-def replay(audit: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], Zone, Zone]]:
-    """(row, zone before, zone after) for every accepted batch, in the order dns-admin applied them."""
-    zone: Zone = {}
-    steps = []
-    for row in sorted((r for r in audit if r.get("outcome") == "accepted"), key=lambda r: int(r.get("seq") or 0)):
-        before = dict(zone)
-        for change in (row.get("batch") or {}).get("changes", []):
-            record_set = change.get("record_set") or {}
-            key = (_name(record_set.get("name")), str(record_set.get("type")))
-            if change.get("action") == "DELETE":
-                zone.pop(key, None)
-            else:
-                zone[key] = record_set
-        steps.append((row, before, dict(zone)))
-    return steps
-
-
-def _alias(zone: Zone, name: str) -> str | None:
-    record_set = zone.get((name, "ALIAS"))
-    return _name(record_set.get("target")) if record_set else None
+def _replay(audit: Sequence[dict[str, Any]]) -> list[Step]:
+    """(batch, zone before, zone after) for every accepted batch, in the order dns-admin applied them; the
+    audit is read from its first row (audit_complete), so a name never written is absent."""
+    return zone_history.replay(zone_history.batches_from_audit(audit), complete=True)
 
 
 # (2) ----------------------------------------------------------------------------------------------------
@@ -357,22 +382,27 @@ def check_never_back(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
 
 # (3) ----------------------------------------------------------------------------------------------------
 
-def check_no_referenced_delete(audit: Sequence[dict[str, Any]], endpoint: str) -> Verdict:
+def check_no_referenced_delete(audit: Sequence[dict[str, Any]], endpoint: str,
+                               windows: Sequence[FaultWindow] = ()) -> Verdict:
+    """A deletion that is itself a fault (the nemesis's, or a scenario's operator mistake: a
+    delete-live-plan window names its change id) is the fault, not a violation."""
     if (why := audit_complete(audit)) is not None:
         return Verdict("no-referenced-delete", UNKNOWN, (why,))
-    steps = zone_history.replay(zone_history.batches_from_audit(audit), complete=True)
+    steps = _replay(audit)
     deletions = sum(1 for step in steps for change in step.batch.changes if change.action == "DELETE"
-                    and change.type == "A" and generation_of_record_name(change.name, _name(endpoint)) is not None)
+                    and change.type == "A" and generation_of_record_name(change.name, record_name(endpoint)) is not None)
+    faults = {str(w.detail.get("change_id")) for w in windows if w.fault == "delete-live-plan"}
     found = [(deletion.step.batch, deletion.name, deletion.reference)
-             for deletion in zone_history.referenced_deletions(steps, endpoint, exempt=(NEMESIS_CLIENT,))]
+             for deletion in zone_history.referenced_deletions(steps, endpoint, exempt=(NEMESIS_CLIENT,))
+             if deletion.step.batch.change_id not in faults]
     measures = {"plan_deletions": deletions, "referenced_deletions": len(found)}
     if not found:
         return Verdict("no-referenced-delete", True, (f"{deletions} plan record sets deleted, none while the "
                                                       "endpoint or the rollback record pointed at it",),
                        measures=measures)
     evidence = tuple(f"{batch.change_id} by {batch.client} ({batch.comment}) deleted "
-                     f"{name.split('.', 1)[0]} while {label} pointed at it" for batch, name, label in found)
-    marks = tuple(Mark(batch.t, f"(3) {batch.client} deleted live {name.split('.', 1)[0]}")
+                     f"{plan_of_record_name(name)} while {label} pointed at it" for batch, name, label in found)
+    marks = tuple(Mark(batch.t, f"(3) {batch.client} deleted live {plan_of_record_name(name)}")
                   for batch, name, _ in found)
     return Verdict("no-referenced-delete", False, evidence, marks, measures)
 
@@ -390,30 +420,27 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
     if (why := audit_complete(audit)) is not None:
         return Verdict("converges", UNKNOWN, (why,))
     last_stop = max(float(w.stop or 0) for w in windows)
-    endpoint = _name(endpoint)
+    endpoint = record_name(endpoint)
     created = sorted((float(e["t"]), generation_of_plan_id(str(e["plan"]))) for e in events
                      if e.get("kind") == "plan_created" and e.get("plan"))
-    steps = replay(audit)
-
-    def zone_at(t: float) -> Zone:
-        zone: Zone = {}
-        for row, _before, after in steps:
-            if float(row["t"]) > t:
-                break
-            zone = after
-        return zone
+    steps = _replay(audit)
 
     def newest_at(t: float) -> int:
         return max((g for at, g in created if at <= t), default=0)
 
     def on_newest(moment: float) -> bool:
-        zone = zone_at(moment)
-        target = _alias(zone, endpoint)
-        generation = generation_of_record_name(target, endpoint) if target else None
-        return generation is not None and generation >= newest_at(moment) and (target, "A") in zone
+        zone = zone_at(steps, moment)
+        target = alias_of(zone, endpoint)
+        if target is None:
+            return False
+        generation = generation_of_record_name(target, endpoint)
+        return generation is not None and generation >= newest_at(moment) and exists(zone, target, complete=True) is True
 
-    converged_at = next((moment for moment in [last_stop] + [float(row["t"]) for row, _, _ in steps
-                                                              if float(row["t"]) > last_stop] if on_newest(moment)), None)
+    def missing(target: str | None, moment: float) -> str:
+        return "" if target is None or exists(zone_at(steps, moment), target, complete=True) else ", which does not exist"
+
+    converged_at = next((moment for moment in [last_stop] + [step.batch.t for step in steps
+                                                              if step.batch.t > last_stop] if on_newest(moment)), None)
     measures: dict[str, Any] = {"last_fault_stopped": last_stop}
     marks: list[Mark] = []
     evidence: list[str] = []
@@ -421,11 +448,10 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
         if end < last_stop + bounds.converge_bound_s:
             return Verdict("converges", UNKNOWN, (f"the history ends {end - last_stop:.1f} s after the last fault, "
                                                   f"before the {bounds.converge_bound_s:.0f} s bound, unconverged",))
-        target = _alias(zone_at(end), endpoint)
+        target = alias_of(zone_at(steps, end), endpoint)
         return Verdict("converges", False, (
             f"the endpoint never reached the newest plan (plan {newest_at(end)}) after the last fault stopped; it "
-            f"aliases {target or 'nothing'}" + ("" if target is None or (target, "A") in zone_at(end) else
-                                                  ", which does not exist"),),
+            f"aliases {target or 'nothing'}" + missing(target, end),),
             (Mark(last_stop + bounds.converge_bound_s, "(4) not converged"),), measures)
     converge_s = converged_at - last_stop
     measures["converge_s"] = round(converge_s, 3)
@@ -440,7 +466,7 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
                         f"(bound {bounds.converge_bound_s:.0f} s)")
     # And it stays there: once converged, it is off the newest plan (a new plan not yet applied, or an
     # alias to a plan that is gone) for at most the bound at a time.
-    moments = sorted({float(row["t"]) for row, _, _ in steps} | {at for at, _ in created})
+    moments = sorted({step.batch.t for step in steps} | {at for at, _ in created})
     off_since: float | None = None
     for moment in [m for m in moments if m > converged_at] + [end]:
         if on_newest(moment):
@@ -450,12 +476,11 @@ def check_converges(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWin
         elif off_since is None:
             off_since = moment
     if off_since is not None and end - off_since > bounds.converge_bound_s:
-        target = _alias(zone_at(off_since), endpoint)
+        target = alias_of(zone_at(steps, off_since), endpoint)
         valid = False
         evidence.append(f"after that it left the newest plan at {bounds.at(off_since)} for more than "
                         f"{bounds.converge_bound_s:.0f} s (it aliased {target or 'nothing'}"
-                        + ("" if target is None or (target, "A") in zone_at(off_since) else ", which does not exist")
-                        + ")")
+                        + missing(target, off_since) + ")")
         marks.append(Mark(off_since, "(4) off the newest plan", off_since + bounds.converge_bound_s))
     # Clients: the authoritative view answers from `ready` on; the resolver may serve a cached empty answer
     # for the negative TTL after that (plus reload and positive-TTL slack), and not a moment longer.
@@ -510,7 +535,7 @@ def check_no_lost_batch(events: Sequence[dict[str, Any]], nemesis: Sequence[dict
         elif event.get("service") == "dns-admin" and event.get("kind") == "batch_accepted":
             detail = event["detail"]
             claims.append((float(event["t"]), str(change_id), str(detail.get("client") or ""), detail.get("comment")))
-    claims += [(float(row["t"]), str(row["change_id"]), NEMESIS_CLIENT, None) for row in nemesis
+    claims += [(float(row["t"]), str(row["change_id"]), str(row.get("client") or NEMESIS_CLIENT), None) for row in nemesis
                if row.get("type") == "fault_started" and row.get("fault") == "delete-live-plan" and row.get("change_id")]
     problems: list[tuple[float, str]] = []
     reported: set[str] = set()
@@ -533,13 +558,14 @@ def check_no_lost_batch(events: Sequence[dict[str, Any]], nemesis: Sequence[dict
     final = next((o for o in reversed(observations) if o.get("record_sets") is not None and o.get("serial")), None)
     if final is not None:
         # The listing came with its serial (change number + 1): replay exactly the batches it includes.
-        listed = {(_name(rs.get("name")), str(rs.get("type"))): _shape(rs) for rs in final["record_sets"]}
+        listed = zone_history.listed_zone(final["record_sets"])
         included = [row for row in audit if row.get("outcome") != "accepted"
                     or int(str(row["change_id"]).rsplit("-", 1)[-1]) < int(final["serial"])]
-        steps = replay(included)
-        replayed = {key: _shape(rs) for key, rs in (steps[-1][2] if steps else {}).items()}
+        steps = _replay(included)
+        replayed = steps[-1].after if steps else {}
         if listed != replayed:
-            differ = sorted(set(listed.items()) ^ set(replayed.items()))[:4]
+            differ = sorted((key, astuple(value)) for key, value in set(listed.items()) ^ set(replayed.items())
+                            if value is not None)[:4]
             problems.append((float(final["t"]), f"the zone dns-admin lists differs from its audit's replay: {differ}"))
     measures = {"acknowledged": len(claims), "dns_admin_restarts": restarts, "accepted": len(accepted)}
     if not problems:
@@ -549,11 +575,6 @@ def check_no_lost_batch(events: Sequence[dict[str, Any]], nemesis: Sequence[dict
             + f"; dns-admin killed {restarts} time(s)",), measures=measures)
     return Verdict("no-lost-batch", False, tuple(text for _, text in problems),
                    tuple(Mark(t, "(5) lost batch") for t, _ in problems if t), measures)
-
-
-def _shape(record_set: dict[str, Any]) -> tuple[Any, ...]:
-    records = tuple(sorted((str(r.get("address")), int(r.get("weight") or 0)) for r in record_set.get("records") or []))
-    return (_name(record_set.get("target")) if record_set.get("target") else None, records)
 
 
 # (6) ----------------------------------------------------------------------------------------------------

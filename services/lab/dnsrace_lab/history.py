@@ -1,7 +1,10 @@
-"""The history of one chaos run: one JSON object per line, written first, judged afterwards.
+"""The history of one run (a chaos run, a reproduce-outage run): one JSON object per line, written
+first, judged afterwards; this module is its only writer.
 
-Line 1 is the run itself (`source: run`): the seed, every parameter and the schedule they gave
-(generator.Schedule), the mode, the stack. Then every row by time, each with a `source`:
+Line 1 is the run itself (`source: run`): the mode, the endpoint, the stack, and what the checker's
+bounds come from: a chaos run's seed, every parameter and the schedule they gave (generator.Schedule),
+or a reproduce-outage run's scenario and its `bounds` (outage.SCENARIO_BOUNDS). Then every row by
+time, each with a `source`:
 
     client       the probes (client.py): `invoke`, then exactly one of `ok` (the addresses), `fail`
                  (certainly no answer: NXDOMAIN or NODATA) or `info` (no answer in time: unknown)
@@ -11,7 +14,8 @@ Line 1 is the run itself (`source: run`): the seed, every parameter and the sche
                  (Redis was down and its writer gave up) but a container printed is added from the
                  container's log, marked `from_log`
     audit        dns-admin's audit: every batch it received, accepted (with its change id) or refused
-    observation  the final reads: the endpoint's alias, the newest plan, docker's restart counts, the zone
+    observation  the final reads: the endpoint's alias, the newest plan, docker's restart counts during
+                 the run, the zone
 
 Reading and writing are the only I/O here; `assemble`, `events_from_log` and `merge_events` are pure.
 """
@@ -23,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "assemble", "events_from_log", "header", "merge_events", "read", "rows", "write"]
+__all__ = ["Row", "assemble", "events_from_log", "header", "link_latest", "merge_events", "read", "rows", "write"]
 
 Row = dict[str, Any]
 SOURCES = ("client", "nemesis", "event", "audit", "observation")
@@ -82,6 +86,13 @@ def write(path: Path, history: Sequence[Row]) -> None:
     with open(path, "w") as out:
         for row in history:
             out.write(json.dumps(row, default=str, sort_keys=True) + "\n")
+
+
+def link_latest(link: Path, folder: Path) -> None:
+    """`link` (store/latest) made to point at the run folder just written, relative to where it sits."""
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(folder.relative_to(link.parent))
 
 
 def read(path: Path) -> list[Row]:

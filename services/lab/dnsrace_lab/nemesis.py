@@ -174,8 +174,12 @@ class Nemesis:
         self._killed.discard(service)
         await self._record("fault_stopped", fault=fault, target=service, **tags, why="docker start: it runs again")
 
-    async def delete_live_plan(self, **tags: Any) -> None:
-        """The operator's mistake: the record set the endpoint aliases, deleted through the API."""
+    async def delete_live_plan(self, *, client: str = NEMESIS_CLIENT, comment: str | None = None,
+                               **tags: Any) -> tuple[str, str]:
+        """The operator's mistake: the record set the endpoint aliases, deleted through the API, as
+        `client` (the nemesis's own name, or "operator" for reproduce-outage's manual-delete). The start
+        row names the batch's change id and client: the checker knows the deletion is the fault by them.
+        Returns the plan deleted and the change id."""
         if self._admin is None:
             raise FaultNotStarted("no dns-admin client to delete through")
         alias = await self._admin.get_record_set(ENDPOINT, "ALIAS")
@@ -185,10 +189,16 @@ class Nemesis:
         if record_set is None:
             raise FaultNotStarted(f"{alias.target} is already missing")
         plan = plan_of_record_name(alias.target)
-        result = await self._admin.submit(ChangeBatch(changes=(Change("DELETE", record_set),), client=NEMESIS_CLIENT,
-                                                      comment=f"nemesis: delete {plan} (an operator's mistake)"))
+        result = await self._admin.submit(ChangeBatch(changes=(Change("DELETE", record_set),), client=client,
+                                                      comment=comment or f"nemesis: delete {plan} (an operator's mistake)"))
         await self._record("fault_started", fault="delete-live-plan", target="dns-admin", plan=plan, **tags,
-                           change_id=result.change_id, why=f"the live plan {plan}'s record set deleted through the API")
+                           change_id=result.change_id, client=client,
+                           why=f"the live plan {plan}'s record set deleted through the API")
+        return plan, result.change_id
+
+    async def deletion_done(self, **tags: Any) -> None:
+        await self._record("fault_stopped", fault="delete-live-plan", target="dns-admin", **tags,
+                           why="the deletion is done; repairing it is up to the enactors")
 
     @asynccontextmanager
     async def fault(self, spec: FaultSpec) -> AsyncIterator[bool]:
@@ -306,8 +316,7 @@ class Nemesis:
             if started:
                 await self.start(target, fault, **tags)
         elif fault == "delete-live-plan" and started:
-            await self._record("fault_stopped", fault=fault, target=target, **tags,
-                               why="the deletion is done; repairing it is up to the enactors")
+            await self.deletion_done(**tags)
 
     @staticmethod
     def _toxic_of(spec: FaultSpec) -> tuple[str, str]:

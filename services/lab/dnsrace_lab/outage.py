@@ -1,18 +1,22 @@
-"""python3 -m dnsrace_lab.outage — run one scenario on the running stack and judge it from outside.
+"""python3 -m dnsrace_lab.outage — run one scenario on the running stack, record it, and judge it.
 
     --scenario race | pause | manual-delete      (see scenarios.py: the same faults in either mode)
     --mode legacy | safe                         what the enactors must be running (checked, not set)
 
 While the scenario runs, the client probes the endpoint at 20 queries a second on the resolver and on
-the authoritative view, and records every answer; the history is written to store/reproduce-outage/.
+the authoritative view. The run is recorded as every run of the lab is (recording.py, history.py) and
+judged by the one checker (checker.py: invariants (1)-(6), with the scenario's bounds, SCENARIO_BOUNDS,
+written into the run line; and (M), the model, conformance.py). Its folder is
+store/reproduce-outage/<time>-<mode>-<scenario>/ (history.jsonl, results.json, timeline.html, logs/),
+and store/latest points at it.
 
-legacy: exit 0 when the outage is reproduced — race and manual-delete: the endpoint answers empty and
-        every enactor crashes on the rollback record, again after its restart; pause: the late write
-        moves the endpoint back (seen in dns-admin's audit).
-safe:   exit 0 when the faults did no harm, judged from outside: the resolver never answered empty
-        (manual-delete: the endpoint was repaired within REPAIR_BOUND_S by the enactors themselves),
-        the audit shows the endpoint never went back in generation, it ends on the newest plan, and no
-        enactor restarted. Otherwise exit 1 naming what broke.
+legacy: exit 0 when the outage is reproduced, the scenario's own expectations: race and manual-delete:
+        the endpoint answers empty and every enactor crashes on the rollback record, again after its
+        restart; pause: the late write moves the endpoint back (seen in dns-admin's audit). The checker's
+        verdicts are printed too: they name the invariants the incident breaks.
+safe:   exit 0 when the faults did no harm: every invariant held (none broken, none unknown) and the
+        scenario's expectation was met (race, pause: the stale write was refused). Otherwise exit 1
+        naming what broke.
 `make reproduce-outage` resets the stack first and then runs this.
 """
 
@@ -20,30 +24,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from dnsrace.events import Event
-from dnsrace.plans import plan_id, plan_record_name
+from dnsrace.plans import plan_record_name
 
-from . import checker, scenarios
+from . import checker, conformance, recording, report as run_report, scenarios
+from .checker import Bounds
 from .client import Prober
 from .live import ENACTORS, ENDPOINT, TOP, Answer, Live, Ports, Probe, StepNotReached, poll
 from .narrate import narrate, source_excerpt
 from .nemesis import Nemesis
 from .scenarios import SLOW_ENACTOR, Report
+from .signals import cancelled_by_sigterm, interrupted
 
 CRASHES_PER_ENACTOR = 2     # crashed, restarted, crashed again the same way
 NARRATION_LEAD_S = 4.0      # how much normal operation the story shows before the fault
-REPAIR_BOUND_S = 5.0        # safe, manual-delete: the authoritative answer is back within this
-SETTLE_BOUND_S = 20.0       # safe: the endpoint reaches the newest plan within this after the faults
 PROBE_RATE_HZ = 20.0
+# What the checker holds each scenario to (checker.Bounds, written into the run line). Both views are
+# judged: the authoritative view must never answer empty either, except from a deletion until the
+# enactors repair it (within repair_bound_s); the endpoint must reach the newest plan within
+# converge_bound_s of the last fault (the campaign's are in generator.Parameters).
+SCENARIO_BOUNDS = {
+    "race": Bounds(converge_bound_s=20.0, views=("resolver", "authoritative")),
+    "pause": Bounds(converge_bound_s=20.0, views=("resolver", "authoritative")),
+    "manual-delete": Bounds(converge_bound_s=20.0, repair_bound_s=5.0, views=("resolver", "authoritative")),
+}
+STORE = TOP / "store" / "reproduce-outage"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -59,32 +70,27 @@ async def run(args: argparse.Namespace) -> int:
         report = Report(args.scenario, args.mode, parameters.keep_generations)
         print(f"== reproduce-outage: scenario {args.scenario}, enactor mode {args.mode}, cleanup keeps "
               f"K={report.keep_generations}, lock TTL {parameters.lock_ttl_s:g} s ==", flush=True)
+        started_wall = time.time()
+        run_line = {"scenario": args.scenario, "mode": args.mode, "keep_generations": report.keep_generations,
+                    "probe_rate_hz": PROBE_RATE_HZ, "endpoint": ENDPOINT, "project": args.project,
+                    "started": started_wall, "bounds": SCENARIO_BOUNDS[args.scenario].to_json(),
+                    "host": os.uname().nodename, "cpus": os.cpu_count()}
         report.first_position = await live.stream_position()
-        nemesis = Nemesis(live.toxiproxy, live.events, containers=await asyncio.to_thread(live.container_ids))
-        audit_from = await live.audit_position()
+        rows: list[dict[str, Any]] = []
+        nemesis = Nemesis(live.toxiproxy, live.events, containers=await asyncio.to_thread(live.container_ids),
+                          history=rows, admin=live.admin)
         prober = Prober(ENDPOINT, {"resolver": ports.dns, "authoritative": ports.dns_auth}, rate_hz=PROBE_RATE_HZ)
-        verdicts: list[str] = []
+        restarts_before = await asyncio.to_thread(live.restart_counts)
+        observation: dict[str, Any] = {"t": time.time(), "what": "none: the run was cut short"}
+        missed: StepNotReached | None = None
         try:
             await live.toxiproxy.reset()   # a clean network before we start
             async with prober:
-                await scenarios.plans_flow(live, report)
-                restarts_before = await asyncio.to_thread(live.restart_counts)
-                crash_window_start = await live.stream_position()
-                if args.scenario == "race":
-                    await scenarios.race(live, nemesis, report)
-                elif args.scenario == "pause":
-                    await scenarios.pause(live, nemesis, report, lock_ttl_s=parameters.lock_ttl_s)
-                else:
-                    await scenarios.manual_delete(live, report)
-                await nemesis.heal()
-                report.step("        every fault healed: the network and the processes are fine from here on")
-                if args.mode == "legacy":
-                    await judge_legacy(live, report, crash_window_start, restarts_before)
-                else:
-                    verdicts = await judge_safe(live, report, prober, audit_from, restarts_before)
-        except StepNotReached as missed:
-            print(f"\nNOT REPRODUCED — {missed}", file=sys.stderr, flush=True)
-            return 1
+                try:
+                    await play(live, nemesis, prober, report, parameters.lock_ttl_s, restarts_before)
+                except StepNotReached as why:
+                    missed = why
+                observation = await recording.final_reads(live, restarts_before)
         finally:
             # Whatever happened above, an interrupt (Ctrl-C, SIGTERM) included, no toxic and no paused
             # enactor is left behind. Shielded: a second Ctrl-C does not cut the healing short.
@@ -92,19 +98,53 @@ async def run(args: argparse.Namespace) -> int:
             if interrupted():
                 print("\nreproduce-outage: interrupted; healed every fault it placed: every toxic removed, every "
                       "proxy enabled, no enactor paused (make ps shows the lab's state)", file=sys.stderr, flush=True)
-            store = write_history(report, prober.history, await live.events_since(report.first_position),
-                                  await live.audit_since(audit_from))
+            recorded, logs = await recording.record(live, args.project, run_line, probes=prober.history,
+                                                    nemesis=rows, observation=observation,
+                                                    started_wall=started_wall, after=report.first_position)
         events = await live.events_since(report.first_position)
-    print_story(report, events, prober.history, store)
-    if args.mode == "safe":
-        return print_verdicts(verdicts)
-    return 0
+    verdicts = checker.check_history(recorded, ENDPOINT)
+    verdicts[checker.MODEL] = await asyncio.to_thread(conformance.judge, recorded)
+    folder = run_report.run_folder(STORE, args.mode, args.scenario)
+    run_report.write_run(folder, recorded, verdicts, logs, report.steps, summary={
+        "scenario": args.scenario, "mode": args.mode, "attempts": report.attempts,
+        "reproduced": missed is None if args.mode == "legacy" else None, "expectations": report.expectations})
+    if missed is not None:
+        print(f"\nNOT REPRODUCED — {missed}\n  history: {folder.relative_to(TOP)}/history.jsonl", file=sys.stderr,
+              flush=True)
+        return 1
+    print_story(report, events, prober.history, folder)
+    return print_verdicts(report, verdicts)
 
 
-# --- judging --------------------------------------------------------------------------------------------
+async def play(live: Live, nemesis: Nemesis, prober: Prober, report: Report, lock_ttl_s: float,
+               restarts_before: dict[str, int]) -> None:
+    """The scenario, then its own expectations; for safe, the wait until the endpoint has recovered, so
+    the history reaches past the checker's bounds."""
+    await scenarios.plans_flow(live, report)
+    crash_window_start = await live.stream_position()
+    if report.scenario == "race":
+        await scenarios.race(live, nemesis, report)
+    elif report.scenario == "pause":
+        await scenarios.pause(live, nemesis, report, lock_ttl_s=lock_ttl_s)
+    else:
+        await scenarios.manual_delete(live, nemesis, report)
+    await nemesis.heal()
+    report.step("        every fault healed: the network and the processes are fine from here on")
+    if report.mode == "legacy":
+        await expect_the_outage(live, report, crash_window_start, restarts_before)
+        return
+    if report.late_write is not None:
+        refused = report.late_write.kind == "batch_rejected"
+        report.expect(refused, f"{SLOW_ENACTOR}'s stale write was refused by dns-admin "
+                               f"({report.late_write.detail.get('error', 'accepted!')})")
+    await recording.wait_for_recovery(live, prober, SCENARIO_BOUNDS[report.scenario])
+    report.dig["after"] = await live.query()
 
 
-async def judge_legacy(live: Live, report: Report, since: str, restarts_before: dict[str, int]) -> None:
+# --- legacy: the scenario's own expectations (did the outage happen?) ------------------------------------
+
+
+async def expect_the_outage(live: Live, report: Report, since: str, restarts_before: dict[str, int]) -> None:
     if report.scenario == "pause":
         if report.late_write is None or report.late_write.kind != "batch_accepted":
             raise StepNotReached("step 5: the late write", "dns-admin did not accept enactor-a's late batch")
@@ -127,80 +167,6 @@ async def judge_legacy(live: Live, report: Report, since: str, restarts_before: 
         raise StepNotReached("the end", "the endpoint recovered by itself; the outage did not stick")
 
 
-async def judge_safe(live: Live, report: Report, prober: Prober, audit_from: int,
-                     restarts_before: dict[str, int]) -> list[str]:
-    """Every verdict is a line starting PASS or FAIL; measured from outside the enactors."""
-    verdicts: list[str] = []
-    if report.scenario == "manual-delete":
-        # From the probes: the authoritative view must be seen empty (CoreDNS loads the deletion within
-        # its 1 s reload) and then answering again; the repair time is the end of that window.
-        window = await poll("the authoritative view answers empty, then again", _window_closed(
-            prober, "authoritative", report.t_fault), within_s=60)
-        repaired_s = window.end - report.t_fault
-        verdicts.append(_verdict(repaired_s <= REPAIR_BOUND_S,
-                                 f"the enactors repaired the endpoint {repaired_s:.1f} s after the deletion "
-                                 f"(bound {REPAIR_BOUND_S:.0f} s; the authoritative view answered empty for "
-                                 f"{window.seconds:.1f} s)"))
-        await poll("the resolver answers again", _answering(live, False), within_s=60)
-    elif report.late_write is not None:
-        refused = report.late_write.kind == "batch_rejected"
-        verdicts.append(_verdict(refused, f"{SLOW_ENACTOR}'s stale write was refused by dns-admin "
-                                          f"({report.late_write.detail.get('error', 'accepted!')})"))
-    # Settle: the faults are over; the endpoint must reach the newest plan on its own.
-    settled = await _settle(live)
-    verdicts.append(_verdict(settled is not None, f"the endpoint reached the newest plan ({settled or 'never'}) "
-                                                  f"within {SETTLE_BOUND_S:.0f} s of the last fault"))
-    report.dig["after"] = await live.query()
-    history = list(prober.history)
-    for process in ("resolver", "authoritative"):
-        windows = checker.empty_windows(history, process)
-        rate = checker.count_rate(history, process)
-        probes = sum(1 for op in history if op["process"] == process and op["type"] == "invoke")
-        if report.scenario == "manual-delete":
-            total = sum(w.seconds for w in windows)
-            print(f"        {process}: answered empty for {total:.1f} s in {len(windows)} window(s) "
-                  f"({probes} probes, {rate:.0f}/s)")
-        else:
-            verdicts.append(_verdict(not windows and rate >= 10,
-                                     f"the {process} never answered empty: {probes} probes at {rate:.0f}/s, "
-                                     f"{sum(w.probes for w in windows)} empty"))
-    moves = checker.endpoint_moves(await live.audit_since(0), ENDPOINT)
-    recent = [m for m in moves if m.t >= report.t_fault - NARRATION_LEAD_S]
-    backwards = checker.backward_moves(recent)
-    verdicts.append(_verdict(not backwards, "the endpoint never went back in generation (dns-admin's audit, "
-                             f"{len(recent)} moves)" + "".join(f"; BACK {m.before}->{m.after} by {m.client} in "
-                                                              f"{m.change_id}" for m in backwards)))
-    restarts = await asyncio.to_thread(live.restart_counts)
-    crashed = [e for e in await live.events_since(report.first_position) if e.kind == "enactor_crashed"]
-    same = all(restarts.get(n) == restarts_before.get(n) for n in ENACTORS)
-    verdicts.append(_verdict(same and not crashed, f"no enactor restarted or crashed (restarts {restarts})"))
-    del audit_from  # the judgement replays the whole audit: a move is only meaningful against the one before
-    return verdicts
-
-
-async def _settle(live: Live) -> str | None:
-    deadline = time.monotonic() + SETTLE_BOUND_S
-    while time.monotonic() < deadline:
-        alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
-        newest = plan_id(max(await live.newest_generation(), 1))
-        answer = await live.query(authoritative_view=True)
-        if alias is not None and alias.target == plan_record_name(newest, ENDPOINT) and answer.addresses:
-            return newest
-        await asyncio.sleep(0.2)
-    return None
-
-
-def _verdict(ok: bool, text: str) -> str:
-    return f"{'PASS' if ok else 'FAIL'}  {text}"
-
-
-def print_verdicts(verdicts: list[str]) -> int:
-    print("\n== verdict (judged from outside: DNS probes, dns-admin's audit, docker) ==")
-    for line in verdicts:
-        print(f"  {line}")
-    failed = [v for v in verdicts if v.startswith("FAIL")]
-    print(f"\n{'SAFE: the same faults did no harm' if not failed else 'NOT SAFE: ' + failed[0][6:]}")
-    return 0 if not failed else 1
 
 
 async def everyone_crashes(live: Live, report: Report, since: str, restarts_before: dict[str, int]) -> None:
@@ -232,13 +198,6 @@ def _restarted(live: Live, before: dict[str, int]) -> Probe[dict[str, int]]:
     return probe
 
 
-def _window_closed(prober: Prober, process: str, since: float) -> Probe[checker.EmptyWindow]:
-    async def probe() -> checker.EmptyWindow | None:
-        windows = [w for w in checker.empty_windows(list(prober.history), process) if w.start >= since and w.closed]
-        return windows[0] if windows else None
-    return probe
-
-
 def _moved_on_after_late_write(live: Live) -> Probe[list[checker.Move]]:
     async def probe() -> list[checker.Move] | None:
         moves = checker.endpoint_moves(await live.audit_since(0), ENDPOINT)
@@ -254,38 +213,10 @@ def _empty(live: Live, authoritative_view: bool = False) -> Probe[Answer]:
     return probe
 
 
-def _answering(live: Live, authoritative_view: bool) -> Probe[Answer]:
-    async def probe() -> Answer | None:
-        answer = await live.query(authoritative_view=authoritative_view)
-        return answer if answer.addresses else None
-    return probe
+# --- the story and the verdict --------------------------------------------------------------------------
 
 
-# --- the record and the story ---------------------------------------------------------------------------
-
-
-def write_history(report: Report, probes: list[dict[str, object]], events: list[Event],
-                  audit: list[dict[str, object]]) -> Path:
-    """store/reproduce-outage/<time>-<mode>-<scenario>/history.jsonl: probes, events and audit, by time."""
-    folder = TOP / "store" / "reproduce-outage" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{report.mode}-{report.scenario}"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = [{**p, "source": "client"} for p in probes]
-    rows += [{**e.to_json(), "source": "event"} for e in events]
-    rows += [{**a, "source": "audit"} for a in audit]
-    rows.sort(key=lambda row: float(row.get("t") or 0))
-    with open(folder / "history.jsonl", "w") as out:
-        out.write(json.dumps({"source": "run", "scenario": report.scenario, "mode": report.mode,
-                              "keep_generations": report.keep_generations, "probe_rate_hz": PROBE_RATE_HZ}) + "\n")
-        for row in rows:
-            out.write(json.dumps(row, default=str) + "\n")
-    latest = folder.parent / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(folder.name)
-    return folder
-
-
-def print_story(report: Report, events: list[Event], probes: list[dict[str, object]], store: Path) -> None:
+def print_story(report: Report, events: list[Event], probes: list[dict[str, Any]], folder: Path) -> None:
     print("\n== timeline (from the event stream, from just before the fault) ==")
     events = [e for e in events if e.t >= report.t_fault - NARRATION_LEAD_S]
     focus = [SLOW_ENACTOR, report.fast_enactor] if report.scenario in ("race", "pause") else []
@@ -329,7 +260,7 @@ def print_story(report: Report, events: list[Event], probes: list[dict[str, obje
               + ", ".join(f"{n} {c}" for n, c in report.restarts.items()))
         print("  nothing repairs the endpoint: every enactor dies building the rollback record, after every restart.")
         print("  the operator must: make repair   (point the endpoint at the newest existing plan, clear rollback)")
-    print(f"  history:               {store.relative_to(TOP)}/history.jsonl")
+    print(f"  history:               {folder.relative_to(TOP)}/history.jsonl  (results.json, timeline.html beside it)")
     print(f"  look:                  dig @127.0.0.1 -p 1053 {ENDPOINT} A    ·    make timeline    ·    make ps")
 
 
@@ -339,33 +270,25 @@ def _marker_location(marker: str) -> str:
     return f"{path}:{next(n for n, line in enumerate(lines, 1) if marker in line)}"
 
 
-_signalled: list[int] = []    # the signals that interrupted this run (Ctrl-C, SIGTERM), in order
-
-
-def interrupted() -> bool:
-    """Was this run interrupted by a signal? (Not `task.cancelling()`: a timeout that fires inside a
-    library which swallows the cancellation leaves that count raised with nobody interrupting.)"""
-    return bool(_signalled)
-
-
-async def cancelled_by_sigterm(main: Coroutine[Any, Any, int]) -> int:
-    """Ctrl-C and SIGTERM cancel the run, so its `finally` heals, and are remembered (interrupted()).
-
-    Installed whatever the process inherited: a run started from a script or a CI job, where the shell
-    left SIGINT ignored, is still interrupted by a SIGINT sent to it."""
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("signal handling is installed from inside the run's task")
-    running: asyncio.Task[Any] = task
-
-    def stop(signum: int) -> None:
-        _signalled.append(signum)
-        running.cancel()
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop, signum)
-    return await main
+def print_verdicts(report: Report, verdicts: dict[str, checker.Verdict]) -> int:
+    """The checker's verdicts (and the scenario's expectations); safe's exit status."""
+    print("\n== verdict (the checker, from the recorded history: DNS probes, dns-admin's audit, events, docker) ==")
+    for ok, text in report.expectations:
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}  [the scenario's expectation]")
+    for verdict in verdicts.values():
+        word = "PASS" if verdict.valid is True else "FAIL" if verdict.valid is False else "?   "
+        print(f"  {word}  {verdict.title}")
+        for line in verdict.evidence:
+            print(f"          {line}")
+    if report.mode == "legacy":
+        broken = [v.title.split(" ", 1)[0] for v in verdicts.values() if v.valid is False]
+        print(f"\nLEGACY: the outage reproduced; the checker finds {', '.join(broken) or 'nothing'} broken")
+        return 0
+    failed = [text for ok, text in report.expectations if not ok]
+    failed += [v.title for name, v in verdicts.items() if v.valid is False or (v.valid == checker.UNKNOWN
+                                                                                and name != checker.MODEL)]
+    print(f"\n{'SAFE: the same faults did no harm' if not failed else 'NOT SAFE: ' + failed[0]}")
+    return 0 if not failed else 1
 
 
 def main() -> int:

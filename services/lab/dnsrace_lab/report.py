@@ -28,11 +28,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dnsrace import zone_history
 from dnsrace.events import Event
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.timeline import sentence
 
-from .checker import INVARIANTS, MODEL, UNKNOWN, Verdict, fault_windows, overall, replay
+from .checker import INVARIANTS, MODEL, UNKNOWN, Verdict, fault_windows, overall
 
 __all__ = ["ROW_HEADER", "campaign_table", "render_timeline", "result_of", "row", "run_folder", "summary",
            "write_campaign", "write_run"]
@@ -51,8 +52,9 @@ SHORT = {"latency": "lat", "timeout": "tmo", "reset-peer": "rst", "hold": "hold"
 
 # --- the folder -----------------------------------------------------------------------------------------
 
-def run_folder(store: Path, mode: str, seed: int) -> Path:
-    folder = store / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}-{seed}"
+def run_folder(store: Path, mode: str, name: str | int) -> Path:
+    """store/<time>-<mode>-<name>/ (name: a chaos run's seed, a reproduce-outage run's scenario)."""
+    folder = store / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}-{name}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -69,10 +71,7 @@ def write_run(folder: Path, recorded: Sequence[dict[str, Any]], verdicts: Mappin
     for service, text in logs.items():
         (folder / "logs" / f"{service}.log").write_text(text)
     (folder / "timeline.html").write_text(render_timeline(recorded, verdicts))
-    latest = folder.parent.parent / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(folder.relative_to(folder.parent.parent))
+    history.link_latest(folder.parent.parent / "latest", folder)
 
 
 def rejudge(folder: Path, *, model: bool = True) -> Mapping[str, Verdict]:
@@ -352,12 +351,11 @@ def _generation_panel(body: Sequence[dict[str, Any]], endpoint: str, x: Any, top
                      if r.get("source") == "event" and r.get("kind") == "plan_created" and r.get("plan"))
     audit = [r for r in body if r.get("source") == "audit"]
     live: list[tuple[float, int | None]] = []
-    for row, _before, after in replay(audit):
-        alias = after.get((endpoint, "ALIAS"))
-        target = str(alias.get("target")).rstrip(".").lower() if alias else None
+    for step in zone_history.replay(zone_history.batches_from_audit(audit), complete=True):
+        target = zone_history.alias_of(step.after, endpoint)
         generation = generation_of_record_name(target, endpoint) if target else None
-        exists = target is not None and (target, "A") in after
-        live.append((float(row["t"]), generation if exists else None))
+        there = target is not None and zone_history.exists(step.after, target, "A", complete=True)
+        live.append((step.batch.t, generation if there else None))
     values = [g for _, g in created] + [g for _, g in live if g is not None]
     if not values:
         return [f'<text x="{LEFT + 6}" y="{top + 20}" fill="#555">no plans in the history</text>']

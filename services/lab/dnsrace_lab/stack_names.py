@@ -22,6 +22,13 @@ CALL_TIMEOUT_S = 5.0
 # running stack (docker-compose.yml and infra/images/build-images.sh read the same variable).
 APP_IMAGE = os.environ.get("DNSRACE_APP_IMAGE") or "dnsrace/app:local"
 ENV_FILE = TOP / ".env"
+# Where the lab's Python lives, relative to TOP: the Makefile's LAB line says the same (a unit test holds
+# it to this), and every lab process started from Python gets lab_pythonpath().
+LAB_PATHS = ("services/common", "services/lab", "services/dns-admin", "model")
+
+
+def lab_pythonpath(top: Path = TOP) -> str:
+    return ":".join(str(top / path) for path in LAB_PATHS)
 
 
 def pinned_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:

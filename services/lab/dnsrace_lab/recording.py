@@ -1,0 +1,174 @@
+"""What a run records of the live stack, the same way for every run the lab makes (reproduce-outage
+and the chaos campaign): the edge between the running stack and history.py's rows.
+
+    on_newest_plan(live)                 is the endpoint, right now, on the newest plan (dns-admin's view)?
+    answering(prober)                    did the resolver's last answer have addresses?
+    wait_for_recovery(live, prober, b)   after the faults: until the endpoint is on the newest plan and
+                                         clients answer, or a bound of the checker's ran out (+1 s)
+    final_reads(live, restarts_before)   the observation the checker reads last: docker's restart counts
+                                         during the run, the newest plan, dns-admin's zone with its serial
+    export_events(live, after)           the stream's events after a position (all: after=None)
+    export_audit(live)                   dns-admin's whole audit
+    container_logs(project, since)       each container's log since the run started
+    record(live, project, run, ...)      all of it, cut at one moment, as one history (history.assemble)
+
+The checker (checker.py) judges what these return; it never reads the stack itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from dnsrace.events import Event
+from dnsrace.keys import EVENTS_STREAM
+from dnsrace.plans import plan_id, plan_record_name
+
+from . import history
+from .checker import Bounds
+from .client import Prober
+from .live import ENACTORS, ENDPOINT, Live
+from .reset import containers
+
+__all__ = ["answering", "container_logs", "export_audit", "export_events", "final_reads", "on_newest_plan",
+           "record", "wait_for_recovery"]
+
+RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
+EXPORT_ATTEMPTS_MAX = 5
+STREAM_CHUNK = 2_000
+STREAM_CHUNKS_MAX = 100
+LOG_TIMEOUT_S = 30.0
+
+
+async def on_newest_plan(live: Live) -> bool:
+    """The endpoint aliases the newest plan's record set, and that set exists (dns-admin's answer)."""
+    try:
+        alias = await live.admin.get_record_set(ENDPOINT, "ALIAS")
+        newest = await live.newest_generation()
+        target = plan_record_name(plan_id(max(newest, 1)), ENDPOINT)
+        return (alias is not None and alias.target == target
+                and await live.admin.get_record_set(target, "A") is not None)
+    except Exception:  # noqa: BLE001 — dns-admin or Redis just restarted: not yet, ask again
+        return False
+
+
+def answering(prober: Prober) -> bool:
+    last = next((op for op in reversed(prober.history) if op["process"] == "resolver" and op["type"] != "invoke"), None)
+    return last is not None and last["type"] == "ok"
+
+
+async def wait_for_recovery(live: Live, prober: Prober, bounds: Bounds) -> None:
+    """Until the endpoint is on the newest plan and clients answer, within the checker's bounds (+1 s):
+    the history must reach past a bound for the checker to say it was missed rather than "unknown"."""
+    started = time.monotonic()
+    converged_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if converged_at is None and await on_newest_plan(live):
+            converged_at = now
+        if converged_at is None and now - started > bounds.converge_bound_s + 1:
+            return
+        if converged_at is not None:
+            if answering(prober) and now - converged_at >= RECOVERY_TAIL_S:
+                return
+            if now - converged_at > bounds.negative_ttl_s + bounds.answer_slack_s + 1:
+                return
+        await asyncio.sleep(0.2)
+
+
+async def final_reads(live: Live, restarts_before: dict[str, int] | None = None) -> dict[str, Any]:
+    """The last observation. `restart_counts` are docker's counts minus `restarts_before` (the counts
+    when the run started; none given: the stack was reset, so they started from zero)."""
+    observation: dict[str, Any] = {"t": time.time(), "what": "final reads"}
+    try:
+        counts = await asyncio.to_thread(live.restart_counts)
+        observation["restart_counts"] = {name: count - (restarts_before or {}).get(name, 0)
+                                         for name, count in counts.items()}
+    except (subprocess.SubprocessError, OSError, KeyError) as error:
+        observation["restart_counts_error"] = repr(error)
+    try:
+        observation["newest_generation"] = await live.newest_generation()
+    except (aioredis.RedisError, OSError, TimeoutError) as error:
+        observation["newest_generation_error"] = repr(error)
+    try:
+        # The raw listing: its serial says exactly which batches it includes (checker (5)).
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            async with session.get(f"http://127.0.0.1:{live.ports.admin}/v1/record-sets") as response:
+                listing = await response.json(content_type=None)
+        observation["serial"] = listing["serial"]
+        observation["record_sets"] = listing["record_sets"]
+        observation["endpoint_alias"] = next((rs.get("target") for rs in listing["record_sets"]
+                                              if rs["name"] == ENDPOINT and rs["type"] == "ALIAS"), None)
+    except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError) as error:
+        observation["record_sets_error"] = repr(error)
+    return observation
+
+
+async def export_events(live: Live, after: str | None = None) -> list[dict[str, Any]]:
+    """The stream's events after stream position `after` (None: all, from the reset), oldest first;
+    bounded retries and chunks."""
+    for attempt in range(EXPORT_ATTEMPTS_MAX):
+        try:
+            found: list[dict[str, Any]] = []
+            cursor = "-" if after is None else f"({after}"
+            for _ in range(STREAM_CHUNKS_MAX):
+                rows = await live.redis.xrange(EVENTS_STREAM, min=cursor, count=STREAM_CHUNK)
+                for entry_id, fields in rows:
+                    event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
+                    found.append(event.to_json())
+                if len(rows) < STREAM_CHUNK:
+                    return found
+                cursor = f"({rows[-1][0].decode()}"
+            return found
+        except (aioredis.RedisError, OSError, TimeoutError):
+            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
+                raise
+            await asyncio.sleep(1.0)
+    return []
+
+
+async def export_audit(live: Live) -> list[dict[str, Any]]:
+    for attempt in range(EXPORT_ATTEMPTS_MAX):
+        try:
+            return await live.admin.audit(1000)
+        except Exception:  # noqa: BLE001 — dns-admin may have just been restarted: bounded retries
+            if attempt + 1 == EXPORT_ATTEMPTS_MAX:
+                raise
+            await asyncio.sleep(1.0)
+    return []
+
+
+def container_logs(project: str, since: float) -> dict[str, str]:
+    """Each container's log since the run started (docker's timestamps on each line)."""
+    logs = {}
+    for service, container in sorted(containers(project).items()):
+        result = subprocess.run(["docker", "logs", "--timestamps", "--since", f"{since:.3f}", container.id],
+                                capture_output=True, text=True, timeout=LOG_TIMEOUT_S)
+        logs[service] = result.stdout + result.stderr
+    return logs
+
+
+async def record(live: Live, project: str, run: dict[str, Any], *, probes: list[dict[str, Any]],
+                 nemesis: list[dict[str, Any]], observation: dict[str, Any], started_wall: float,
+                 after: str | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The run's history (history.assemble's rows) and its containers' logs.
+
+    The history ends here: the stream is read first, the audit after it, so every batch an event
+    acknowledges is already in the audit. The services run on meanwhile; what their logs print after this
+    moment is left out, or the audit would lag it. An event the stream lost (Redis was down) but a
+    container printed is taken from its log."""
+    cut = time.time()
+    events = await export_events(live, after)
+    audit = await export_audit(live)
+    logs = await asyncio.to_thread(container_logs, project, started_wall - 1.0)
+    logged = [event for service in (*ENACTORS, "planner", "dns-admin")
+              for event in history.events_from_log(logs.get(service, "")) if float(event["t"]) <= cut]
+    recorded = history.assemble(run, client=probes, nemesis=nemesis, event=history.merge_events(events, logged),
+                                audit=audit, observation=[observation])
+    return recorded, logs
