@@ -184,6 +184,60 @@ def test_1_the_deletion_excuses_empties_for_the_repair_plus_the_negative_ttl_and
     assert "excuses empty answers until" in late.evidence[0]
 
 
+def scenario_history(h: H, *, repair_bound_s: float = 5.0) -> list[dict[str, Any]]:
+    """The history as reproduce-outage records it: its scenario's bounds in the run line (both views)."""
+    rows = h.build()
+    rows[0] = {"source": "run", "scenario": "manual-delete", "mode": "safe", "endpoint": EP,
+               "bounds": {"converge_bound_s": 20.0, "negative_ttl_s": 15.0, "repair_bound_s": repair_bound_s,
+                          "answer_slack_s": 2.0, "views": ["resolver", "authoritative"]}}
+    return rows
+
+
+def test_1_a_run_line_with_bounds_judges_the_authoritative_view_too_and_its_repair_bound() -> None:
+    # The authoritative view is empty for 1.5 s after the deletion, within the 5 s repair bound: excused;
+    # the evidence says how long the repair took.
+    verdict = check_history(scenario_history(deletion_run(5.5 + 15.0)), EP)["no-empty-answer"]
+    assert verdict.valid is True, verdict.evidence
+    assert any("was repaired 1.5 s later" in line and "bound 5 s" in line for line in verdict.evidence)
+    assert verdict.measures["authoritative"]["repaired_s"] == [1.505]   # the first answer after 5.5 s
+
+
+def test_1_the_authoritative_view_empty_past_the_repair_bound_is_a_violation() -> None:
+    h = deletion_run(5.5 + 15.0)
+    h.probes(12.0, 13.0, "fail", "authoritative")      # empty again, long after the repair: no excuse
+    verdict = check_history(scenario_history(h), EP)["no-empty-answer"]
+    assert verdict.valid is False
+    assert any(line.startswith("the authoritative view answered EMPTY") for line in verdict.evidence)
+    # The same history judged as a chaos run (the resolver only) does not look at that view.
+    assert check_history(h.build(), EP)["no-empty-answer"].valid is True
+
+
+def test_bounds_naming_a_view_no_probe_records_are_refused() -> None:
+    rows = scenario_history(deletion_run(20.0))
+    rows[0]["bounds"]["views"] = ["resolver", "secondary"]
+    with pytest.raises(ValueError, match="secondary"):
+        check_history(rows, EP)
+
+
+def test_3_and_5_an_operator_deletion_that_is_the_fault_is_known_by_its_change_id() -> None:
+    """reproduce-outage's manual-delete: the operator (not the nemesis) deletes the live plan, and the
+    fault row names the batch's change id and client. Neither (3) nor (5) calls it a violation; the same
+    deletion without its fault row is one."""
+    h = H()
+    h.plan_created(0.0, 1)
+    h.write_plan(0.2, "enactor-b", 1)
+    h.point(0.3, "enactor-b", 1, None)
+    h.both(0.5, 30.0, "ok")
+    change_id = h.delete_plan(4.0, "operator", 1)
+    bare = check_history(h.build(), EP)
+    assert bare["no-referenced-delete"].valid is False
+    h.fault("delete-live-plan", "dns-admin", 4.0, 4.0, None, change_id=change_id, client="operator",
+            plan="plan-000001")
+    verdicts = check_history(h.build(), EP)
+    assert verdicts["no-referenced-delete"].valid is True, verdicts["no-referenced-delete"].evidence
+    assert verdicts["no-lost-batch"].valid is True, verdicts["no-lost-batch"].evidence
+
+
 # (2) never back ------------------------------------------------------------------------------------------
 
 def test_2_the_endpoint_going_back_in_the_audit_is_a_violation() -> None:
