@@ -21,9 +21,9 @@ LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=
 MODE ?= $(or $(ENACTOR_MODE),legacy)
 export ENACTOR_MODE := $(MODE)
 SCENARIO ?= race
-# The lab's state in one line (dnsrace_lab.state); `--require running` stops a target that needs the
+# The lab's state in one line (dnsrace_lab.stack.state); `--require running` stops a target that needs the
 # stack at once, saying which state the lab is in and the command that gets out of it.
-STATE := $(LAB) dnsrace_lab.state --project $(PROJECT)
+STATE := $(LAB) dnsrace_lab.stack.state --project $(PROJECT)
 REQUIRE_RUNNING = @$(STATE) --require running --target "make $@"
 
 # dns-admin's bearer token: every change to the zone (the enactors' batches, the lab's, the console's
@@ -108,7 +108,7 @@ reset: deps images | .env ## the lab back to its first second (MODE=…): state 
 	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what
 	@# is missing; on an unchanged stack it is a no-op (1 s). Then the state is cleared in place.
 	@$(COMPOSE) up -d --remove-orphans 2>&1 | grep -v -e 'is up-to-date' -e '^Creating' -e '^Starting' -e '^Recreating' || true
-	@status=0; $(LAB) dnsrace_lab.reset --mode $(MODE) || status=$$?; \
+	@status=0; $(LAB) dnsrace_lab.stack.reset --mode $(MODE) || status=$$?; \
 	if [ $$status -eq 3 ]; then \
 	  echo "reset: down -v, then up in mode $(MODE)"; \
 	  $(COMPOSE) down -v --remove-orphans >/dev/null 2>&1; \
@@ -124,12 +124,12 @@ repair: deps | .env ## the operator's fix through the console's API (POST /api/r
 	case $$status in \
 	  0) echo "$$line"; echo "repair: nothing to repair: the endpoint answers";; \
 	  14) echo "$$line" >&2; echo "repair: faults are active; make up heals them first" >&2; exit 1;; \
-	  *) $(LAB) dnsrace_lab.repair;; \
+	  *) $(LAB) dnsrace_lab.stack.repair;; \
 	esac
 
 status: ## the console's status in a terminal: what the resolver answers, the one root alert, the enactors (GET /api/status)
 	$(REQUIRE_RUNNING)
-	@$(LAB) dnsrace_lab.status
+	@$(LAB) dnsrace_lab.stack.status
 
 test: deps images ## make lint, make model, unit tests, then integration tests against a fresh stack of their own
 	@$(MAKE) --no-print-directory lint
@@ -170,7 +170,7 @@ chaos-replay: deps | .env ## rerun the schedule of one chaos run (RUN=store/chao
 
 chaos-judge: deps ## judge recorded chaos runs again from their histories alone (RUN="store/chaos/<dir> ..."; TABLE=<wall s>: and tabulate them)
 	@[ -n "$(RUN)" ] || { echo "usage: make chaos-judge RUN=\"store/chaos/<dir> ...\" [TABLE=<seconds the runs took in all>]" >&2; exit 2; }
-	@$(LAB) dnsrace_lab.report $(if $(TABLE),--table $(TABLE)) $(RUN)
+	@$(LAB) dnsrace_lab.harness.report $(if $(TABLE),--table $(TABLE)) $(RUN)
 
 MODEL := PYTHONPATH=services/common:services/dns-admin:model $(PY) -m
 model: deps ## the protocol model-checked with Spin (model/): legacy's counterexample as a timeline, safe exhaustively

@@ -7,7 +7,7 @@
 # Docker's own health (`make ps`) follows within a healthcheck interval (30 s).
 #
 # Bounded, and it does not wait for what cannot come: on timeout it names what is not ready; and when
-# an enactor is restarting, it asks the lab's state (dnsrace_lab.state, at most every STATE_EVERY_S):
+# an enactor is restarting, it asks the lab's state (dnsrace_lab.stack.state, at most every STATE_EVERY_S):
 # in an outage (the endpoint aliases a deleted plan, enactors crash-looping) no waiting will end it, so
 # it prints that state (the endpoint, the crash, the way out) and exits 4 at once. The other ports
 # the state check needs come from DNSRACE_* in the environment, as for compose.
@@ -39,7 +39,7 @@ while :; do
   if grep -q -e '[-_]enactor-[abc][-_][0-9]* restarting ' <<<"$states" \
      && [ $(( $(date +%s) - state_asked_at )) -ge "$state_every_s" ]; then
     state_asked_at=$(date +%s) code=0
-    line=$(PYTHONPATH="$here/services/common:$here/services/lab" /usr/bin/python3 -m dnsrace_lab.state \
+    line=$(PYTHONPATH="$here/services/common:$here/services/lab" /usr/bin/python3 -m dnsrace_lab.stack.state \
            --project "$project" 2>&1) || code=$?
     if [ "$code" -eq 15 ]; then  # outage
       echo "$line" >&2

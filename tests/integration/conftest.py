@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsrace_lab.stack_names import images
+from dnsrace_lab.stack.names import images
 
 from .stack import TOP, Stack, compose_command, free_port
 

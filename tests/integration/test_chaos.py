@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsrace_lab.stack_names import lab_pythonpath
+from dnsrace_lab.stack.names import lab_pythonpath
 
 from .stack import TOP, Stack
 
@@ -78,7 +78,7 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
             {name: i["evidence"] for name, i in v["invariants"].items() if i["valid"] is not True} for v in verdicts]
     assert "summary: 2 run(s) in mode " + mode in result.stdout
     # No run leaves a fault behind: the state check sees no toxic, no disabled proxy, no paused container.
-    state = subprocess.run([sys.executable, "-m", "dnsrace_lab.state", "--project", stack.project, "--json"], cwd=TOP,
+    state = subprocess.run([sys.executable, "-m", "dnsrace_lab.stack.state", "--project", stack.project, "--json"], cwd=TOP,
                            env=stack.env | {"PYTHONPATH": lab_pythonpath()},
                            capture_output=True, text=True, timeout=60)
     assert json.loads(state.stdout)["state"] != "faults", state.stdout

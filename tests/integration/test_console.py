@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from dnsrace.keys import EVENTS_SEQ, EVENTS_STREAM
-from dnsrace_lab.stack_names import lab_pythonpath
+from dnsrace_lab.stack.names import lab_pythonpath
 
 from .stack import TOP, Stack, wait_for
 from .test_outage import lab, use_mode
@@ -124,7 +124,7 @@ def repair_from_the_page(driver: Any, token: str | None) -> None:
 
 def make_status(stack: Stack) -> str:
     """What `make status` prints (the recipe runs this module after its state check)."""
-    result = subprocess.run([sys.executable, "-m", "dnsrace_lab.status"], cwd=TOP, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "dnsrace_lab.stack.status"], cwd=TOP, capture_output=True, text=True,
                             timeout=60, env=stack.env | {"PYTHONPATH": lab_pythonpath()})
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from dnsrace_lab.stack_names import pinned_versions
+from dnsrace_lab.stack.names import pinned_versions
 
 from .stack import TOP, Stack, wait_for
 

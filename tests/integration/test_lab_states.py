@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from dnsrace_lab.stack_names import lab_pythonpath
+from dnsrace_lab.stack.names import lab_pythonpath
 
 from .stack import TOP, Stack, wait_for
 

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from dnsrace_lab.stack_names import ENACTORS, lab_pythonpath
+from dnsrace_lab.stack.names import ENACTORS, lab_pythonpath
 from dnsrace_model import trace
 
 from .stack import ENDPOINT, TOP, Stack, wait_for
@@ -50,7 +50,7 @@ def use_mode(stack: Stack, mode: str) -> None:
         stack.mode = mode
         stack.compose("up", "-d", *ENACTORS)
     stack.wait_ready(120)
-    result = lab(stack, "dnsrace_lab.reset", "--mode", mode)
+    result = lab(stack, "dnsrace_lab.stack.reset", "--mode", mode)
     assert result.returncode == 0, result.stdout + result.stderr
     stack.wait_ready(120)
 
@@ -133,7 +133,7 @@ def repair(stack: Stack) -> None:
     wait_for("the resolver holds a fresh negative answer for the endpoint",
              lambda: not (a := stack.query()).addresses and a.soa_ttl is not None and a.soa_ttl >= NEGATIVE_TTL_S - 1,
              within_s=NEGATIVE_TTL_S + 10, every_s=0.2)
-    result = lab(stack, "dnsrace_lab.repair")
+    result = lab(stack, "dnsrace_lab.stack.repair")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"stayed broken for [0-9.]+ s after the fix", result.stdout), result.stdout
     lag = re.search(r"the resolver answered empty (\d+) times after the authoritative view answered "

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dnsrace.plans import generation_of_record_name
-from dnsrace_lab.stack_names import ENACTORS
+from dnsrace_lab.stack.names import ENACTORS
 
 from .stack import ENDPOINT, Stack, wait_for
 

@@ -1,4 +1,4 @@
-"""make reset (dnsrace_lab.reset): after it, nothing of the previous run is visible.
+"""make reset (dnsrace_lab.stack.reset): after it, nothing of the previous run is visible.
 
 The stack is made as dirty as a run can leave it — many plans, a lock held by a dead enactor with a
 high fencing counter, an operator's record set, a toxic, a disabled proxy, a paused enactor, an
@@ -16,7 +16,7 @@ import time
 import pytest
 
 from dnsrace.keys import EVENTS_STREAM, lock_key, plan_key
-from dnsrace_lab.stack_names import ENACTORS, lab_pythonpath
+from dnsrace_lab.stack.names import ENACTORS, lab_pythonpath
 
 from .stack import ENDPOINT, TOP, Stack, wait_for
 
@@ -30,7 +30,7 @@ LEFTOVER = "leftover.lab.test"
 
 def reset(stack: Stack, mode: str = "legacy") -> subprocess.CompletedProcess[str]:
     env = stack.env | {"PYTHONPATH": lab_pythonpath()}
-    return subprocess.run([sys.executable, "-m", "dnsrace_lab.reset", "--mode", mode, "--project", stack.project],
+    return subprocess.run([sys.executable, "-m", "dnsrace_lab.stack.reset", "--mode", mode, "--project", stack.project],
                           cwd=TOP, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from dnsrace.toxiproxy import ToxiproxyClient, ToxiproxyError
-from dnsrace_lab.stack_names import ENACTORS
+from dnsrace_lab.stack.names import ENACTORS
 
 from .stack import Stack
 

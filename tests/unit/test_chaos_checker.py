@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dnsrace_lab.checker import UNKNOWN, check_history, overall
+from dnsrace_lab.harness.checker import UNKNOWN, check_history, overall
 
 EP = "dynamodb.us-east-1.lab.test"
 ROLLBACK = f"rollback.{EP}"

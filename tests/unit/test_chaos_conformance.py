@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from dnsrace_lab import conformance, report
-from dnsrace_lab.checker import TITLES, UNKNOWN
+from dnsrace_lab.harness import conformance
+from dnsrace_lab.harness import report
+from dnsrace_lab.harness.checker import TITLES, UNKNOWN
 
 DATA = Path(__file__).parent / "data" / "traces"
 
@@ -166,7 +167,7 @@ def test_what_the_model_leaves_out() -> None:
 
 
 def test_a_runs_verdict_counts_the_model_when_it_is_decided() -> None:
-    from dnsrace_lab.checker import Verdict, overall
+    from dnsrace_lab.harness.checker import Verdict, overall
     held = {name: Verdict(name, True, ()) for name in ("no-empty-answer", "never-back", "converges")}
     assert overall(held | {"model": Verdict("model", True, ())}) is True
     assert overall(held | {"model": Verdict("model", False, ("drift",))}) is False

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dnsrace_lab.generator import ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
+from dnsrace_lab.chaos.generator import ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:

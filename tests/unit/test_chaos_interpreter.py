@@ -8,8 +8,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dnsrace_lab.chaos import inject
-from dnsrace_lab.generator import FaultSpec
+from dnsrace_lab.chaos.campaign import inject
+from dnsrace_lab.chaos.generator import FaultSpec
 
 
 class SlowStartNemesis:

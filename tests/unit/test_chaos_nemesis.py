@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from dnsrace_lab.generator import FaultSpec
-from dnsrace_lab.nemesis import Nemesis
+from dnsrace_lab.chaos.generator import FaultSpec
+from dnsrace_lab.harness.nemesis import Nemesis
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from test_chaos_checker import EP, outage_run
 
-from dnsrace_lab.checker import check_history
-from dnsrace_lab import report
-from dnsrace_lab.report import row, summary, render_timeline
+from dnsrace_lab.harness import report
+from dnsrace_lab.harness.checker import check_history
+from dnsrace_lab.harness.report import row, summary, render_timeline
 
 
 def test_the_timeline_is_self_contained_and_shows_faults_and_violations() -> None:
@@ -43,8 +43,8 @@ def test_a_row_and_a_summary_per_campaign() -> None:
 
 
 def test_a_recorded_run_is_judged_again_from_its_history_alone(tmp_path: Path) -> None:
-    from dnsrace_lab import history
-    from dnsrace_lab.report import main
+    from dnsrace_lab.harness import history
+    from dnsrace_lab.harness.report.cli import main
     h = outage_run(25.0)
     recorded = h.build()
     history.write(tmp_path / "history.jsonl", recorded)
@@ -57,7 +57,7 @@ def test_a_recorded_run_is_judged_again_from_its_history_alone(tmp_path: Path) -
 
 
 def test_a_campaign_table_is_rebuilt_from_the_runs_results(tmp_path: Path) -> None:
-    # `python3 -m dnsrace_lab.report --table WALL_S <runs>`: the rows come from each run's results.json.
+    # `python3 -m dnsrace_lab.harness.report --table WALL_S <runs>`: the rows come from each run's results.json.
     folder = tmp_path / "20261130T021233Z-legacy-1003"
     folder.mkdir()
     invariants = {name: {"valid": True, "measures": {}} for name in

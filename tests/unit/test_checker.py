@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dnsrace_lab.checker import backward_moves, count_rate, empty_windows, endpoint_moves
+from dnsrace_lab.harness.checker import backward_moves, count_rate, empty_windows, endpoint_moves
 
 EP = "dynamodb.us-east-1.lab.test"
 

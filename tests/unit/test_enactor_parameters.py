@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dnsrace.events import Event
-from dnsrace_lab.enactor_parameters import EnactorParameters, ParametersUnknown
+from dnsrace_lab.stack.enactor_parameters import EnactorParameters, ParametersUnknown
 
 SAID = {"mode": "safe", "keep_generations": 5, "lock_ttl_ms": 5_000, "self_check_timeout_ms": 2_000,
         "poll_interval_ms": 500}

@@ -1,4 +1,4 @@
-"""The lab's runs and Ctrl-C (dnsrace_lab.signals.cancelled_by_sigterm, interrupted()): a signal cancels the
+"""The lab's runs and Ctrl-C (dnsrace_lab.stack.signals.cancelled_by_sigterm, interrupted()): a signal cancels the
 run so its `finally` heals, and only a signal makes a run "interrupted" — a timeout swallowed inside a
 library does not (every run of reproduce-rate once said "interrupted; healed every fault" for that)."""
 
@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from dnsrace_lab import signals
+from dnsrace_lab.stack import signals
 
 
 @pytest.fixture(autouse=True)

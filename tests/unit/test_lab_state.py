@@ -1,10 +1,10 @@
-"""The lab's state from one observation (dnsrace_lab.state.classify): each state, and its way out."""
+"""The lab's state from one observation (dnsrace_lab.stack.state.classify): each state, and its way out."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dnsrace_lab.state import ENACTORS, SERVICES, Observation, classify
+from dnsrace_lab.stack.state import ENACTORS, SERVICES, Observation, classify
 
 
 def running(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""make status (dnsrace_lab.status): the console's status in a terminal, rendered from what /api/status
+"""make status (dnsrace_lab.stack.status): the console's status in a terminal, rendered from what /api/status
 returns (here assembled by the console itself from a recorded run)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from dnsrace_admin.console.status import History, assemble
-from dnsrace_lab.status import render
+from dnsrace_lab.stack.status import render
 
 from console_histories import LEGACY_RACE, SAFE_MANUAL_DELETE, now, recorded
 

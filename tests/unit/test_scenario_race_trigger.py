@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from dnsrace.events import Event
-from dnsrace_lab.live import StepNotReached
-from dnsrace_lab.scenarios import Report, _slow_enactor_refused
+from dnsrace_lab.outage.scenarios import Report, _slow_enactor_refused
+from dnsrace_lab.stack.live import StepNotReached
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """The stack's facts have one source: infra/versions.env for versions, dnsrace.keys for Redis keys,
-dnsrace_lab.stack_names for names and images. docker-compose.yml cannot import them, so it is checked."""
+dnsrace_lab.stack.names for names and images. docker-compose.yml cannot import them, so it is checked."""
 
 from __future__ import annotations
 
 import re
 
-from dnsrace_lab import stack_names
-from dnsrace_lab.stack_names import ENACTORS, SERVICES, TOP, images, pinned_versions
+from dnsrace_lab.stack import names as stack_names
+from dnsrace_lab.stack.names import ENACTORS, SERVICES, TOP, images, pinned_versions
 
 
 def compose_text() -> str:

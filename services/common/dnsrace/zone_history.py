@@ -1,7 +1,7 @@
 """The zone's history as dns-admin applied it: its accepted batches replayed in order, with each record set's value.
 
 Every reader of that history asks it here, in one place: the chaos campaign's checker
-(dnsrace_lab.checker), which replays dns-admin's audit after a run; the responder's console
+(dnsrace_lab.harness.checker), which replays dns-admin's audit after a run; the responder's console
 (dnsrace_admin.console), which replays dns-admin's `batch_accepted` events while it happens; and the
 trace check (dnsrace_model.trace), which reads the same events' changes. Both sources hold a change in
 one shape, the one `Change.to_json()` writes (dnsrace.records):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from dnsrace.batch_rules import RECORD_SET_COUNT_MAX
+from dnsrace.config import ConfigError   # the one error for a bad setting, every service's
 from dnsrace.keys import EVENTS_STREAM
 from dnsrace.records import InvalidInput, normalize_name, normalize_zone, validate_ipv4
 
@@ -24,10 +25,6 @@ _HOST = re.compile(r"[a-z0-9.-]{1,253}")
 _STREAM = re.compile(r"[A-Za-z0-9:_.-]{1,128}")
 CONSOLE_EVENTS_MAX = 10_000
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,12 @@
-"""The report: what a chaos run leaves behind, and how it reads.
-
-    store/chaos/<time>-<mode>-<seed>/
-        history.jsonl   everything that happened (history.py), the run's line first
-        results.json    the verdict of each invariant, with its evidence and measures
-        run.log         the run's own log; its first line is the seed and every parameter
-        logs/<service>.log   each container's log during the run
-        timeline.html   the resolver's (and the authoritative view's) answers over time as an inline SVG,
-                        the endpoint's plan against the newest, each fault's window shaded and labelled,
-                        the violations marked; the verdicts; the event timeline beneath. One file: no
-                        script, no stylesheet or font fetched from anywhere.
-    store/latest -> the newest run;  store/chaos/campaigns/<time>-<mode>.md: a campaign's table
-
-`render_timeline`, `row` and `summary` are pure; the write_* functions are the only I/O.
-
-    python3 -m dnsrace_lab.report store/chaos/<run> [...]   judge a recorded history again (results.json,
-                                                           timeline.html rewritten): the stack is not needed
-"""
+"""timeline.html: one run drawn as an inline SVG (answers, the plan generation, the faults, the
+violations), its verdicts and its event table; one file, nothing fetched. Pure: history in, HTML out."""
 
 from __future__ import annotations
 
 import html
 import json
-import os
-import statistics
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from dnsrace import zone_history
@@ -33,166 +14,15 @@ from dnsrace.events import Event
 from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.timeline import sentence
 
-from .checker import INVARIANTS, MODEL, UNKNOWN, Verdict, fault_windows, overall
+from dnsrace_lab.harness.checker import UNKNOWN, Verdict, fault_windows, overall
+from dnsrace_lab.harness.report.tables import SYMBOL
 
-__all__ = ["ROW_HEADER", "campaign_table", "render_timeline", "result_of", "row", "run_folder", "summary",
-           "write_campaign", "write_run"]
+__all__ = ["render_timeline"]
 
-SYMBOL = {True: "ok", False: "FAIL", UNKNOWN: "?"}
-ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} {'5':>4} {'6':>4} {'M':>4}  "
-              f"{'empty max':>9}  {'converge':>8}  {'run':>5}")
 # Routine bookkeeping the timeline table leaves out (history.jsonl keeps all of it).
 ROUTINE = {"lock_released", "record_set_written", "zone_rendered", "batch_accepted", "plan_skipped", "lock_refused",
            "backend_healthy", "check_passed", "lock_acquired", "apply_finished", "endpoint_unchanged",
            "self_check_answering"}
-SHORT = {"latency": "lat", "timeout": "tmo", "reset-peer": "rst", "hold": "hold", "partition": "part",
-         "pause": "pause", "kill-enactor": "kill", "kill-redis": "kill", "kill-dns-admin": "kill",
-         "delete-live-plan": "delete-live"}
-
-
-# --- the folder -----------------------------------------------------------------------------------------
-
-def run_folder(store: Path, mode: str, name: str | int) -> Path:
-    """store/<time>-<mode>-<name>/ (name: a chaos run's seed, a reproduce-outage run's scenario)."""
-    folder = store / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}-{name}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def write_run(folder: Path, recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, Verdict],
-              logs: Mapping[str, str], run_log: Sequence[str], *, summary: dict[str, Any]) -> None:
-    from . import history  # the writer of the history lives with its format
-    history.write(folder / "history.jsonl", recorded)
-    (folder / "results.json").write_text(json.dumps(
-        {"valid": overall(verdicts), **summary, "invariants": {name: v.to_json() for name, v in verdicts.items()}},
-        indent=2, default=str) + "\n")
-    (folder / "run.log").write_text("\n".join(run_log) + "\n")
-    (folder / "logs").mkdir(exist_ok=True)
-    for service, text in logs.items():
-        (folder / "logs" / f"{service}.log").write_text(text)
-    (folder / "timeline.html").write_text(render_timeline(recorded, verdicts))
-    history.link_latest(folder.parent.parent / "latest", folder)
-
-
-def rejudge(folder: Path, *, model: bool = True) -> Mapping[str, Verdict]:
-    """The verdicts of a recorded run, from its history alone; results.json and timeline.html rewritten."""
-    from . import history
-    from .checker import check_history
-    recorded = history.read(folder / "history.jsonl")
-    run = recorded[0]
-    verdicts = check_history(recorded, str(run.get("endpoint")))
-    if model:
-        from .conformance import judge
-        verdicts[MODEL] = judge(recorded)
-    previous = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
-    kept = {key: value for key, value in previous.items() if key not in ("valid", "invariants")}
-    (folder / "results.json").write_text(json.dumps(
-        {"valid": overall(verdicts), **kept, "invariants": {name: v.to_json() for name, v in verdicts.items()}},
-        indent=2, default=str) + "\n")
-    (folder / "timeline.html").write_text(render_timeline(recorded, verdicts))
-    return verdicts
-
-
-def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float, *, command: str) -> Path:
-    folder = store / "campaigns"
-    folder.mkdir(parents=True, exist_ok=True)
-    mode = results[0]["mode"] if results else "none"
-    path = folder / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{mode}.md"
-    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
-    lines = [f"`{command}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on {os.uname().nodename} "
-             f"({os.cpu_count()} cores, load average at the end {load})", "", *campaign_table(results, wall_s)]
-    path.write_text("\n".join(lines) + "\n")
-    with open(folder / "runs.jsonl", "a") as runs:
-        runs.write("".join(json.dumps(r, default=str) + "\n" for r in results))
-    return path
-
-
-def campaign_table(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
-    """The campaign's markdown table, one row per run, and its summary (the README's Chaos tables)."""
-    lines = ["| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        cells = [str(r["seed"]), _faults_text(r["faults"]), *(SYMBOL[r["verdicts"][name]] for name in INVARIANTS),
-                 SYMBOL[_model(r)],
-                 _seconds(_measure(r, "no-empty-answer", "longest_empty_s")), _seconds(_measure(r, "converges", "converge_s")),
-                 f"{r['run_s']:.0f} s"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, "", *summary(results, wall_s)]
-
-
-def result_of(folder: Path) -> dict[str, Any]:
-    """A recorded run's row, as the campaign keeps it, from its results.json."""
-    recorded = json.loads((folder / "results.json").read_text())
-    invariants = recorded.get("invariants", {})
-    return {**{key: recorded.get(key) for key in ("seed", "mode", "faults", "faults_started", "run_s", "reset_s",
-                                                 "valid")}, "folder": str(folder),
-            "verdicts": {name: v.get("valid") for name, v in invariants.items()},
-            "measures": {name: v.get("measures") or {} for name, v in invariants.items()}}
-
-
-# --- rows and the summary -------------------------------------------------------------------------------
-
-def run_summary(fields: dict[str, Any]) -> dict[str, Any]:
-    return {key: fields[key] for key in ("seed", "mode", "faults", "faults_started", "run_s", "reset_s")}
-
-
-def _model(result: Mapping[str, Any]) -> Any:
-    """The run's model verdict (runs recorded before the trace check joined the campaign have none)."""
-    return result["verdicts"].get(MODEL, UNKNOWN)
-
-
-def _measure(result: Mapping[str, Any], invariant: str, name: str) -> float | None:
-    value = (result.get("measures") or {}).get(invariant, {}).get(name)
-    return float(value) if value is not None else None
-
-
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} s"
-
-
-def _faults_text(labels: Sequence[str]) -> str:
-    short = []
-    for label in labels:
-        fault, _, where = label.partition(" ")
-        where = where.replace("enactor-", "").replace("->", ">")
-        name = SHORT.get(fault, fault)
-        short.append(name if fault == "delete-live-plan" else f"{name} {where}")
-    return f"{len(labels)}: " + ", ".join(short)
-
-
-def row(result: Mapping[str, Any]) -> str:
-    faults = _faults_text(result["faults"])
-    faults = faults if len(faults) <= 58 else faults[:55] + "..."
-    marks = " ".join(f"{SYMBOL[value]:>4}" for value in (*(result['verdicts'][name] for name in INVARIANTS),
-                                                           _model(result)))
-    return (f"{result['seed']:>7}  {faults:<58} {marks}  {_seconds(_measure(result, 'no-empty-answer', 'longest_empty_s')):>9}"
-            f"  {_seconds(_measure(result, 'converges', 'converge_s')):>8}  {result['run_s']:>4.0f}s  {result['folder']}")
-
-
-def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
-    if not results:
-        return ["no runs"]
-    broken = {name: sum(1 for r in results if r["verdicts"][name] is False) for name in INVARIANTS}
-    unknown = {name: sum(1 for r in results if r["verdicts"][name] == UNKNOWN) for name in INVARIANTS}
-    failed = sum(1 for r in results if r["valid"] is False)
-    uncertain = sum(1 for r in results if r["valid"] == UNKNOWN)
-    lengths = [float(r["run_s"]) for r in results]
-    checked = sum(int((r.get("measures") or {}).get(MODEL, {}).get("checked") or 0) for r in results)
-    events = sum(int((r.get("measures") or {}).get(MODEL, {}).get("events") or 0) for r in results)
-    per_run_s = wall_s / len(results)
-    return [
-        f"summary: {len(results)} run(s) in mode {results[0]['mode']}: {failed} with a violation, "
-        f"{uncertain} with an unknown verdict, {len(results) - failed - uncertain} valid",
-        "  violations by invariant: " + ", ".join(f"({n}) {broken[name]}" for n, name in enumerate(INVARIANTS, 1)),
-        "  unknown by invariant:    " + ", ".join(f"({n}) {unknown[name]}" for n, name in enumerate(INVARIANTS, 1)),
-        f"  model (the events a behaviour of model/dnsrace.pml): {sum(1 for r in results if _model(r) is True)} "
-        f"whole runs, {sum(1 for r in results if _model(r) is False)} invalid (drift), "
-        f"{sum(1 for r in results if _model(r) == UNKNOWN)} checked up to a fault the model leaves out"
-        + (f" ({checked} of {events} events checked in all)" if events else ""),
-        f"  run length {min(lengths):.0f}-{max(lengths):.0f} s (median {statistics.median(lengths):.0f} s); with the "
-        f"reset, {per_run_s:.0f} s a run: {3600 / per_run_s:.0f} runs per hour",
-    ]
-
 
 # --- timeline.html --------------------------------------------------------------------------------------
 
@@ -226,17 +56,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
         return LEFT + (min(max(t, start), end) - start) / span * plot_w
 
     windows = [w for w in fault_windows([r for r in body if r.get("source") == "nemesis"]) if w.fault != "all"]
-    lanes: list[float] = []
-    lane_of = []
-    for window in windows:           # greedy lanes, so labels of overlapping faults do not collide
-        stop = window.stop if window.stop is not None else end
-        label_end = x(window.start) + 8 + 7 * len(_fault_label(window))
-        lane = next((n for n, free_at in enumerate(lanes) if free_at <= x(window.start)), len(lanes))
-        if lane == len(lanes):
-            lanes.append(0.0)
-        lanes[lane] = max(x(stop), label_end)
-        lane_of.append(lane)
-    fault_h = max(1, len(lanes)) * LANE_H + 8
+    lane_of, lanes = _fault_lanes(windows, x, end)
+    fault_h = max(1, lanes) * LANE_H + 8
     panels = [("resolver answers", "resolver", 120), ("authoritative view", "authoritative", 70),
               ("plan generation", "generation", 150)]
     top = 24 + fault_h
@@ -245,17 +66,7 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
     svg: list[str] = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
                       f'font-family="sans-serif" font-size="11">']
     svg.append(f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>')
-    # Fault windows: shaded over every panel, labelled in their lane.
-    for window, lane in zip(windows, lane_of):
-        stop = window.stop if window.stop is not None else end
-        color = FAULT_COLORS.get(window.fault, "#999")
-        x0, x1 = x(window.start), max(x(stop), x(window.start) + 2)
-        svg.append(f'<rect x="{x0:.1f}" y="{top - 4}" width="{x1 - x0:.1f}" height="{panels_h - 20}" '
-                   f'fill="{color}" opacity="0.13"><title>{_esc(_fault_label(window))}</title></rect>')
-        y = 22 + lane * LANE_H
-        svg.append(f'<rect x="{x0:.1f}" y="{y}" width="{x1 - x0:.1f}" height="{LANE_H - 3}" fill="{color}" opacity="0.85"/>')
-        svg.append(f'<text x="{x0 + 3:.1f}" y="{y + 10}" fill="#111">{_esc(_fault_label(window))}</text>')
-    svg.append(f'<text x="8" y="{22 + 10}" font-weight="bold">faults</text>')
+    svg += _fault_bands(windows, lane_of, x, end, top, panels_h)
     y = top
     for title, what, h in panels:
         svg.append(f'<text x="8" y="{y + 14}" font-weight="bold">{_esc(title)}</text>')
@@ -266,7 +77,47 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
             svg += _answers_panel([r for r in body if r.get("source") == "client" and r.get("process") == what],
                                   x, y, h)
         y += h + 24
-    # Violations: a red band or line over every panel, labelled at the bottom, each label once, in lanes.
+    svg += _violation_marks(verdicts, x, top, y)
+    svg += _time_axis(x, start, span, top, y)
+    svg.append("</svg>")
+    return _page(run, verdicts, "\n".join(svg), _event_table(body, start))
+
+
+def _fault_lanes(windows: Sequence[Any], x: Any, end: float) -> tuple[list[int], int]:
+    """Greedy lanes, so labels of overlapping faults do not collide: each window's lane, and how many."""
+    lanes: list[float] = []
+    lane_of = []
+    for window in windows:
+        stop = window.stop if window.stop is not None else end
+        label_end = x(window.start) + 8 + 7 * len(_fault_label(window))
+        lane = next((n for n, free_at in enumerate(lanes) if free_at <= x(window.start)), len(lanes))
+        if lane == len(lanes):
+            lanes.append(0.0)
+        lanes[lane] = max(x(stop), label_end)
+        lane_of.append(lane)
+    return lane_of, len(lanes)
+
+
+def _fault_bands(windows: Sequence[Any], lane_of: Sequence[int], x: Any, end: float, top: float,
+                 panels_h: float) -> list[str]:
+    """Fault windows: shaded over every panel, labelled in their lane."""
+    svg = []
+    for window, lane in zip(windows, lane_of):
+        stop = window.stop if window.stop is not None else end
+        color = FAULT_COLORS.get(window.fault, "#999")
+        x0, x1 = x(window.start), max(x(stop), x(window.start) + 2)
+        svg.append(f'<rect x="{x0:.1f}" y="{top - 4}" width="{x1 - x0:.1f}" height="{panels_h - 20}" '
+                   f'fill="{color}" opacity="0.13"><title>{_esc(_fault_label(window))}</title></rect>')
+        y = 22 + lane * LANE_H
+        svg.append(f'<rect x="{x0:.1f}" y="{y}" width="{x1 - x0:.1f}" height="{LANE_H - 3}" fill="{color}" opacity="0.85"/>')
+        svg.append(f'<text x="{x0 + 3:.1f}" y="{y + 10}" fill="#111">{_esc(_fault_label(window))}</text>')
+    svg.append(f'<text x="8" y="{22 + 10}" font-weight="bold">faults</text>')
+    return svg
+
+
+def _violation_marks(verdicts: Mapping[str, Verdict], x: Any, top: float, y: float) -> list[str]:
+    """Violations: a red band or line over every panel, labelled at the bottom, each label once, in lanes."""
+    svg = []
     label_lanes: list[float] = []
     labelled: set[str] = set()
     for verdict in verdicts.values():
@@ -291,14 +142,18 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
             label_lanes[lane] = left + width + 8
             svg.append(f'<text x="{x0 + (-3 if anchor == "end" else 3):.1f}" y="{y + 4 + 12 * lane}" '
                        f'text-anchor="{anchor}" fill="#d7263d">{_esc(mark.label)}</text>')
-    # The time axis, in seconds from the first probe.
+    return svg
+
+
+def _time_axis(x: Any, start: float, span: float, top: float, y: float) -> list[str]:
+    """The time axis, in seconds from the first probe."""
+    svg = []
     step = 5 if span <= 90 else 10
     for second in range(0, int(span) + 1, step):
         tx = x(start + second)
         svg.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{top}" y2="{y - 24}" stroke="#eee"/>')
         svg.append(f'<text x="{tx:.1f}" y="{y - 10}" text-anchor="middle" fill="#555">{second} s</text>')
-    svg.append("</svg>")
-    return _page(run, verdicts, "\n".join(svg), _event_table(body, start))
+    return svg
 
 
 def _fault_label(window: Any) -> str:
@@ -469,27 +324,3 @@ red lines and boxes are violations.</p>
 {events}
 </body></html>
 """
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import sys
-    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.report",
-                                     description="judge recorded chaos runs again, from their histories alone")
-    parser.add_argument("runs", nargs="+", type=Path, help="store/chaos/<time>-<mode>-<seed> folders")
-    parser.add_argument("--table", metavar="WALL_S", type=float,
-                        help="then print the campaign's table and summary, the runs having taken WALL_S in all")
-    args = parser.parse_args(argv)
-    values = []
-    for folder in args.runs:
-        verdicts = rejudge(folder)
-        values.append(overall(verdicts))
-        print(f"{folder}: {' '.join(f'({n}) {SYMBOL[v.valid]}' for n, v in enumerate(verdicts.values(), 1))}",
-              file=sys.stderr if args.table else sys.stdout)
-    if args.table:
-        print("\n".join(campaign_table([result_of(folder) for folder in args.runs], args.table)))
-    return 1 if False in values else 2 if UNKNOWN in values else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from dnsrace.events import Event
 from dnsrace.plans import generation_of_plan_id, plan_id, plan_of_record_name, plan_record_name
 
-from .live import ENACTORS, ENDPOINT, Answer, Live, StepNotReached
-from .nemesis import FaultNotStarted, Nemesis
+from dnsrace_lab.harness.nemesis import FaultNotStarted, Nemesis
+from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, Answer, Live, StepNotReached
 
 SLOW_ENACTOR = "enactor-a"
 FAST_ENACTORS = tuple(name for name in ENACTORS if name != SLOW_ENACTOR)

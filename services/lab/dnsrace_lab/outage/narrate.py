@@ -11,7 +11,7 @@ from dnsrace.events import Event
 from dnsrace.plans import MalformedPlan, generation_of_plan_id, plan_id
 from dnsrace.timeline import sentence
 
-from .live import TOP
+from dnsrace_lab.stack.live import TOP
 
 # Routine bookkeeping that would drown the story; it stays in `make timeline`.
 ROUTINE = {"lock_released", "record_set_written", "zone_rendered", "batch_accepted", "plan_skipped",

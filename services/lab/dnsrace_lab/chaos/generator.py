@@ -33,7 +33,7 @@ import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .stack_names import ENACTORS
+from dnsrace_lab.stack.names import ENACTORS
 
 __all__ = ["ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
 

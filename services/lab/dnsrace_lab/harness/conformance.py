@@ -30,7 +30,7 @@ from typing import Any
 
 from dnsrace.events import Event
 
-from .checker import MODEL, UNKNOWN, Mark, Verdict
+from dnsrace_lab.harness.checker import MODEL, UNKNOWN, Mark, Verdict
 
 __all__ = ["DISRUPTIVE", "MODEL", "announced_tokens", "cut_before", "judge", "outside_the_model"]
 

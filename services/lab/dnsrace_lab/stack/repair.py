@@ -1,4 +1,4 @@
-"""python3 -m dnsrace_lab.repair — the operator's manual fix, through the console's API (POST /api/repair).
+"""python3 -m dnsrace_lab.stack.repair — the operator's manual fix, through the console's API (POST /api/repair).
 
 1. Ask dns-admin to point the endpoint at the newest plan whose record set still exists, and clear
    the rollback record: the same call as the console's Repair button, with the bearer token (the
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from dnsrace.records import DnsAdminError
 
-from .live import ENACTORS, Answer, Live, Ports, StepNotReached, poll
+from dnsrace_lab.stack.live import ENACTORS, Answer, Live, Ports, StepNotReached, poll
 
 RECOVERY_BOUND_S = 60.0
 ENACTOR_RETURN_BOUND_S = 120.0
@@ -104,7 +104,7 @@ def _answers(live: Live, authoritative_view: bool,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.repair", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.stack.repair", description=__doc__.splitlines()[0])
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     return asyncio.run(run(parser.parse_args().project))
 

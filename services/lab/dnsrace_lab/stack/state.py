@@ -1,4 +1,4 @@
-"""python3 -m dnsrace_lab.state — which state the lab is in, in one line, and the way out of it.
+"""python3 -m dnsrace_lab.stack.state — which state the lab is in, in one line, and the way out of it.
 
 Every make target asks this first (it takes well under a second), so a target that cannot do its job
 in the state the lab is in stops at once, says so, and names the command that gets out, instead of
@@ -41,7 +41,7 @@ import redis
 from dnsrace.keys import EVENTS_STREAM
 from dnsrace.plans import plan_of_record_name
 
-from .stack_names import ENACTORS, ENDPOINT, SERVICES, Ports, images
+from dnsrace_lab.stack.names import ENACTORS, ENDPOINT, SERVICES, Ports, images
 
 IMAGES = images()
 CODES = {"healthy": 0, "not-built": 10, "down": 11, "partial": 12, "starting": 13, "faults": 14, "outage": 15,
@@ -243,7 +243,7 @@ REQUIREMENTS = {"running": ("healthy", "starting", "faults", "outage", "broken")
 
 def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `make ps | head` is not an error
-    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.state", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.stack.state", description=__doc__.splitlines()[0])
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     parser.add_argument("--json", action="store_true", help="the state as JSON")
     parser.add_argument("--require", choices=sorted(REQUIREMENTS),

@@ -22,8 +22,8 @@ from dnsrace.events import Event, RedisEventSink
 from dnsrace.keys import EVENTS_STREAM, PLANS_LATEST
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .enactor_parameters import EnactorParameters, ParametersUnknown
-from .stack_names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports, admin_token
+from dnsrace_lab.stack.enactor_parameters import EnactorParameters, ParametersUnknown
+from dnsrace_lab.stack.names import CALL_TIMEOUT_S, ENACTORS, ENDPOINT, TOP, ZONE, Ports, admin_token
 
 # How far back the newest enactor_started events are looked for: a stack running for hours writes
 # ~10 events a second, and an enactor's start is found again after each reset or restart.

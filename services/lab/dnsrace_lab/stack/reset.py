@@ -1,4 +1,4 @@
-"""python3 -m dnsrace_lab.reset --mode legacy|safe — the lab back to its first second, in place.
+"""python3 -m dnsrace_lab.stack.reset --mode legacy|safe — the lab back to its first second, in place.
 
 A run of `make reproduce-outage` (or of a test) leaves plans, locks, events, a broken zone, crashed
 enactors and perhaps a toxic behind. A full `down -v` + `up` clears all of it but recreates eleven
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .stack_names import APP_IMAGE, BACKENDS, ENACTORS, SERVICES, TOP, Ports
+from dnsrace_lab.stack.names import APP_IMAGE, BACKENDS, ENACTORS, SERVICES, TOP, Ports
 
 # What keeps state in memory or writes it. Redis and Toxiproxy are cleared through their own
 # interfaces instead (a Redis restart would replay its append-only file), and the backends, whose only
@@ -160,7 +160,7 @@ async def reset_toxiproxy(ports: Ports) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.reset", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.stack.reset", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("legacy", "safe"), required=True)
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     args = parser.parse_args()

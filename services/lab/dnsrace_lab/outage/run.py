@@ -33,14 +33,18 @@ from typing import Any
 from dnsrace.events import Event
 from dnsrace.plans import plan_record_name
 
-from . import checker, conformance, recording, report as run_report, scenarios
-from .checker import Bounds
-from .client import Prober
-from .live import ENACTORS, ENDPOINT, TOP, Answer, Live, Ports, Probe, StepNotReached, poll
-from .narrate import narrate, source_excerpt
-from .nemesis import Nemesis
-from .scenarios import SLOW_ENACTOR, Report
-from .signals import cancelled_by_sigterm, interrupted
+from dnsrace_lab.harness import checker
+from dnsrace_lab.harness import conformance
+from dnsrace_lab.harness import recording
+from dnsrace_lab.harness import report as run_report
+from dnsrace_lab.harness.checker import Bounds
+from dnsrace_lab.harness.client import Prober
+from dnsrace_lab.harness.nemesis import Nemesis
+from dnsrace_lab.outage import scenarios
+from dnsrace_lab.outage.narrate import narrate, source_excerpt
+from dnsrace_lab.outage.scenarios import SLOW_ENACTOR, Report
+from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, TOP, Answer, Live, Ports, Probe, StepNotReached, poll
+from dnsrace_lab.stack.signals import cancelled_by_sigterm, interrupted
 
 CRASHES_PER_ENACTOR = 2     # crashed, restarted, crashed again the same way
 NARRATION_LEAD_S = 4.0      # how much normal operation the story shows before the fault

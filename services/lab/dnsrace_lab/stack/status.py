@@ -1,4 +1,4 @@
-"""python3 -m dnsrace_lab.status — the responder's console in a terminal: GET /api/status on dns-admin.
+"""python3 -m dnsrace_lab.stack.status — the responder's console in a terminal: GET /api/status on dns-admin.
 
 What the resolver answers now, the endpoint's plan and rollback, the one root alert (its causal chain and
 the follow-ons grouped under it) or the last one resolved, and the enactors. The page at
@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .stack_names import Ports
+from dnsrace_lab.stack.names import Ports
 
 CALL_TIMEOUT_S = 5.0
 CHAIN_SHOWN_MAX = 12
@@ -92,7 +92,7 @@ def render(status: dict[str, Any], admin_url: str) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.status", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.stack.status", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print GET /api/status as it came")
     args = parser.parse_args()
     admin_url = f"http://127.0.0.1:{Ports.from_env().admin}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dnsrace.events import Event
 
-from .stack_names import ENACTORS
+from dnsrace_lab.stack.names import ENACTORS
 
 __all__ = ["EnactorParameters", "ParametersUnknown"]
 

@@ -30,11 +30,11 @@ from dnsrace.events import Event
 from dnsrace.keys import EVENTS_STREAM
 from dnsrace.plans import plan_id, plan_record_name
 
-from . import history
-from .checker import Bounds
-from .client import Prober
-from .live import ENACTORS, ENDPOINT, Live
-from .reset import containers
+from dnsrace_lab.harness import history
+from dnsrace_lab.harness.checker import Bounds
+from dnsrace_lab.harness.client import Prober
+from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, Live
+from dnsrace_lab.stack.reset import containers
 
 __all__ = ["answering", "container_logs", "export_audit", "export_events", "final_reads", "on_newest_plan",
            "record", "wait_for_recovery"]

@@ -37,8 +37,8 @@ from dnsrace.plans import plan_of_record_name
 from dnsrace.records import Change, ChangeBatch
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from .generator import PATHS, FaultSpec
-from .stack_names import ENDPOINT
+from dnsrace_lab.chaos.generator import PATHS, FaultSpec
+from dnsrace_lab.stack.names import ENDPOINT
 
 HOLD_TOXIC = "nemesis-hold"
 SLOW_TOXIC = "nemesis-slow"

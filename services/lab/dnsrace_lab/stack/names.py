@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parents[3]
+TOP = Path(__file__).resolve().parents[4]
 ENDPOINT = "dynamodb.us-east-1.lab.test"
 ZONE = "lab.test"
 ENACTORS = ("enactor-a", "enactor-b", "enactor-c")

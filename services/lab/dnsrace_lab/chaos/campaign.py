@@ -4,7 +4,7 @@
     --replay store/chaos/<run>                    the same schedule (and mode) as that run, again
 
 Each run, Jepsen's shape, every part in its own module:
-    1. reset      the stack's state cleared in place (dnsrace_lab.reset, about 5 s): each run starts at
+    1. reset      the stack's state cleared in place (dnsrace_lab.stack.reset, about 5 s): each run starts at
                   the lab's first second, so runs are independent and the audit starts at row 1
     2. generator  the schedule, from the seed alone (generator.py); its first log line is the seed and
                   every parameter
@@ -47,14 +47,18 @@ import redis.asyncio as aioredis
 from dnsrace.deadline import within
 from dnsrace.events import Event
 
-from . import checker, conformance, history, recording, report
-from .client import Prober
-from .generator import FaultSpec, Parameters, Schedule, generate
-from .live import ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
-from .nemesis import Nemesis
-from .reset import EXIT_CANNOT_RESET_IN_PLACE, containers
-from .signals import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
-from .stack_names import SERVICES, lab_pythonpath
+from dnsrace_lab.chaos.generator import FaultSpec, Parameters, Schedule, generate
+from dnsrace_lab.harness import checker
+from dnsrace_lab.harness import conformance
+from dnsrace_lab.harness import history
+from dnsrace_lab.harness import recording
+from dnsrace_lab.harness import report
+from dnsrace_lab.harness.client import Prober
+from dnsrace_lab.harness.nemesis import Nemesis
+from dnsrace_lab.stack.live import ENDPOINT, TOP, Live, Ports, StepNotReached, compose_command
+from dnsrace_lab.stack.names import SERVICES, lab_pythonpath
+from dnsrace_lab.stack.reset import EXIT_CANNOT_RESET_IN_PLACE, containers
+from dnsrace_lab.stack.signals import cancelled_by_sigterm   # SIGTERM cancels as Ctrl-C does, so every `finally` heals
 
 RESET_TIMEOUT_S = 300.0
 FIRST_ANSWER_WITHIN_S = 30.0   # after the reset, the resolver answers (wait-ready saw it already)
@@ -90,7 +94,7 @@ def say(text: str) -> None:
 def reset_stack(project: str, mode: str, log: list[str]) -> float:
     """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another."""
     started = time.monotonic()
-    command = [sys.executable, "-m", "dnsrace_lab.reset", "--mode", mode, "--project", project]
+    command = [sys.executable, "-m", "dnsrace_lab.stack.reset", "--mode", mode, "--project", project]
     env = os.environ | {"PYTHONPATH": lab_pythonpath()}
     for attempt in (1, 2):
         result = subprocess.run(command, capture_output=True, text=True, timeout=RESET_TIMEOUT_S, env=env, cwd=TOP)
