@@ -4,26 +4,47 @@
 
 Without arguments: the newest folder of each mode x scenario. For each, how many runs ended as the
 mode promises (legacy: the outage or the late write; safe: no harm), the seconds per run, and the key
-measure each run printed (from its own log: nothing here is re-measured).
+measure of each run: legacy's from what its log printed, safe's from the checker's measures in the
+run's results.json (the log names its folder); nothing here is re-measured.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import sys
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[1]
-MEASURES = {
+# Legacy: what the run printed (its story); a regex and the label.
+PRINTED = {
     ("legacy", "race"): (r"fault -> empty answer:\s+([0-9.]+) s", "fault → endpoint empty, s"),
     ("legacy", "manual-delete"): (r"enactor-a (\d+) crashes", "crashes per enactor seen (enactor-a)"),
     ("legacy", "pause"): (r"clients got the stale plan for ([0-9.]+) s", "endpoint back on the stale plan, s"),
-    ("safe", "race"): (r"the resolver never answered empty: ([0-9]+) probes", "resolver probes, none empty"),
-    ("safe", "pause"): (r"the resolver never answered empty: ([0-9]+) probes", "resolver probes, none empty"),
-    ("safe", "manual-delete"): (r"repaired the endpoint ([0-9.]+) s after the deletion", "deletion → repaired, s"),
 }
-EXTRA = {("safe", "manual-delete"): (r"resolver: answered empty for ([0-9.]+) s", "resolver empty (negative cache), s")}
+# Safe: the checker's measures (results.json: invariant -> measures), a path into them and the label.
+JUDGED = {
+    ("safe", "race"): [(("no-empty-answer", "answers"), "resolver answers, none empty")],
+    ("safe", "pause"): [(("no-empty-answer", "answers"), "resolver answers, none empty")],
+    ("safe", "manual-delete"): [(("no-empty-answer", "authoritative", "repaired_s", 0), "deletion → repaired, s"),
+                                (("no-empty-answer", "longest_empty_s"), "resolver empty (negative cache), s")],
+}
+
+
+def judged(log_text: str, path: tuple[object, ...]) -> float | None:
+    """A measure from the run's results.json (the log's `history:` line names the run's folder)."""
+    match = re.search(r"history:\s+(\S+)/history\.jsonl", log_text)
+    results = TOP / match.group(1) / "results.json" if match else None
+    if results is None or not results.exists():
+        return None
+    value: object = json.loads(results.read_text())["invariants"]
+    for key in (path[0], "measures", *path[1:]):
+        try:
+            value = value[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def newest_folders() -> list[Path]:
@@ -50,18 +71,20 @@ def main(argv: list[str]) -> int:
         summary = (folder / "summary.txt").read_text() if (folder / "summary.txt").exists() else ""
         promised = re.search(r"as promised (\d+) of (\d+)", summary)
         seconds = re.search(r"min (\d+), max (\d+)", summary)
-        pattern, label = MEASURES.get((mode, scenario), (None, ""))
-        values = []
-        extra_values = []
+        pattern, label = PRINTED.get((mode, scenario), (None, ""))
+        wanted = JUDGED.get((mode, scenario), [])
+        values: list[float] = []
+        found: list[list[float]] = [[] for _ in wanted]
         for log in sorted(folder.glob("run-*.log")):
             text = log.read_text(errors="replace")
             if pattern and (match := re.search(pattern, text)):
                 values.append(float(match.group(1)))
-            if (mode, scenario) in EXTRA and (match := re.search(EXTRA[(mode, scenario)][0], text)):
-                extra_values.append(float(match.group(1)))
-        measured = f"{label}: {span(values)}"
-        if extra_values:
-            measured += f"; {EXTRA[(mode, scenario)][1]}: {span(extra_values)}"
+            for column, (path, _) in zip(found, wanted):
+                if (value := judged(text, path)) is not None:
+                    column.append(value)
+        parts = [f"{label}: {span(values)}"] if pattern else []
+        parts += [f"{name}: {span(column)}" for column, (_, name) in zip(found, wanted)]
+        measured = "; ".join(parts)
         print(f"| {mode} | {scenario} | {promised.group(1) + ' of ' + promised.group(2) if promised else '?'} | "
               f"{seconds.group(1) + '–' + seconds.group(2) if seconds else '?'} | {measured} |")
     return 0
