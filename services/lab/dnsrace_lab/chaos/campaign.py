@@ -6,7 +6,7 @@
 Each run, Jepsen's shape, every part in its own module:
     1. reset      the stack's state cleared in place (dnsrace_lab.stack.reset, about 5 s): each run starts at
                   the lab's first second, so runs are independent and the audit starts at row 1
-    2. generator  the schedule, from the seed alone (generator.py); its first log line is the seed and
+    2. generator  the schedule, from the seed alone (chaos/generator.py); its first log line is the seed and
                   every parameter
     3. client     probes of the resolver and the authoritative view, 20 a second each (client.py), from
                   before the first fault to the end
@@ -17,10 +17,10 @@ Each run, Jepsen's shape, every part in its own module:
                   answers (bounded by the checker's own bounds), then the final reads
     6. history    probes, the nemesis's rows, the stream's events (and those only in container logs),
                   dns-admin's audit and the final reads, in one JSONL file (history.py)
-    7. checker    the six invariants, from the history alone (checker.py); and the model verdict: the
+    7. checker    the six invariants, from the history alone (harness/checker/); and the model verdict: the
                   run's events checked against model/dnsrace.pml by Spin (conformance.py)
     8. report     store/chaos/<time>-<mode>-<seed>/: history.jsonl, results.json, logs/, timeline.html,
-                  and store/latest -> it (report.py); one row per run, a summary at the end
+                  and store/latest -> it (harness/report/); one row per run, a summary at the end
 
 Exit status: 0 every invariant held in every run; 1 one was broken; 2 a verdict was unknown (or the
 campaign itself could not run: the stack would not reset).

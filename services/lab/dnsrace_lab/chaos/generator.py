@@ -5,7 +5,7 @@
 A schedule is a list of faults, each a named start/stop pair aimed at one target, placed in a fault
 phase of `fault_phase_s` seconds: `at_s` after the phase starts it begins, `for_s` later it stops.
 Faults are drawn from a weighted list (WEIGHTS), Vortex-style; what each one does is the nemesis's
-business (nemesis.py), when it happens is the interpreter's (chaos.py). Two rules keep a schedule
+business (harness/nemesis.py), when it happens is the interpreter's (campaign.py). Two rules keep a schedule
 meaningful: at most `concurrency_max` faults at a time, and never two at once on the same target
 (a paused enactor cannot also be killed, a partitioned one cannot also have a toxic on its proxies).
 

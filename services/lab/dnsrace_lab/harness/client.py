@@ -8,7 +8,7 @@ Each probe is an `invoke` followed by exactly one completion:
     ok    the endpoint answered with addresses (the value)
     fail  it certainly did not: NXDOMAIN, or NOERROR with no A records (NODATA) — an empty answer
     info  no answer within the timeout: unknown
-The prober only records; the checker (checker.py) judges the history afterwards.
+The prober only records; the checker (harness/checker/) judges the history afterwards.
 """
 
 from __future__ import annotations

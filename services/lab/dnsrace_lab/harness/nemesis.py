@@ -12,7 +12,7 @@ when the nemesis is given a `history` list, a row there too, which does not depe
                                                    by a stalled VM or a long GC pause
     heal()                                         every toxic removed, every proxy enabled, every
                                                    enactor unpaused, every killed container started
-The chaos campaign (chaos.py) also uses, through `fault(spec)` (one FaultSpec of generator.py, started
+The chaos campaign (chaos/campaign.py) also uses, through `fault(spec)` (one FaultSpec of chaos/generator.py, started
 on entry and stopped on exit, whatever ends the block):
     toxic(...)          / untoxic(...)             latency with jitter, `timeout`, `reset_peer` on one proxy
     partition(enactor)  / unpartition(enactor)     every proxy of the enactor disabled, then enabled

@@ -12,7 +12,7 @@ and the chaos campaign): the edge between the running stack and history.py's row
     container_logs(project, since)       each container's log since the run started
     record(live, project, run, ...)      all of it, cut at one moment, as one history (history.assemble)
 
-The checker (checker.py) judges what these return; it never reads the stack itself.
+The checker (harness/checker/) judges what these return; it never reads the stack itself.
 """
 
 from __future__ import annotations

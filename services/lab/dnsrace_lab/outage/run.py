@@ -5,7 +5,7 @@
 
 While the scenario runs, the client probes the endpoint at 20 queries a second on the resolver and on
 the authoritative view. The run is recorded as every run of the lab is (recording.py, history.py) and
-judged by the one checker (checker.py: invariants (1)-(6), with the scenario's bounds, SCENARIO_BOUNDS,
+judged by the one checker (harness/checker/: invariants (1)-(6), with the scenario's bounds, SCENARIO_BOUNDS,
 written into the run line; and (M), the model, conformance.py). Its folder is
 store/reproduce-outage/<time>-<mode>-<scenario>/ (history.jsonl, results.json, timeline.html, logs/),
 and store/latest points at it.

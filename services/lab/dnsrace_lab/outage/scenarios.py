@@ -3,7 +3,8 @@
 Each scenario waits for evidence (events in the history) before each fault, so the schedule is set by
 what the enactors do, not by a clock; every fault is a real one (a Toxiproxy toxic on one enactor's
 own path, `docker pause`, an operator's API call). What the enactors then do is theirs: the
-scenario records the outcome (`Report`) and the judge (outage.py) decides what it means.
+scenario records the outcome (`Report`) and its own expectations; the harness's checker judges the run
+(outage/run.py records and judges it).
 
     race           enactor-a checks plan N and is refused the lock; its dns-admin path is held while the
                    others apply more than K newer plans. The next plan's first lock holder F has its Redis

@@ -120,7 +120,7 @@ class FaultWindow:
 @dataclass(frozen=True)
 class Bounds:
     """The bounds the invariants hold a run to: a chaos run's come with its schedule's parameters, a
-    reproduce-outage run's are its scenario's (outage.py's SCENARIO_BOUNDS), in the run line either way."""
+    reproduce-outage run's are its scenario's (outage/run.py's SCENARIO_BOUNDS), in the run line either way."""
 
     converge_bound_s: float = 15.0
     negative_ttl_s: float = 15.0
