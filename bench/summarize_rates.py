@@ -44,7 +44,7 @@ def judged(log_text: str, path: tuple[object, ...]) -> float | None:
             value = value[key]  # type: ignore[index]
         except (KeyError, IndexError, TypeError):
             return None
-    return float(value) if isinstance(value, (int, float)) else None
+    return round(float(value), 2) if isinstance(value, (int, float)) else None
 
 
 def newest_folders() -> list[Path]:

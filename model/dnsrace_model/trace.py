@@ -41,7 +41,7 @@ from dnsrace.zone_history import SetChange, changes_of, failing_change_of
 
 from . import codes, spin
 
-__all__ = ["MAPPED", "SKIPPED", "UNMODELLED", "Settings", "TraceModel", "Verdict", "build", "check",
+__all__ = ["MAPPED", "SKIPPED", "UNMODELLED", "Settings", "TraceModel", "TraceVerdict", "build", "check",
            "check_events", "describe", "load_events", "main", "mapping_table", "wrapper_text"]
 
 ENDPOINT_DEFAULT = "dynamodb.us-east-1.lab.test"
@@ -158,7 +158,7 @@ class TraceModel:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class TraceVerdict:
     valid: bool | None                   # True: a behaviour of the model; False: not; None: unknown
     why: str
     first_untaken: Step | None = None
@@ -530,10 +530,10 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
 
 # --- checking ---------------------------------------------------------------------------------------
 
-def check(trace: TraceModel, *, timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
+def check(trace: TraceModel, *, timeout_s: float = PAN_TIMEOUT_S) -> TraceVerdict:
     """Ask spin whether the whole trace is a behaviour of the model (the edge: runs spin)."""
     if not trace.steps:
-        return Verdict(True, "no events to check")
+        return TraceVerdict(True, "no events to check")
     import tempfile
     work = Path(tempfile.mkdtemp(prefix="dnsrace-trace-"))
     wrapper = work / "trace_run.pml"
@@ -543,28 +543,28 @@ def check(trace: TraceModel, *, timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
                       timeout_s=timeout_s, workdir=work, optimize="-O0")
     report = run.report
     if report.assertion is not None and "taken" in report.assertion:
-        return Verdict(True, f"all {len(trace.steps)} events are a behaviour of the model", report=report,
+        return TraceVerdict(True, f"all {len(trace.steps)} events are a behaviour of the model", report=report,
                        seconds=run.seconds)
     lows = [int(line.split()[1]) for line in report.lines if line.startswith("@@LOW")]
     low = max(lows, default=0)
     by_rank = {step.rank: step for step in trace.steps}
     first = by_rank.get(low)
     if report.assertion is not None:
-        return Verdict(False, f"the model's assertion {report.assertion} fails along the run", first, report,
+        return TraceVerdict(False, f"the model's assertion {report.assertion} fails along the run", first, report,
                        run.seconds)
     if not report.complete:
-        return Verdict(None, "the search did not complete", first, report, run.seconds)
-    return Verdict(False, f"no execution of the model takes the run past event {low + 1} of {len(trace.steps)}",
+        return TraceVerdict(None, "the search did not complete", first, report, run.seconds)
+    return TraceVerdict(False, f"no execution of the model takes the run past event {low + 1} of {len(trace.steps)}",
                    first, report, run.seconds)
 
 
 def check_events(events: Sequence[Event], *, safe: bool, keep_generations: int = 5,
-                 timeout_s: float = PAN_TIMEOUT_S) -> Verdict:
+                 timeout_s: float = PAN_TIMEOUT_S) -> TraceVerdict:
     """The whole check for events already in hand (an integration test's, a unit test's)."""
     try:
         trace = build(events, Settings(safe=safe, keep_generations=keep_generations))
     except TraceError as error:
-        return Verdict(None, str(error))
+        return TraceVerdict(None, str(error))
     return check(trace, timeout_s=timeout_s)
 
 
