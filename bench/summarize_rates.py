@@ -15,6 +15,7 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 TOP = Path(__file__).resolve().parents[1]
 # Legacy: what the run printed (its story); a regex and the label.
@@ -38,10 +39,10 @@ def judged(log_text: str, path: tuple[object, ...]) -> float | None:
     results = TOP / match.group(1) / "results.json" if match else None
     if results is None or not results.exists():
         return None
-    value: object = json.loads(results.read_text())["invariants"]
+    value: Any = json.loads(results.read_text())["invariants"]
     for key in (path[0], "measures", *path[1:]):
         try:
-            value = value[key]  # type: ignore[index]
+            value = value[key]
         except (KeyError, IndexError, TypeError):
             return None
     return round(float(value), 2) if isinstance(value, (int, float)) else None
