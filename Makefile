@@ -20,6 +20,9 @@ LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
 export ENACTOR_MODE := $(MODE)
+# The lease manager's design (the cascade, issue 23): `make up DWFM_MODE=safe`; compose reads it.
+DWFM_MODE ?= legacy
+export DWFM_MODE
 SCENARIO ?= race
 # The lab's state in one line (dnsrace_lab.stack.state); `--require running` stops a target that needs the
 # stack at once, saying which state the lab is in and the command that gets out of it.
@@ -98,11 +101,12 @@ backend-heal: | .env ## turn backend N healthy again (make backend-heal N=2)
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
-reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete)
+reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete|cascade DWFM_MODE=legacy|safe)
 	@case "$(MODE)" in legacy|safe) ;; *) echo "reproduce-outage: MODE=$(MODE): must be legacy or safe" >&2; exit 2;; esac
-	@case "$(SCENARIO)" in race|pause|manual-delete) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause or manual-delete" >&2; exit 2;; esac
+	@case "$(SCENARIO)" in race|pause|manual-delete|cascade) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete or cascade" >&2; exit 2;; esac
+	@case "$(DWFM_MODE)" in legacy|safe) ;; *) echo "reproduce-outage: DWFM_MODE=$(DWFM_MODE): must be legacy or safe" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory reset
-	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE)
+	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE)
 
 reset: deps images | .env ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
 	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what

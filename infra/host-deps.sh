@@ -20,7 +20,7 @@ if [ "$want" != debootstrap ]; then
     need+=(docker-compose)
   fi
   command -v dig >/dev/null || need+=(dnsutils)
-  modules="aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython"
+  modules="aiohttp:python3-aiohttp redis:python3-redis dns:python3-dnspython boto3:python3-boto3"
   if [ "$want" = all ]; then
     command -v dnsperf >/dev/null || need+=(dnsperf)
     # redis-tools: redis-cli, and redis-check-rdb, the Redis binary the unit tests run as a server.

@@ -41,14 +41,18 @@ base_digest=$(digest "$packages_file" "$here/base/Dockerfile" "$top/infra/versio
 coredns_source_digest=$(digest "$top/infra/versions.env" "$top"/infra/coredns-build/{main.go,go.mod,go.sum})
 # The images' labels also name this script: it decides how they are put together and labelled.
 coredns_digest=$(echo "$coredns_source_digest" | digest - "$0")
+dynamodb_source_digest=$(digest "$top/infra/versions.env" "$top"/infra/dynamodb-build/{main.go,go.mod,go.sum})
+dynamodb_digest=$(echo "$dynamodb_source_digest" | digest - "$0")
 toxiproxy_digest=$(digest "$top/infra/versions.env" "$0")
 base_tag="$namespace/base:${DEBIAN_SUITE}-${base_digest}"
 redis_tag="$namespace/redis:${REDIS_VERSION}"
 coredns_tag="$namespace/coredns:${COREDNS_VERSION}"
 toxiproxy_tag="$namespace/toxiproxy:${TOXIPROXY_VERSION}"
+dynamodb_tag="$namespace/dynamodb:minidyn-${MINIDYN_VERSION}"
 app_tag=${DNSRACE_APP_IMAGE:-$namespace/app:local}   # a second checkout can build its own beside
 coredns_binaries="$cache_dir/gobin/coredns-v$COREDNS_VERSION-$coredns_source_digest"
 toxiproxy_binaries="$cache_dir/gobin/toxiproxy-v$TOXIPROXY_VERSION-stamped"
+dynamodb_binaries="$cache_dir/gobin/dynamodb-minidyn-v$MINIDYN_VERSION-$dynamodb_source_digest"
 
 started_ms=$(date +%s%3N)
 # Progress goes to stderr so that functions can return values on stdout; every line has the time
@@ -186,10 +190,35 @@ go_build_toxiproxy() {
   fi
 }
 
+go_build_dynamodb() {
+  # The storage node: minidyn's DynamoDB API behind a capacity bound (infra/dynamodb-build/main.go).
+  # Built from its Go module on both paths: minidyn publishes no image.
+  local pinned
+  pinned=$(grep -oE 'github.com/truora/minidyn v[^ ]+' "$top/infra/dynamodb-build/go.mod" | awk '{print $2}')
+  [ "$pinned" = "v$MINIDYN_VERSION" ] \
+    || { echo "infra/dynamodb-build/go.mod pins minidyn $pinned, infra/versions.env says v$MINIDYN_VERSION" >&2; exit 1; }
+  local out="$dynamodb_binaries"
+  if [ ! -x "$out/dnsrace-dynamodb" ]; then
+    mkdir -p "$out.tmp"
+    if [ -x "$go_bin" ]; then
+      (cd "$top/infra/dynamodb-build" && CGO_ENABLED=0 timeout "$step_timeout_s" "$go_bin" build -trimpath -ldflags='-s -w' -o "$out.tmp/dnsrace-dynamodb" .)
+    elif [ "${path:-}" = online ]; then  # a machine with a registry and no Go: Go's own image builds it
+      timeout "$step_timeout_s" docker run --rm -e CGO_ENABLED=0 -v "$top/infra/dynamodb-build:/src:ro" -v "$out.tmp:/out" \
+        -w /src "$GOLANG_UPSTREAM_IMAGE" go build -buildvcs=false -trimpath -ldflags='-s -w' -o /out/dnsrace-dynamodb .
+    else
+      echo "no Go at $go_bin and no registry: install Go (https://go.dev/dl) or set GO=/path/to/go" >&2; exit 1
+    fi
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+}
+
 # One step for both Go builds, one after the other: the second reuses the standard library and the
 # shared modules (x/net, x/sys, the Prometheus client) the first compiled into the Go build cache.
 # On two cores, building them side by side compiled all of that twice and finished later.
-go_builds() { [ "$need_coredns" = 0 ] || go_build_coredns; [ "$need_toxiproxy" = 0 ] || go_build_toxiproxy; }
+go_builds() {
+  [ "$need_coredns" = 0 ] || go_build_coredns; [ "$need_toxiproxy" = 0 ] || go_build_toxiproxy
+  [ "$need_dynamodb" = 0 ] || go_build_dynamodb
+}
 
 # Online: the binaries, copied out of the upstream image (used as it is when present; `docker create`
 # pulls it when not). The same files the offline path builds, at the same paths as upstream's.
@@ -252,20 +281,21 @@ build_app() {
   tar -C "$top" --exclude=__pycache__ --transform 's,^services,app/services,' -c services | docker cp - "$container:/"
   timeout "$step_timeout_s" docker start -a "$container"
   commit_on_base "$app_tag" "$container" \
-    "ENV PYTHONPATH=/app/services/common:/app/services/dns-admin:/app/services/planner:/app/services/enactor:/app/services/backend" \
+    "ENV PYTHONPATH=/app/services/common:/app/services/dns-admin:/app/services/planner:/app/services/enactor:/app/services/backend:/app/services/ec2" \
     'ENV PYTHONUNBUFFERED=1' 'ENV PYTHONDONTWRITEBYTECODE=1' 'WORKDIR /app' 'CMD ["/bin/bash"]' \
     "LABEL dnsrace.inputs=$digest"
 }
 
 main() {
   mkdir -p "$cache_dir/gobin" "$log_dir"
-  local path need_base=1 need_coredns=1 need_toxiproxy=1 need_redis=1
+  local path need_base=1 need_coredns=1 need_toxiproxy=1 need_redis=1 need_dynamodb=1
   have_image "$base_tag" && need_base=0
   have_current_image "$coredns_tag" "$coredns_digest" && need_coredns=0
   have_current_image "$toxiproxy_tag" "$toxiproxy_digest" && need_toxiproxy=0
   have_image "$redis_tag" && need_redis=0
-  if [ $((need_base + need_coredns + need_toxiproxy + need_redis)) -eq 0 ]; then
-    path=present; say "base, coredns, toxiproxy, redis images present and current (no path to choose)"
+  have_current_image "$dynamodb_tag" "$dynamodb_digest" && need_dynamodb=0
+  if [ $((need_base + need_coredns + need_toxiproxy + need_redis + need_dynamodb)) -eq 0 ]; then
+    path=present; say "base, coredns, toxiproxy, redis, dynamodb images present and current (no path to choose)"
   else
     choose_path
   fi
@@ -273,8 +303,8 @@ main() {
   # Stage 1: what needs nothing else, in parallel.
   if [ "$path" = offline ]; then
     [ $need_base = 1 ] && start_step base "debootstrap + docker import (and the host packages meanwhile)" "60-110 s" build_base_offline
-    if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
-      start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy" "50-95 s from empty Go caches" go_builds
+    if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ] || [ $need_dynamodb = 1 ]; then
+      start_step go "CoreDNS with the Corefile's plugins, then Toxiproxy, then the DynamoDB node (minidyn)" "80-130 s from empty Go caches" go_builds
     fi
   else
     [ $need_base = 1 ] && start_step base "from $DEBIAN_IMAGE + apt-get" "30-60 s" build_base_online
@@ -284,6 +314,7 @@ main() {
     if [ $need_coredns = 1 ] || [ $need_toxiproxy = 1 ]; then
       start_step upstream "binaries from $COREDNS_UPSTREAM_IMAGE and $TOXIPROXY_UPSTREAM_IMAGE" "" upstream_binaries
     fi
+    [ $need_dynamodb = 1 ] && start_step dynamodb-go "the DynamoDB node from minidyn's Go module" "30-60 s" go_build_dynamodb
   fi
   # Host packages (dig, dnsperf, the Python libraries the tests use) are needed by `make up` and
   # `make test` whatever the path; the offline base step installs them first, as it needs debootstrap.
@@ -299,6 +330,8 @@ main() {
   [ $need_toxiproxy = 1 ] && start_step toxiproxy "image $toxiproxy_tag" "" \
     image_on_base "$toxiproxy_tag" "$toxiproxy_digest" "$toxiproxy_binaries" toxiproxy
   [ $need_redis = 1 ] && start_step redis "image $redis_tag" "" tag_redis
+  [ $need_dynamodb = 1 ] && start_step dynamodb "image $dynamodb_tag" "" \
+    image_on_base "$dynamodb_tag" "$dynamodb_digest" "$dynamodb_binaries" dnsrace-dynamodb
   start_step app "image $app_tag" "" build_app
   wait_steps
   # What a rebuild replaced (untagged images this script made, never anyone else's) would pile up.

@@ -88,6 +88,10 @@ class Stack:
     ports: dict[str, int]
     compose_bin: list[str]
     mode: str = "legacy"
+    dwfm_mode: str = "legacy"
+    # The backends' subnet (it holds the cascade's resolver at .250): its own, beside the default stack's
+    # 10.213.53.0/24.
+    subnet_octet: int = field(default_factory=lambda: 54 + os.getpid() % 190)
     # dns-admin's bearer token for this stack alone (never the developer's .env): compose, the lab's tools
     # and `make` all take DNSRACE_ADMIN_TOKEN from the environment before the file.
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -103,6 +107,12 @@ class Stack:
             "DNSRACE_METRICS_PORT": str(self.ports["metrics"]),
             "DNSRACE_PROBE_REDIS_PORT": str(self.ports["probe_redis"]),
             "ENACTOR_MODE": self.mode,
+            "DWFM_MODE": self.dwfm_mode,
+            "DNSRACE_BACKENDS_SUBNET": f"10.213.{self.subnet_octet}.0/24",
+            "DNSRACE_RESOLVER_ADDRESS": f"10.213.{self.subnet_octet}.250",
+            # The cascade at a third of the default's times and fewer droplets (the same N/(μτ) regime:
+            # 300 / (107/s × 1 s) ≈ 2.8, past legacy's threshold of 1), so its tests take minutes.
+            "DROPLETS": "300", "DWFM_RENEW_MS": "10000", "DWFM_TTL_MS": "15000", "DWFM_TIMEOUT_MS": "1000",
             "DNSRACE_ADMIN_TOKEN": self.admin_token,
         })
         return env

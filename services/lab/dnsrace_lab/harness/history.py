@@ -14,6 +14,8 @@ time, each with a `source`:
                  (Redis was down and its writer gave up) but a container printed is added from the
                  container's log, marked `from_log`
     audit        dns-admin's audit: every batch it received, accepted (with its change id) or refused
+    figures      the cascade's per-second lines (dnsrace:figures): the lease manager's `lease_window`
+                 (leased fraction, queue, its head's age, goodput, ...) and the launcher's `launch_window`
     observation  the final reads: the endpoint's alias, the newest plan, docker's restart counts during
                  the run, the zone
 
@@ -30,7 +32,7 @@ from typing import Any
 __all__ = ["Row", "assemble", "events_from_log", "header", "link_latest", "merge_events", "read", "rows", "write"]
 
 Row = dict[str, Any]
-SOURCES = ("client", "nemesis", "event", "audit", "observation")
+SOURCES = ("client", "nemesis", "event", "audit", "observation", "figures")
 
 
 def assemble(run: Row, **by_source: Iterable[Row]) -> list[Row]:

@@ -27,7 +27,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from dnsrace.events import Event
-from dnsrace.keys import EVENTS_STREAM
+from dnsrace.keys import EVENTS_STREAM, FIGURES_STREAM
 from dnsrace.plans import plan_id, plan_record_name
 
 from dnsrace_lab.harness import history
@@ -110,15 +110,16 @@ async def final_reads(live: Live, restarts_before: dict[str, int] | None = None)
     return observation
 
 
-async def export_events(live: Live, after: str | None = None) -> list[dict[str, Any]]:
+async def export_events(live: Live, after: str | None = None, stream: str = EVENTS_STREAM) -> list[dict[str, Any]]:
     """The stream's events after stream position `after` (None: all, from the reset), oldest first;
-    bounded retries and chunks."""
+    bounded retries and chunks. A position is a time (Redis stream ids are milliseconds), so the
+    event stream's position also cuts the figures stream at the same moment."""
     for attempt in range(EXPORT_ATTEMPTS_MAX):
         try:
             found: list[dict[str, Any]] = []
             cursor = "-" if after is None else f"({after}"
             for _ in range(STREAM_CHUNKS_MAX):
-                rows = await live.redis.xrange(EVENTS_STREAM, min=cursor, count=STREAM_CHUNK)
+                rows = await live.redis.xrange(stream, min=cursor, count=STREAM_CHUNK)
                 for entry_id, fields in rows:
                     event = Event.from_json(json.loads(fields[b"event"]), seq=int(fields[b"seq"]))
                     found.append(event.to_json())
@@ -165,10 +166,11 @@ async def record(live: Live, project: str, run: dict[str, Any], *, probes: list[
     container printed is taken from its log."""
     cut = time.time()
     events = await export_events(live, after)
+    figures = [row for row in await export_events(live, after, FIGURES_STREAM) if float(row["t"]) <= cut]
     audit = await export_audit(live)
     logs = await asyncio.to_thread(container_logs, project, started_wall - 1.0)
     logged = [event for service in (*ENACTORS, "planner", "dns-admin")
               for event in history.events_from_log(logs.get(service, "")) if float(event["t"]) <= cut]
     recorded = history.assemble(run, client=probes, nemesis=nemesis, event=history.merge_events(events, logged),
-                                audit=audit, observation=[observation])
+                                audit=audit, observation=[observation], figures=figures)
     return recorded, logs

@@ -1,7 +1,10 @@
 """python3 -m dnsrace_lab.outage — run one scenario on the running stack, record it, and judge it.
 
     --scenario race | pause | manual-delete      (see scenarios.py: the same faults in either mode)
+    --scenario cascade                           the race as the trigger, then EC2's lease manager after
+                                                 DNS is back (cascade.py; the enactors must be legacy)
     --mode legacy | safe                         what the enactors must be running (checked, not set)
+    --dwfm-mode legacy | safe                    cascade: what the lease manager must be running (checked)
 
 While the scenario runs, the client probes the endpoint at 20 queries a second on the resolver and on
 the authoritative view. The run is recorded as every run of the lab is (recording.py, history.py) and
@@ -40,6 +43,7 @@ from dnsrace_lab.harness import report as run_report
 from dnsrace_lab.harness.checker import Bounds
 from dnsrace_lab.harness.client import Prober
 from dnsrace_lab.harness.nemesis import Nemesis
+from dnsrace_lab.outage import cascade as cascade_scenario
 from dnsrace_lab.outage import scenarios
 from dnsrace_lab.outage.narrate import narrate, source_excerpt
 from dnsrace_lab.outage.scenarios import SLOW_ENACTOR, Report
@@ -57,6 +61,8 @@ SCENARIO_BOUNDS = {
     "race": Bounds(converge_bound_s=20.0, views=("resolver", "authoritative")),
     "pause": Bounds(converge_bound_s=20.0, views=("resolver", "authoritative")),
     "manual-delete": Bounds(converge_bound_s=20.0, repair_bound_s=5.0, views=("resolver", "authoritative")),
+    # The cascade's trigger is legacy's outage, which (1)-(6) judge broken; what it is about is (7).
+    "cascade": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=cascade_scenario.LEASE_RECOVERY_BOUND_S),
 }
 STORE = TOP / "store" / "reproduce-outage"
 
@@ -69,6 +75,19 @@ async def run(args: argparse.Namespace) -> int:
             print(f"reproduce-outage: the enactors run {modes or 'nowhere'}, not mode {args.mode}; "
                   f"`make reproduce-outage MODE={args.mode}` resets the stack into that mode", file=sys.stderr)
             return 2
+        cascade = None
+        if args.scenario == "cascade":
+            if args.mode != "legacy":
+                print("reproduce-outage: SCENARIO=cascade needs MODE=legacy: its trigger is legacy's DNS outage "
+                      "(safe enactors do not empty the endpoint)", file=sys.stderr)
+                return 2
+            started = await cascade_scenario.dwfm_started(live)
+            if started.get("mode") != args.dwfm_mode:
+                print(f"reproduce-outage: the lease manager runs DWFM_MODE={started.get('mode')}, not {args.dwfm_mode}; "
+                      f"`make reproduce-outage SCENARIO=cascade DWFM_MODE={args.dwfm_mode}` resets it into that mode",
+                      file=sys.stderr)
+                return 2
+            cascade = cascade_scenario.Cascade(args.dwfm_mode, started)
         # K and the lock's TTL as the enactors said them (enactor_started), never a copied default.
         parameters = await live.enactor_parameters()
         report = Report(args.scenario, args.mode, parameters.keep_generations)
@@ -76,6 +95,7 @@ async def run(args: argparse.Namespace) -> int:
               f"K={report.keep_generations}, lock TTL {parameters.lock_ttl_s:g} s ==", flush=True)
         started_wall = time.time()
         run_line = {"scenario": args.scenario, "mode": args.mode, "keep_generations": report.keep_generations,
+                    **({"dwfm_mode": args.dwfm_mode, "dwfm": cascade.params} if cascade else {}),
                     "probe_rate_hz": PROBE_RATE_HZ, "endpoint": ENDPOINT, "project": args.project,
                     "started": started_wall, "bounds": SCENARIO_BOUNDS[args.scenario].to_json(),
                     "host": os.uname().nodename, "cpus": os.cpu_count()}
@@ -91,7 +111,10 @@ async def run(args: argparse.Namespace) -> int:
             await live.toxiproxy.reset()   # a clean network before we start
             async with prober:
                 try:
-                    await play(live, nemesis, prober, report, parameters.lock_ttl_s, restarts_before)
+                    if cascade is not None:
+                        await cascade_scenario.play(live, nemesis, report, cascade)
+                    else:
+                        await play(live, nemesis, prober, report, parameters.lock_ttl_s, restarts_before)
                 except StepNotReached as why:
                     missed = why
                 observation = await recording.final_reads(live, restarts_before)
@@ -111,12 +134,17 @@ async def run(args: argparse.Namespace) -> int:
     folder = run_report.run_folder(STORE, args.mode, args.scenario)
     run_report.write_run(folder, recorded, verdicts, logs, report.steps, summary={
         "scenario": args.scenario, "mode": args.mode, "attempts": report.attempts,
-        "reproduced": missed is None if args.mode == "legacy" else None, "expectations": report.expectations})
+        "reproduced": missed is None if args.mode == "legacy" else None, "expectations": report.expectations,
+        **({"dwfm_mode": cascade.dwfm_mode, "dns_empty_t": cascade.t_dns_empty, "leases_lapsed_t": cascade.t_lapsed,
+            "dns_back_t": cascade.t_dns_back, "leases_at_dns_back": cascade.at_back, "leases_last": cascade.last}
+           if cascade else {})})
     if missed is not None:
         print(f"\nNOT REPRODUCED — {missed}\n  history: {folder.relative_to(TOP)}/history.jsonl", file=sys.stderr,
               flush=True)
         return 1
     print_story(report, events, prober.history, folder)
+    if cascade is not None:
+        return print_cascade_verdicts(report, verdicts, cascade)
     return print_verdicts(report, verdicts)
 
 
@@ -295,10 +323,37 @@ def print_verdicts(report: Report, verdicts: dict[str, checker.Verdict]) -> int:
     return 0 if not failed else 1
 
 
+def print_cascade_verdicts(report: Report, verdicts: dict[str, checker.Verdict],
+                           cascade: cascade_scenario.Cascade) -> int:
+    """The cascade is judged on the lease manager: the scenario's expectations and the checker's (7).
+    (1)-(6) are printed, and broken, as the legacy trigger breaks them."""
+    print("\n== verdict (the lease manager: dwfm's figures, and the checker's (7) from the recorded history) ==")
+    for ok, text in report.expectations:
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}  [the scenario's expectation]")
+    recover = verdicts.get("leases-recover")
+    for verdict in verdicts.values():
+        word = "PASS" if verdict.valid is True else "FAIL" if verdict.valid is False else "?   "
+        print(f"  {word}  {verdict.title}")
+        if verdict is recover:
+            for text in verdict.evidence:
+                print(f"          {text}")
+    failed = [text for ok, text in report.expectations if not ok]
+    if cascade.dwfm_mode == "legacy":
+        if recover is None or recover.valid is not False:
+            failed.append(f"the checker's (7) is {recover.valid if recover else 'missing'}, not broken")
+        print(f"\n{'LEGACY DWFM: DNS came back and the leases stayed collapsed (congestive collapse)' if not failed else 'NOT REPRODUCED: ' + failed[0]}")
+    else:
+        if recover is None or recover.valid is not True:
+            failed.append(f"the checker's (7) is {recover.valid if recover else 'missing'}, not held")
+        print(f"\n{'SAFE DWFM: the leases came back by themselves after DNS did' if not failed else 'NOT SAFE: ' + failed[0]}")
+    return 0 if not failed else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.outage", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete"), default="race")
+    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete", "cascade"), default="race")
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
+    parser.add_argument("--dwfm-mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     try:
         status = asyncio.run(cancelled_by_sigterm(run(parser.parse_args())))

@@ -14,8 +14,10 @@ ENDPOINT = "dynamodb.us-east-1.lab.test"
 ZONE = "lab.test"
 ENACTORS = ("enactor-a", "enactor-b", "enactor-c")
 BACKENDS = ("backend-1", "backend-2", "backend-3")
+# The cascade (issue 23): DynamoDB's storage node, the droplets, EC2's lease manager, the launcher.
+CASCADE = ("dynamodb", "droplets", "dwfm", "launcher")
 # docker-compose.yml's services, in the order the lab lists them.
-SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, *BACKENDS)
+SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, *BACKENDS, *CASCADE)
 VERSIONS_FILE = TOP / "infra" / "versions.env"
 CALL_TIMEOUT_S = 5.0
 # The services' image: DNSRACE_APP_IMAGE lets a second checkout build and test its own beside the
@@ -45,7 +47,8 @@ def images() -> tuple[str, ...]:
     """Every image the stack runs, as build-images.sh tags them from infra/versions.env."""
     versions = pinned_versions()
     return (APP_IMAGE, f"dnsrace/coredns:{versions['COREDNS_VERSION']}",
-            f"dnsrace/toxiproxy:{versions['TOXIPROXY_VERSION']}", f"dnsrace/redis:{versions['REDIS_VERSION']}")
+            f"dnsrace/toxiproxy:{versions['TOXIPROXY_VERSION']}", f"dnsrace/redis:{versions['REDIS_VERSION']}",
+            f"dnsrace/dynamodb:minidyn-{versions['MINIDYN_VERSION']}")
 
 
 def admin_token() -> str | None:

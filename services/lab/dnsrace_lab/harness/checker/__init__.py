@@ -29,6 +29,9 @@ verdict.Bounds): check_history(history, endpoint) runs them all.
                               numbers have no gap, and dns-admin's final zone is its audit's replay (each
                               alias's target, each A set's addresses and weights)
     (6) no-crash-loop         crash_loop.py: each enactor restarted at most as often as the nemesis killed it
+    (7) leases-recover        leases_recover.py: (the cascade's runs only: bounds.lease_recovery_bound_s) after
+                              DNS answers again, the lease manager's leased fraction (its per-second
+                              figures) reaches 95 % within the bound
 An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
 "unknown", never a guess. `info` probes (timeouts) never count as empty answers.
 """
@@ -43,17 +46,18 @@ from dnsrace.zone_history import backward_moves
 from dnsrace_lab.harness.checker.converges import check_converges
 from dnsrace_lab.harness.checker.crash_loop import check_no_crash_loop
 from dnsrace_lab.harness.checker.empty_answer import check_no_empty_answer, deletion_excuses, repairs
+from dnsrace_lab.harness.checker.leases_recover import check_leases_recover
 from dnsrace_lab.harness.checker.lost_batch import check_no_lost_batch
 from dnsrace_lab.harness.checker.never_back import check_never_back
 from dnsrace_lab.harness.checker.referenced_delete import check_no_referenced_delete
-from dnsrace_lab.harness.checker.verdict import (INVARIANTS, MODEL, NEMESIS_CLIENT, TITLES, UNKNOWN, Bounds,
+from dnsrace_lab.harness.checker.verdict import (CASCADE_INVARIANTS, INVARIANTS, MODEL, NEMESIS_CLIENT, TITLES, UNKNOWN, Bounds,
                                                 EmptyWindow, FaultWindow, Mark, Move, Valid, Verdict,
                                                 audit_complete, count_rate, empty_windows,
                                                 endpoint_moves, fault_windows)
 
-__all__ = ["INVARIANTS", "MODEL", "NEMESIS_CLIENT", "TITLES", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark",
+__all__ = ["CASCADE_INVARIANTS", "INVARIANTS", "MODEL", "NEMESIS_CLIENT", "TITLES", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark",
            "Move", "Valid", "Verdict", "audit_complete", "backward_moves", "check_converges", "check_history",
-           "check_never_back", "check_no_crash_loop", "check_no_empty_answer", "check_no_lost_batch",
+           "check_leases_recover", "check_never_back", "check_no_crash_loop", "check_no_empty_answer", "check_no_lost_batch",
            "check_no_referenced_delete", "count_rate", "deletion_excuses", "empty_windows", "endpoint_moves",
            "fault_windows", "overall", "repairs"]
 
@@ -69,7 +73,7 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
     observations = [r for r in history if r.get("source") == "observation"]
     end = max((float(r.get("t") or 0) for r in history[1:]), default=0.0)
     windows = fault_windows(nemesis)
-    return {
+    verdicts = {
         "no-empty-answer": check_no_empty_answer(probes, windows, bounds),
         "never-back": check_never_back(audit, endpoint),
         "no-referenced-delete": check_no_referenced_delete(audit, endpoint, windows),
@@ -77,6 +81,10 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
         "no-lost-batch": check_no_lost_batch(events, nemesis, audit, observations, windows),
         "no-crash-loop": check_no_crash_loop(events, windows, observations),
     }
+    if bounds.lease_recovery_bound_s is not None:
+        figures = [r for r in history if r.get("source") == "figures"]
+        verdicts["leases-recover"] = check_leases_recover(probes, windows, figures, bounds, end)
+    return verdicts
 
 
 def overall(verdicts: Mapping[str, Verdict]) -> Valid:

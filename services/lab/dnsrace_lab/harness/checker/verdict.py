@@ -69,6 +69,8 @@ ACKNOWLEDGING_EVENTS = ("record_set_written", "endpoint_pointed", "cleanup_delet
 MODEL = "model"     # not an invariant of the system: the code against its model (conformance.py)
 INVARIANTS = ("no-empty-answer", "never-back", "no-referenced-delete", "converges", "no-lost-batch",
               "no-crash-loop")
+# Judged only in runs whose bounds ask for it (lease_recovery_bound_s: the cascade's scenarios).
+CASCADE_INVARIANTS = ("leases-recover",)
 TITLES = {
     "no-empty-answer": "(1) no empty answer at the resolver once the first plan was live",
     "never-back": "(2) the endpoint's generation never goes back (dns-admin's audit)",
@@ -76,6 +78,7 @@ TITLES = {
     "converges": "(4) after the last fault: the endpoint on the newest plan, then clients answer, within bounds",
     "no-lost-batch": "(5) no acknowledged batch lost across dns-admin restarts",
     "no-crash-loop": "(6) no enactor crash loop: restarts <= the kills the nemesis made",
+    "leases-recover": "(7) after DNS answers again, the lease manager has >= 95 % of droplets leased within its bound",
     MODEL: "(M) the services' events are a behaviour of the Promela model (model/, trace check)",
 }
 
@@ -127,6 +130,8 @@ class Bounds:
     repair_bound_s: float = 10.0
     answer_slack_s: float = 2.0
     views: tuple[str, ...] = ("resolver",)   # whose empty answers (1) judges (the client's processes)
+    lease_recovery_bound_s: float | None = None   # (7): None, not judged (no cascade in the run)
+    leased_fraction: float = 0.95                  # (7): what "recovered" means
     origin: float = 0.0     # the history's first moment: evidence counts time from it ("+12.3 s")
 
     @classmethod
@@ -134,7 +139,8 @@ class Bounds:
         """From the run line's `bounds` (reproduce-outage), else its schedule's parameters (chaos)."""
         given = run.get("bounds") or (run.get("schedule") or {}).get("parameters") or {}
         numbers = {name: float(given[name]) for name in ("converge_bound_s", "negative_ttl_s", "repair_bound_s",
-                                                         "answer_slack_s") if name in given}
+                                                         "answer_slack_s", "lease_recovery_bound_s",
+                                                         "leased_fraction") if given.get(name) is not None}
         views = tuple(str(view) for view in given.get("views") or ("resolver",))
         unknown = set(views) - {"resolver", "authoritative"}
         if unknown:
@@ -144,7 +150,9 @@ class Bounds:
     def to_json(self) -> dict[str, Any]:
         return {"converge_bound_s": self.converge_bound_s, "negative_ttl_s": self.negative_ttl_s,
                 "repair_bound_s": self.repair_bound_s, "answer_slack_s": self.answer_slack_s,
-                "views": list(self.views)}
+                "views": list(self.views),
+                **({"lease_recovery_bound_s": self.lease_recovery_bound_s, "leased_fraction": self.leased_fraction}
+                   if self.lease_recovery_bound_s is not None else {})}
 
     def at(self, t: float) -> str:
         return f"+{t - self.origin:.1f} s"

@@ -1,0 +1,162 @@
+"""SCENARIO=cascade: the DNS race as the trigger, then what EC2's lease manager does after DNS is back.
+
+    step C1  the leases are healthy (>= 95 % leased, from dwfm's figures)
+    step C2  the race (scenarios.race, legacy enactors): the endpoint answers empty
+    step C3  the outage is held until the leases have lapsed (longer than the lease TTL)
+    step C4  the operator's fix (`make repair`'s: the endpoint pointed at the newest plan), until the
+             resolver answers again: DNS is back
+    step C5  observed: legacy, for OBSERVE_TTLS lease TTLs; safe, until it recovers (bounded)
+
+Its expectations (report.expect), judged from dwfm's figures in the lab's Redis, and the checker's (7)
+from the recorded history: legacy must stay collapsed after DNS is back (leased fraction near 0 for
+the whole window, the queue growing, launches failing); safe must have >= 95 % leased within
+LEASE_RECOVERY_BOUND_S of DNS answering again, with no operator action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dnsrace.keys import FIGURES_STREAM
+
+from dnsrace_lab.harness.nemesis import Nemesis
+from dnsrace_lab.outage import scenarios
+from dnsrace_lab.outage.scenarios import Report
+from dnsrace_lab.stack.live import Live, StepNotReached, poll
+
+RECOVERED = 0.95           # what "the leases are back" means (also the checker's (7))
+LAPSED = 0.05              # what "the leases have lapsed" means
+OBSERVE_TTLS = 3.0         # legacy: how long the collapse is watched after DNS is back, in lease TTLs
+LEASE_RECOVERY_BOUND_S = 60.0   # safe: >= 95 % leased within this of DNS answering again
+HEALTHY_WAIT_S = 120.0     # a reset stack brings its droplets in over one renewal period
+
+
+@dataclass
+class Cascade:
+    dwfm_mode: str
+    params: dict[str, Any]
+    t_dns_empty: float = 0.0
+    t_lapsed: float = 0.0
+    t_dns_back: float = 0.0
+    at_back: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+
+    @property
+    def ttl_s(self) -> float:
+        return float(self.params["ttl_s"])
+
+
+async def latest_leases(live: Live) -> dict[str, Any] | None:
+    """dwfm's newest per-second line (lease_window) from the figures stream, with its time."""
+    for _id, fields in await live.redis.xrevrange(FIGURES_STREAM, count=10):
+        event = json.loads(fields[b"event"])
+        if event.get("kind") == "lease_window":
+            return {**event["detail"], "t": float(event["t"])}
+    return None
+
+
+async def dwfm_started(live: Live, within_s: float = 60.0) -> dict[str, Any]:
+    """dwfm's parameters as it said them (its dwfm_started event), never a copied default."""
+    async def probe() -> dict[str, Any] | None:
+        found = [e for e in await live.events_since("0-0", count=20_000) if e.kind == "dwfm_started"]
+        return dict(found[-1].detail) if found else None
+    return await poll("dwfm has started (its dwfm_started event)", probe, within_s=within_s, every_s=0.5)
+
+
+def line(figures: dict[str, Any]) -> str:
+    return (f"leased {figures.get('leased_fraction', 0):.1%}, queue {figures.get('queue')} (head "
+            f"{figures.get('head_age_s')} s old), goodput {figures.get('goodput_per_s')}/s, "
+            f"worked {figures.get('worked_per_s')}/s, attempts per success {figures.get('attempts_per_success')}")
+
+
+def _leased(live: Live, test: Callable[[float], bool]) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+    async def probe() -> dict[str, Any] | None:
+        figures = await latest_leases(live)
+        return figures if figures is not None and test(float(figures.get("leased_fraction") or 0)) else None
+    return probe
+
+
+async def play(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -> None:
+    healthy = await poll(f"step C1: >= {RECOVERED:.0%} of droplets leased", _leased(live, lambda f: f >= RECOVERED),
+                         within_s=HEALTHY_WAIT_S + float(cascade.params["renew_s"]), every_s=1.0)
+    report.step(f"step C1 the lease manager ({cascade.dwfm_mode}, {cascade.params['droplets']} droplets, "
+                f"{cascade.params['workers']} workers, renew every {cascade.params['renew_s']:g} s, TTL "
+                f"{cascade.ttl_s:g} s, timeout {cascade.params['timeout_s']:g} s) is healthy: {line(healthy)}")
+    await scenarios.plans_flow(live, report)
+    await scenarios.race(live, nemesis, report)
+    await nemesis.heal()
+    await live.poll_answer(empty=True, within_s=30, what="step C2: the resolver answers empty")
+    cascade.t_dns_empty = time.time()
+    report.step("step C2 the race emptied the endpoint: DynamoDB's name does not resolve (the lease manager's "
+                "boto3 calls fail with EndpointConnectionError)")
+    lapsed = await poll(f"step C3: the leases lapse (<= {LAPSED:.0%} leased)", _leased(live, lambda f: f <= LAPSED),
+                        within_s=cascade.ttl_s + float(cascade.params["renew_s"]) + 60, every_s=1.0)
+    cascade.t_lapsed = time.time()
+    report.step(f"step C3 {cascade.t_lapsed - cascade.t_dns_empty:.0f} s without DNS: the leases lapsed: {line(lapsed)}")
+    await repair(live, report, cascade)
+    await observe(live, report, cascade)
+
+
+async def repair(live: Live, report: Report, cascade: Cascade) -> None:
+    status = await live.admin.console_status()
+    newest = (status["now"].get("newest_existing") or {}).get("plan")
+    if newest is None:
+        raise StepNotReached("step C4: the repair", "no plan record set exists to point the endpoint at")
+    await live.admin.repair(expect_target=newest)
+    await live.poll_answer(empty=False, within_s=60, what="step C4: the resolver answers again after the repair")
+    cascade.t_dns_back = time.time()
+    cascade.at_back = await latest_leases(live)
+    report.step(f"step C4 the operator's fix (the endpoint pointed at {newest}): DNS answers again "
+                f"{cascade.t_dns_back - cascade.t_dns_empty:.0f} s after it went empty; "
+                f"{line(cascade.at_back or {})}")
+
+
+async def observe(live: Live, report: Report, cascade: Cascade) -> None:
+    legacy = cascade.dwfm_mode == "legacy"
+    window_s = OBSERVE_TTLS * cascade.ttl_s if legacy else LEASE_RECOVERY_BOUND_S
+    seen: list[dict[str, Any]] = []
+    end = cascade.t_dns_back + window_s
+    next_print = time.time() + 10.0
+    while time.time() < end:
+        figures = await latest_leases(live)
+        if figures is not None and (not seen or figures["t"] > seen[-1]["t"]):
+            seen.append(figures)
+            if time.time() >= next_print:
+                next_print += 10.0
+                report.step(f"        +{figures['t'] - cascade.t_dns_back:5.0f} s after DNS came back: {line(figures)}")
+            if not legacy and float(figures.get("leased_fraction") or 0) >= RECOVERED:
+                break
+        await asyncio.sleep(1.0)
+    cascade.last = seen[-1] if seen else None
+    if legacy:
+        expect_collapse(report, cascade, seen)
+    else:
+        expect_recovery(report, cascade, seen)
+
+
+def expect_collapse(report: Report, cascade: Cascade, seen: list[dict[str, Any]]) -> None:
+    """Legacy: the trigger is gone and the system stays broken, for the whole window."""
+    window_s = seen[-1]["t"] - cascade.t_dns_back if seen else 0.0
+    report.expect(window_s >= OBSERVE_TTLS * cascade.ttl_s - 5,
+                  f"observed {window_s:.0f} s after DNS came back ({OBSERVE_TTLS:g} lease TTLs)")
+    worst = max((float(f.get("leased_fraction") or 0) for f in seen), default=1.0)
+    report.expect(worst <= LAPSED, f"the leased fraction stayed <= {LAPSED:.0%} the whole time (at most {worst:.1%})")
+    queue_back = int((cascade.at_back or {}).get("queue") or 0)
+    queue_end = int(seen[-1].get("queue") or 0) if seen else 0
+    report.expect(queue_end > queue_back, f"the queue kept growing: {queue_back} when DNS came back, {queue_end} at the end")
+    report.step(f"step C5 the trigger is gone and the leases stay collapsed: {line(seen[-1]) if seen else 'no figures'}")
+
+
+def expect_recovery(report: Report, cascade: Cascade, seen: list[dict[str, Any]]) -> None:
+    """Safe: >= 95 % leased within the bound of DNS answering again, by itself."""
+    recovered = next((f for f in seen if float(f.get("leased_fraction") or 0) >= RECOVERED), None)
+    took = recovered["t"] - cascade.t_dns_back if recovered else None
+    report.expect(took is not None and took <= LEASE_RECOVERY_BOUND_S,
+                  f">= {RECOVERED:.0%} of droplets leased again within {LEASE_RECOVERY_BOUND_S:g} s of DNS answering "
+                  + (f"({took:.0f} s, no operator action)" if took is not None else "(not reached)"))
+    report.step(f"step C5 the lease manager recovered by itself: {line(recovered) if recovered else 'NOT recovered'}")
