@@ -285,7 +285,10 @@ def print_story(report: Report, events: list[Event], probes: list[dict[str, Any]
     resolver = checker.empty_windows(probes, "resolver")
     print(f"  resolver probes:       {sum(1 for p in probes if p.get('process') == 'resolver' and p.get('type') == 'invoke')}"
           f", empty in {len(resolver)} window(s)" + (f", first at +{resolver[0].start - report.t_fault:.1f} s" if resolver else ""))
-    if report.mode == "legacy" and report.outage_plan:
+    if report.mode == "legacy" and report.outage_plan and report.scenario == "cascade":
+        print(f"  fault -> empty answer: {report.t_empty - report.t_fault:.1f} s; the scenario repaired DNS itself "
+              "(make repair's fix) once the leases had lapsed")
+    elif report.mode == "legacy" and report.outage_plan:
         print(f"  fault -> empty answer: {report.t_empty - report.t_fault:.1f} s")
         print(f"  outage plan:           {report.outage_plan} (deleted while live)")
         print(f"  enactors crashed:      {', '.join(ENACTORS)}; restarts so far: "
