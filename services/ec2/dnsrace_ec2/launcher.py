@@ -16,10 +16,12 @@ import aiohttp
 from dnsrace.config import ConfigError, env_int, env_str, exit_on_config_error
 from dnsrace.deadline import sleep_or_stop, within
 from dnsrace.events import RedisEventSink
+from dnsrace.healthcheck import touch
 from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace.keys import FIGURES_STREAM
 
 OUTCOMES = {200: "ok", 503: "insufficient_capacity", 429: "throttled"}
+ALIVE_FILE = "/tmp/launcher-alive"   # touched on every launch: compose's healthcheck reads its age
 
 
 async def launch(session: aiohttp.ClientSession, url: str, timeout_s: float) -> str:
@@ -56,6 +58,7 @@ async def run() -> None:
     async with aiohttp.ClientSession(timeout=NO_CLIENT_DEADLINE) as session:
         next_figures = loop.time() + 1.0
         while not stop.is_set():
+            touch(ALIVE_FILE)
             task = asyncio.create_task(one(session))
             pending.add(task)
             task.add_done_callback(pending.discard)
