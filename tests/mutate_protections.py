@@ -1,4 +1,4 @@
-"""Break each protection of issues 12, 15 and 27 on purpose and check that the test named for it fails.
+"""Break each protection of issues 12, 15, 23 and 27 on purpose and check that the test named for it fails.
 
     /usr/bin/python3 tests/mutate_protections.py          # each mutation against the test file that should catch it
     /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
@@ -188,6 +188,27 @@ MUTATIONS = [
              "    if expect_target is not None and newest < generation_of_plan_id(expect_target):",
              "    if False:",
              "tests/unit/test_console_http.py::test_repair_refuses_a_plan_older_than_confirmed_and_a_bad_body"),
+    # --- issue 23: the lease manager's safe design, one field at a time -------------------------------------
+    Mutation("safe admits work whatever the queue's length", "services/ec2/dnsrace_ec2/lease_policy.py",
+             "    return not policy.admission or queue_length < limit", "    return True",
+             "tests/unit/test_lease_policy.py::test_admission_refuses_only_in_safe_and_only_when_the_queue_is_full"),
+    Mutation("safe queues a second attempt for a droplet", "services/ec2/dnsrace_ec2/lease_policy.py",
+             "    return not policy.one_outstanding or outstanding == 0", "    return True",
+             "tests/unit/test_lease_policy.py::test_safe_allows_one_outstanding_attempt_per_droplet"),
+    Mutation("safe works attempts already past their deadline", "services/ec2/dnsrace_ec2/lease_policy.py",
+             "    return not policy.drop_expired or now <= deadline", "    return True",
+             "tests/unit/test_lease_policy.py::test_safe_drops_expired_work_at_dequeue_and_legacy_works_it"),
+    Mutation("safe retries without paying from the budget", "services/ec2/dnsrace_ec2/lease_book.py",
+             "            if self.policy.retry_budget and self.attempts[i] > 0 and not self.bucket.take(now):",
+             "            if False:",
+             "tests/unit/test_lease_policy.py::test_safe_retries_are_paid_from_the_budget"),
+    Mutation("a late success counted as a lease", "services/ec2/dnsrace_ec2/lease_book.py",
+             "            if attempt.spell == self.spell[i] and now <= attempt.deadline:",
+             "            if attempt.spell == self.spell[i]:",
+             "tests/unit/test_lease_policy.py::test_success_in_time_establishes_the_lease_and_a_late_one_does_not"),
+    Mutation("(7) counts leases from before DNS came back", "services/lab/dnsrace_lab/harness/checker/leases_recover.py",
+             "    recovered = next((line for line in after if", "    recovered = next((line for line in lines if",
+             "tests/unit/test_leases_recover.py::test_the_moment_dns_came_back_is_the_resolvers_not_an_earlier_fraction"),
 ]
 
 

@@ -162,3 +162,16 @@ def test_legacy_recovers_below_its_threshold() -> None:
     small = LeaseParams(droplets=100, workers=8, renew_s=30.0, ttl_s=45.0, timeout_s=2.0, expected_op_s=0.075)
     lines = simulate(small, LEGACY, op_s=0.075, fault=OUTAGE, until=300.0)
     assert recovery_s(lines, OUTAGE.outage_to) is not None   # N/(μτ) ≈ 0.47: the backlog drains
+
+
+def test_a_name_that_does_not_resolve_is_told_apart_from_a_refused_connection() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from dnsrace_ec2.lease_store import name_failed
+    nxdomain = "Failed to establish a new connection: [Errno -2] Name or service not known"
+    nodata = "Failed to establish a new connection: [Errno -5] No address associated with hostname"
+    refused = "Failed to establish a new connection: [Errno 111] Connection refused"
+    url = "http://dynamodb.us-east-1.lab.test:8080/"
+    assert name_failed(EndpointConnectionError(endpoint_url=url, error=nxdomain)) is Outcome.DNS
+    assert name_failed(EndpointConnectionError(endpoint_url=url, error=nodata)) is Outcome.DNS
+    assert name_failed(EndpointConnectionError(endpoint_url=url, error=refused)) is Outcome.UNREACHABLE

@@ -33,11 +33,18 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError
 
 from dnsrace_ec2.lease_book import Outcome
 
-__all__ = ["LeaseResult", "LeaseStore", "TABLE", "droplet_key"]
+__all__ = ["LeaseResult", "LeaseStore", "TABLE", "droplet_key", "name_failed"]
 
 TABLE = "droplet-leases"
 # glibc's getaddrinfo errors for a name that does not resolve: NXDOMAIN (-2), no address (-5), failure (-3).
 _NAME_ERRORS = ("Errno -2]", "Errno -3]", "Errno -5]", "Name or service not known", "No address associated")
+
+
+def name_failed(error: EndpointConnectionError) -> Outcome:
+    """DNS when the name did not resolve (the cause botocore keeps: urllib3's NewConnectionError around
+    glibc's getaddrinfo error), UNREACHABLE when it resolved and the connection failed."""
+    cause = str(error.kwargs.get("error") or error.__context__ or "")
+    return Outcome.DNS if any(marker in cause for marker in _NAME_ERRORS) else Outcome.UNREACHABLE
 
 
 def droplet_key(droplet: int) -> str:
@@ -122,8 +129,7 @@ class LeaseStore:
                 self._quietly(self.ensure_table)
             return result(Outcome.ERROR, error=f"{code}: {error}")
         except EndpointConnectionError as error:
-            text = str(error)
-            return result(Outcome.DNS if any(m in text for m in _NAME_ERRORS) else Outcome.UNREACHABLE, error=text)
+            return result(name_failed(error), error=f"{error}: {error.kwargs.get('error')}")
         except (ReadTimeoutError, ConnectTimeoutError) as error:
             return result(Outcome.TIMEOUT, error=str(error))
         except BotoCoreError as error:
