@@ -15,6 +15,7 @@ from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.timeline import sentence
 
 from dnsrace_lab.harness.checker import UNKNOWN, Verdict, fault_windows, overall
+from dnsrace_lab.harness.report import lease_panels
 from dnsrace_lab.harness.report.tables import SYMBOL
 
 __all__ = ["render_timeline"]
@@ -60,6 +61,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
     fault_h = max(1, lanes) * LANE_H + 8
     panels = [("resolver answers", "resolver", 120), ("authoritative view", "authoritative", 70),
               ("plan generation", "generation", 150)]
+    if lease_panels.has_figures(body):   # the cascade: what the lease manager and launches did meanwhile
+        panels += list(lease_panels.PANELS)
     top = 24 + fault_h
     panels_h = sum(h + 24 for _, _, h in panels)
     height = top + panels_h + 16 + LABEL_LANES_MAX * 12
@@ -73,6 +76,10 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
         svg.append(f'<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{h}" fill="none" stroke="#ccc"/>')
         if what == "generation":
             svg += _generation_panel(body, endpoint, x, y, h, start, end)
+        elif what == "leases":
+            svg += lease_panels.leases_panel(body, x, LEFT, y, h)
+        elif what == "launches":
+            svg += lease_panels.launches_panel(body, x, LEFT, y, h)
         else:
             svg += _answers_panel([r for r in body if r.get("source") == "client" and r.get("process") == what],
                                   x, y, h)
@@ -296,7 +303,9 @@ def _page(run: Mapping[str, Any], verdicts: Mapping[str, Verdict], svg: str, eve
         f'<td>{"<br>".join(_esc(e) for e in v.evidence)}</td></tr>' for v in verdicts.values())
     schedule = run.get("schedule") or {}
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(run.get("started") or 0)))
-    title = f"chaos run: mode {run.get('mode')}, seed {run.get('seed')}"
+    title = (f"reproduce-outage: scenario {run.get('scenario')}, mode {run.get('mode')}"
+             + (f", lease manager {run.get('dwfm_mode')}" if run.get("dwfm_mode") else "")
+             if run.get("scenario") else f"chaos run: mode {run.get('mode')}, seed {run.get('seed')}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>
