@@ -101,9 +101,9 @@ backend-heal: | .env ## turn backend N healthy again (make backend-heal N=2)
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
-reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete|cascade DWFM_MODE=legacy|safe)
+reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete|cascade|cascade-mitigate DWFM_MODE=legacy|safe)
 	@case "$(MODE)" in legacy|safe) ;; *) echo "reproduce-outage: MODE=$(MODE): must be legacy or safe" >&2; exit 2;; esac
-	@case "$(SCENARIO)" in race|pause|manual-delete|cascade) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete or cascade" >&2; exit 2;; esac
+	@case "$(SCENARIO)" in race|pause|manual-delete|cascade|cascade-mitigate) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete, cascade or cascade-mitigate" >&2; exit 2;; esac
 	@case "$(DWFM_MODE)" in legacy|safe) ;; *) echo "reproduce-outage: DWFM_MODE=$(DWFM_MODE): must be legacy or safe" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory reset
 	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE)

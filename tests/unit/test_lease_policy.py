@@ -175,3 +175,19 @@ def test_a_name_that_does_not_resolve_is_told_apart_from_a_refused_connection() 
     assert name_failed(EndpointConnectionError(endpoint_url=url, error=nxdomain)) is Outcome.DNS
     assert name_failed(EndpointConnectionError(endpoint_url=url, error=nodata)) is Outcome.DNS
     assert name_failed(EndpointConnectionError(endpoint_url=url, error=refused)) is Outcome.UNREACHABLE
+
+
+def test_the_operators_throttle_is_admission_and_nothing_else() -> None:
+    from dataclasses import replace
+
+    from dnsrace_ec2.lease_policy import throttled
+    assert throttled(LEGACY) == replace(LEGACY, name="legacy+throttle", admission=True)
+    assert throttled(SAFE) is SAFE
+
+
+def test_a_restart_alone_collapses_again_and_throttle_plus_restart_recovers() -> None:
+    from dnsrace_ec2.lease_policy import throttled
+    lapsed = {i: -1.0 for i in range(1000)}           # a restart after DNS came back: every lease lapsed
+    for policy, recovers in ((LEGACY, False), (throttled(LEGACY), True)):
+        lines = simulate(BIG, policy, op_s=0.075, fault=Fault(1e9, 1e9), until=120.0, leases=lapsed)
+        assert (lines[-1]["leased_fraction"] >= 0.95) is recovers, (policy.name, lines[-1])

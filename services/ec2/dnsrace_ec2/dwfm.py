@@ -12,7 +12,8 @@ lease_book.py's, the design is lease_policy.py's row; this module is the loop an
     GET  /alive    200 (compose's healthcheck)
 
 Events (the decision stream): dwfm_started (with every parameter), dwfm_prepared (the leases it found),
-dwfm_stopped. Figures (dnsrace:figures, once a second): `lease_window`, lease_book.take_window's line.
+dwfm_throttle (the operator's throttle turned on or off: DWFM_THROTTLE in Redis, read at start and every
+second), dwfm_stopped. Figures (dnsrace:figures, once a second): `lease_window`, lease_book.take_window's line.
 """
 
 from __future__ import annotations
@@ -24,20 +25,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from dnsrace.config import ConfigError, env_choice, env_int, env_str, exit_on_config_error
-from dnsrace.deadline import sleep_or_stop, stray_cancellation
+from dnsrace.deadline import sleep_or_stop, stray_cancellation, within
 from dnsrace.events import EventSink, RedisEventSink
-from dnsrace.keys import FIGURES_STREAM
+from dnsrace.keys import DWFM_THROTTLE, FIGURES_STREAM
 from dnsrace_ec2.lease_book import LeaseBook, LeaseParams
-from dnsrace_ec2.lease_policy import POLICIES, LeasePolicy
+from dnsrace_ec2.lease_policy import POLICIES, LeasePolicy, throttled
 from dnsrace_ec2.lease_store import LeaseStore
 
 TICK_S = 0.1
 FIGURES_EVERY_S = 1.0
 IDLE_POLL_S = 0.02
 PREPARE_TRIES = 3
+REDIS_TIMEOUT_S = 2.0
 
 
 def parameters() -> tuple[LeasePolicy, LeaseParams, dict[str, Any]]:
@@ -58,8 +61,9 @@ def parameters() -> tuple[LeasePolicy, LeaseParams, dict[str, Any]]:
 
 class Manager:
     def __init__(self, policy: LeasePolicy, params: LeaseParams, store: LeaseStore, events: EventSink,
-                 figures: EventSink) -> None:
-        self.policy, self.params, self.store = policy, params, store
+                 figures: EventSink, redis: aioredis.Redis | None = None) -> None:
+        self.design, self.policy, self.params, self.store = policy, policy, params, store
+        self.redis = redis
         self.events, self.figures = events, figures
         self.pool = ThreadPoolExecutor(params.workers + 1, thread_name_prefix="lease")
         self.versions: dict[int, int] = {}
@@ -81,11 +85,29 @@ class Manager:
             except Exception as failure:  # noqa: BLE001 — any failure: said in the event, books start empty
                 error = f"{type(failure).__name__}: {failure}"
                 await sleep_or_stop(self.stop, 1.0 + attempt)
+        await self.follow_throttle()
         now = time.time()
         self.versions = {d: version for d, (_expiry, version) in found.items()}
         self.book = LeaseBook(self.params, self.policy, now, {d: e for d, (e, _v) in found.items()})
         await self.events.emit("dwfm_prepared", leases_found=len(found), live=self.book.leased(now),
                                lapsed=sum(1 for e, _v in found.values() if e <= now), error=error or None)
+
+    async def follow_throttle(self) -> None:
+        """The operator's throttle (DWFM_THROTTLE in Redis): on while the key exists. Unreadable (Redis
+        down): the manager keeps what it had."""
+        if self.redis is None:
+            return
+        try:
+            on = bool(await within(REDIS_TIMEOUT_S, self.redis.exists(DWFM_THROTTLE)))
+        except (aioredis.RedisError, OSError, TimeoutError):
+            return
+        wanted = throttled(self.design) if on else self.design
+        if wanted != self.policy:
+            self.policy = wanted
+            if self.book is not None:
+                self.book.policy = wanted
+            await self.events.emit("dwfm_throttle", on=on, policy=wanted.name,
+                                   admission_limit=self.book.limit if self.book is not None else None)
 
     async def worker(self) -> None:
         assert self.book is not None
@@ -119,6 +141,7 @@ class Manager:
                 next_figures += FIGURES_EVERY_S
                 self.last_figures = {"mode": self.policy.name, **self.book.take_window(time.time(), FIGURES_EVERY_S)}
                 await self.figures.emit("lease_window", **self.last_figures)
+                await self.follow_throttle()
             await sleep_or_stop(self.stop, TICK_S)
 
     # --- HTTP ----------------------------------------------------------------------------------------
@@ -160,7 +183,8 @@ async def run() -> None:
     store = LeaseStore(endpoint_url=edges["endpoint_url"], droplets_url=edges["droplets_url"], holder=edges["service"],
                        timeout_s=params.timeout_s, ttl_s=params.ttl_s,
                        retry_mode="legacy" if policy.name == "legacy" else "standard", workers=params.workers)
-    manager = Manager(policy, params, store, events, figures)
+    redis = aioredis.from_url(edges["redis_url"], socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    manager = Manager(policy, params, store, events, figures, redis)
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, manager.stop.set)
     runner = web.AppRunner(manager.app(), access_log=None)
@@ -180,6 +204,7 @@ async def run() -> None:
     manager.pool.shutdown(wait=False, cancel_futures=True)
     await figures.close()
     await events.close()
+    await redis.close()
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ once in tests/mutate_protections.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["LEGACY", "POLICIES", "SAFE", "LeasePolicy", "TokenBucket", "admits", "admission_limit",
+__all__ = ["LEGACY", "POLICIES", "SAFE", "LeasePolicy", "TokenBucket", "admits", "admission_limit", "throttled",
            "may_enqueue", "retries_on_timeout", "works_at_dequeue"]
 
 
@@ -35,6 +35,14 @@ LEGACY = LeasePolicy("legacy", admission=False, one_outstanding=False, drop_expi
 SAFE = LeasePolicy("safe", admission=True, one_outstanding=True, drop_expired=True,
                    retry_on_timeout=False, retry_budget=True)
 POLICIES = {p.name: p for p in (LEGACY, SAFE)}
+
+
+def throttled(policy: LeasePolicy) -> LeasePolicy:
+    """The operator's mitigation on a running design (AWS at 4:14 AM: "throttled incoming work"): admission
+    by queue size, and nothing else of safe's."""
+    if policy.admission:
+        return policy
+    return replace(policy, name=f"{policy.name}+throttle", admission=True)
 
 
 def admission_limit(workers: int, mean_op_s: float, timeout_s: float) -> int:

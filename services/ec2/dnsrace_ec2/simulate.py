@@ -27,9 +27,10 @@ class Fault:
 
 
 def simulate(params: LeaseParams, policy: LeasePolicy, *, op_s: float, fault: Fault, until: float,
-             tick_s: float = 0.1) -> list[dict[str, float]]:
-    """One figures line a second, as dwfm would emit them (a subset of take_window's keys)."""
-    book = LeaseBook(params, policy, 0.0)
+             tick_s: float = 0.1, leases: dict[int, float] | None = None) -> list[dict[str, float]]:
+    """One figures line a second, as dwfm would emit them (a subset of take_window's keys). `leases`:
+    the expiries a restarted manager finds in the table (lease_book.LeaseBook)."""
+    book = LeaseBook(params, policy, 0.0, leases)
     free_at = [0.0] * params.workers
     running: list[tuple[float, int, object, Outcome]] = []
     lines: list[dict[str, float]] = []

@@ -7,6 +7,11 @@
              resolver answers again: DNS is back
     step C5  observed: legacy, for OBSERVE_TTLS lease TTLs; safe, until it recovers (bounded)
 
+SCENARIO=cascade-mitigate (legacy's lease manager only): C1-C4, then what AWS's operators did:
+    step M0  still collapsed past (7)'s bound
+    step M1  the lease manager restarted alone: its queue is gone, and it collapses again
+    step M2  throttled (admission by queue size, DWFM_THROTTLE) and restarted: it recovers
+
 Its expectations (report.expect), judged from dwfm's figures in the lab's Redis, and the checker's (7)
 from the recorded history: legacy must stay collapsed after DNS is back (leased fraction near 0 for
 the whole window, the queue growing, launches failing); safe must have >= 95 % leased within
@@ -17,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dnsrace.keys import FIGURES_STREAM
+from dnsrace.keys import DWFM_THROTTLE, FIGURES_STREAM
 
 from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import scenarios
@@ -99,7 +105,10 @@ async def play(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -
     cascade.t_lapsed = time.time()
     report.step(f"step C3 {cascade.t_lapsed - cascade.t_dns_empty:.0f} s without DNS: the leases lapsed: {line(lapsed)}")
     await repair(live, report, cascade)
-    await observe(live, report, cascade)
+    if report.scenario == "cascade-mitigate":
+        await mitigate(live, report, cascade)
+    else:
+        await observe(live, report, cascade)
 
 
 async def repair(live: Live, report: Report, cascade: Cascade) -> None:
@@ -116,23 +125,29 @@ async def repair(live: Live, report: Report, cascade: Cascade) -> None:
                 f"{line(cascade.at_back or {})}")
 
 
+async def watch(live: Live, report: Report, since: float, window_s: float, what: str,
+                until_recovered: bool) -> list[dict[str, Any]]:
+    """dwfm's figures from `since` for `window_s` (or until >= 95 % leased), one line printed every 10 s."""
+    seen: list[dict[str, Any]] = []
+    next_print = time.time() + 10.0
+    while time.time() < since + window_s:
+        figures = await latest_leases(live)
+        if figures is not None and figures["t"] > since and (not seen or figures["t"] > seen[-1]["t"]):
+            seen.append(figures)
+            if time.time() >= next_print:
+                next_print += 10.0
+                report.step(f"        +{figures['t'] - since:5.0f} s after {what}: {line(figures)}")
+            if until_recovered and float(figures.get("leased_fraction") or 0) >= RECOVERED:
+                break
+        await asyncio.sleep(1.0)
+    return seen
+
+
 async def observe(live: Live, report: Report, cascade: Cascade) -> None:
     legacy = cascade.dwfm_mode == "legacy"
     # Legacy is watched for several TTLs and at least past (7)'s bound, so the checker can decide.
     window_s = max(OBSERVE_TTLS * cascade.ttl_s, LEASE_RECOVERY_BOUND_S + 5.0) if legacy else LEASE_RECOVERY_BOUND_S
-    seen: list[dict[str, Any]] = []
-    end = cascade.t_dns_back + window_s
-    next_print = time.time() + 10.0
-    while time.time() < end:
-        figures = await latest_leases(live)
-        if figures is not None and (not seen or figures["t"] > seen[-1]["t"]):
-            seen.append(figures)
-            if time.time() >= next_print:
-                next_print += 10.0
-                report.step(f"        +{figures['t'] - cascade.t_dns_back:5.0f} s after DNS came back: {line(figures)}")
-            if not legacy and float(figures.get("leased_fraction") or 0) >= RECOVERED:
-                break
-        await asyncio.sleep(1.0)
+    seen = await watch(live, report, cascade.t_dns_back, window_s, "DNS came back", until_recovered=not legacy)
     cascade.last = seen[-1] if seen else None
     if legacy:
         expect_collapse(report, cascade, seen)
@@ -162,3 +177,52 @@ def expect_recovery(report: Report, cascade: Cascade, seen: list[dict[str, Any]]
                   f">= {RECOVERED:.0%} of droplets leased again within {LEASE_RECOVERY_BOUND_S:g} s of DNS answering "
                   + (f"({took:.0f} s, no operator action)" if took is not None else "(not reached)"))
     report.step(f"step C5 the lease manager recovered by itself: {line(recovered) if recovered else 'NOT recovered'}")
+
+
+# --- cascade-mitigate: the operator's two moves ----------------------------------------------------------
+
+
+async def restart_dwfm(live: Live, report: Report, text: str) -> float:
+    """`docker restart` the lease manager (its queue is in memory: gone), and wait for its new books."""
+    since = await live.stream_position()
+    container = (await asyncio.to_thread(live.container_ids))["dwfm"]
+    def restart() -> None:
+        subprocess.run(["docker", "restart", "-t", "2", container], check=True, capture_output=True, timeout=60)
+    await asyncio.to_thread(restart)
+    prepared = await live.wait_event(since, "dwfm prepares its books after the restart",
+                                     lambda e: e.kind == "dwfm_prepared", within_s=60)
+    report.step(f"{text}: dwfm restarted and found {prepared.detail.get('leases_found')} lease items, "
+                f"{prepared.detail.get('lapsed')} of them lapsed")
+    return prepared.t
+
+
+async def mitigate(live: Live, report: Report, cascade: Cascade) -> None:
+    seen = await watch(live, report, cascade.t_dns_back, LEASE_RECOVERY_BOUND_S + 5.0, "DNS came back", False)
+    worst = max((float(f.get("leased_fraction") or 0) for f in seen), default=1.0)
+    report.expect(worst <= LAPSED, f"M0: collapsed past (7)'s bound after DNS came back (at most {worst:.1%} leased)")
+    report.step(f"step M0 {LEASE_RECOVERY_BOUND_S + 5:.0f} s after DNS came back, still collapsed: "
+                f"{line(seen[-1]) if seen else 'no figures'}")
+
+    restarted = await restart_dwfm(live, report, "step M1 the operator's first move, a restart alone")
+    window_s = cascade.ttl_s + 30.0
+    seen = await watch(live, report, restarted, window_s, "the restart", until_recovered=False)
+    peak = max((float(f.get("leased_fraction") or 0) for f in seen), default=0.0)
+    last = seen[-1] if seen else {}
+    report.expect(float(last.get("leased_fraction") or 0) <= LAPSED,
+                  f"M1: a restart alone collapses again: {peak:.1%} leased at best, "
+                  f"{float(last.get('leased_fraction') or 0):.1%} after {window_s:.0f} s, queue {last.get('queue')}")
+    report.step(f"step M1 the restart cleared the queue, re-established some leases ({peak:.0%} at best), and "
+                f"collapsed again: {line(last)}")
+
+    await live.redis.set(DWFM_THROTTLE, "on")
+    restarted = await restart_dwfm(live, report, "step M2 the operator's second move: throttle (DWFM_THROTTLE), then restart")
+    seen = await watch(live, report, restarted, LEASE_RECOVERY_BOUND_S, "the throttled restart", until_recovered=True)
+    recovered = next((f for f in seen if float(f.get("leased_fraction") or 0) >= RECOVERED), None)
+    took = recovered["t"] - restarted if recovered else None
+    report.expect(took is not None,
+                  f"M2: throttled and restarted, >= {RECOVERED:.0%} leased within {LEASE_RECOVERY_BOUND_S:g} s"
+                  + (f" ({took:.0f} s, design {recovered.get('mode')})" if recovered and took is not None else
+                     " (not reached)"))
+    cascade.last = seen[-1] if seen else None
+    report.step(f"step M2 throttled and restarted, the lease manager recovered: "
+                f"{line(recovered) if recovered else 'NOT recovered'}; the throttle stays on (make reset clears it)")

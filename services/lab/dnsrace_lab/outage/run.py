@@ -3,6 +3,8 @@
     --scenario race | pause | manual-delete      (see scenarios.py: the same faults in either mode)
     --scenario cascade                           the race as the trigger, then EC2's lease manager after
                                                  DNS is back (cascade.py; the enactors must be legacy)
+    --scenario cascade-mitigate                  cascade, then the operator's restart alone, then throttle
+                                                 plus restart (legacy lease manager)
     --mode legacy | safe                         what the enactors must be running (checked, not set)
     --dwfm-mode legacy | safe                    cascade: what the lease manager must be running (checked)
 
@@ -63,6 +65,7 @@ SCENARIO_BOUNDS = {
     "manual-delete": Bounds(converge_bound_s=20.0, repair_bound_s=5.0, views=("resolver", "authoritative")),
     # The cascade's trigger is legacy's outage, which (1)-(6) judge broken; what it is about is (7).
     "cascade": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=cascade_scenario.LEASE_RECOVERY_BOUND_S),
+    "cascade-mitigate": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=cascade_scenario.LEASE_RECOVERY_BOUND_S),
 }
 STORE = TOP / "store" / "reproduce-outage"
 
@@ -76,7 +79,7 @@ async def run(args: argparse.Namespace) -> int:
                   f"`make reproduce-outage MODE={args.mode}` resets the stack into that mode", file=sys.stderr)
             return 2
         cascade = None
-        if args.scenario == "cascade":
+        if args.scenario in ("cascade", "cascade-mitigate"):
             if args.mode != "legacy":
                 print("reproduce-outage: SCENARIO=cascade needs MODE=legacy: its trigger is legacy's DNS outage "
                       "(safe enactors do not empty the endpoint)", file=sys.stderr)
@@ -86,6 +89,10 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"reproduce-outage: the lease manager runs DWFM_MODE={started.get('mode')}, not {args.dwfm_mode}; "
                       f"`make reproduce-outage SCENARIO=cascade DWFM_MODE={args.dwfm_mode}` resets it into that mode",
                       file=sys.stderr)
+                return 2
+            if args.scenario == "cascade-mitigate" and args.dwfm_mode != "legacy":
+                print("reproduce-outage: SCENARIO=cascade-mitigate needs DWFM_MODE=legacy: it shows the operator's "
+                      "moves on a collapsed legacy lease manager", file=sys.stderr)
                 return 2
             cascade = cascade_scenario.Cascade(args.dwfm_mode, started)
         # K and the lock's TTL as the enactors said them (enactor_started), never a copied default.
@@ -285,7 +292,7 @@ def print_story(report: Report, events: list[Event], probes: list[dict[str, Any]
     resolver = checker.empty_windows(probes, "resolver")
     print(f"  resolver probes:       {sum(1 for p in probes if p.get('process') == 'resolver' and p.get('type') == 'invoke')}"
           f", empty in {len(resolver)} window(s)" + (f", first at +{resolver[0].start - report.t_fault:.1f} s" if resolver else ""))
-    if report.mode == "legacy" and report.outage_plan and report.scenario == "cascade":
+    if report.mode == "legacy" and report.outage_plan and report.scenario.startswith("cascade"):
         print(f"  fault -> empty answer: {report.t_empty - report.t_fault:.1f} s; the scenario repaired DNS itself "
               "(make repair's fix) once the leases had lapsed")
     elif report.mode == "legacy" and report.outage_plan:
@@ -344,7 +351,10 @@ def print_cascade_verdicts(report: Report, verdicts: dict[str, checker.Verdict],
     if cascade.dwfm_mode == "legacy":
         if recover is None or recover.valid is not False:
             failed.append(f"the checker's (7) is {recover.valid if recover else 'missing'}, not broken")
-        print(f"\n{'LEGACY DWFM: DNS came back and the leases stayed collapsed (congestive collapse)' if not failed else 'NOT REPRODUCED: ' + failed[0]}")
+        told = ("LEGACY DWFM: collapsed after DNS came back; a restart alone collapsed again; throttle plus "
+                "restart recovered (what AWS did at 4:14 AM)" if report.scenario == "cascade-mitigate" else
+                "LEGACY DWFM: DNS came back and the leases stayed collapsed (congestive collapse)")
+        print(f"\n{told if not failed else 'NOT REPRODUCED: ' + failed[0]}")
     else:
         if recover is None or recover.valid is not True:
             failed.append(f"the checker's (7) is {recover.valid if recover else 'missing'}, not held")
@@ -354,7 +364,8 @@ def print_cascade_verdicts(report: Report, verdicts: dict[str, checker.Verdict],
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.outage", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete", "cascade"), default="race")
+    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete", "cascade", "cascade-mitigate"),
+                        default="race")
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--dwfm-mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
