@@ -15,7 +15,7 @@ COMPOSE := $(COMPOSE_BIN) -p $(PROJECT)
 N ?=
 
 .PHONY: help deps images up down ps logs timeline dig backend-fail backend-heal test test-unit test-integration bench bench-cold \
-        reproduce-outage reset repair status reproduce-rate chaos chaos-replay chaos-judge model model-check-trace lint
+        reproduce-outage reset repair status reproduce-rate dwfm-sweep chaos chaos-replay chaos-judge model model-check-trace lint
 LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=$(PROJECT) $(PY) -m
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
@@ -106,7 +106,7 @@ reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe
 	@case "$(SCENARIO)" in race|pause|manual-delete|cascade|cascade-mitigate) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete, cascade or cascade-mitigate" >&2; exit 2;; esac
 	@case "$(DWFM_MODE)" in legacy|safe) ;; *) echo "reproduce-outage: DWFM_MODE=$(DWFM_MODE): must be legacy or safe" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory reset
-	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE)
+	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE) $(if $(OBSERVE_S),--observe-s $(OBSERVE_S))
 
 reset: deps images | .env ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
 	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what
@@ -118,6 +118,9 @@ reset: deps images | .env ## the lab back to its first second (MODE=…): state 
 	  $(COMPOSE) down -v --remove-orphans >/dev/null 2>&1; \
 	  ENACTOR_MODE=$(MODE) $(MAKE) --no-print-directory up >/dev/null || exit 1; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi
+
+dwfm-sweep: deps images | .env ## the lease manager's threshold, live: SCENARIO=cascade (legacy) for each DROPLETS in NS, recovery time against N/(μτ)
+	@bash bench/dwfm_sweep.sh $(or $(NS),40 70 100 130 200 300)
 
 reproduce-rate: deps images | .env ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
 	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)

@@ -94,7 +94,7 @@ async def run(args: argparse.Namespace) -> int:
                 print("reproduce-outage: SCENARIO=cascade-mitigate needs DWFM_MODE=legacy: it shows the operator's "
                       "moves on a collapsed legacy lease manager", file=sys.stderr)
                 return 2
-            cascade = cascade_scenario.Cascade(args.dwfm_mode, started)
+            cascade = cascade_scenario.Cascade(args.dwfm_mode, started, observe_s=args.observe_s)
         # K and the lock's TTL as the enactors said them (enactor_started), never a copied default.
         parameters = await live.enactor_parameters()
         report = Report(args.scenario, args.mode, parameters.keep_generations)
@@ -368,6 +368,9 @@ def main() -> int:
                         default="race")
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--dwfm-mode", choices=("legacy", "safe"), default="legacy")
+    parser.add_argument("--observe-s", type=float, default=None,
+                        help="cascade, legacy: watch this long after DNS is back, ending early if the leases recover "
+                             "(bench/dwfm_sweep.sh)")
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     try:
         status = asyncio.run(cancelled_by_sigterm(run(parser.parse_args())))
