@@ -20,7 +20,7 @@ from dnsrace.records import DnsAdminError
 
 from .config import Config, ConfigError, load_config
 from .console.now import Answer
-from .console.observe import EventWindow, ask_coredns, read_plans
+from .console.observe import EventWindow, ask_coredns, read_figures, read_plans
 from .console.routes import Console, add_console
 from .console.status import History
 from .engine import Engine
@@ -116,8 +116,11 @@ def _console(config: Config, engine: Engine, events: EventSink, redis: Any) -> C
     async def plans(generations: Any) -> tuple[int | None, dict[int, float]]:
         return await read_plans(redis, generations) if redis is not None else (None, {})
 
+    async def figures() -> dict[str, Any]:
+        return await read_figures(redis) if redis is not None else {}
+
     return Console(engine=engine, events=events, endpoint=config.endpoint, negative_ttl_s=config.negative_ttl_s,
-                   history=history, ask=ask, plans=plans)
+                   history=history, ask=ask, plans=plans, figures=figures)
 
 
 def main() -> int:

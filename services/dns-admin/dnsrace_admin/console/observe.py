@@ -22,13 +22,13 @@ import redis.asyncio as aioredis
 
 from dnsrace.deadline import within
 from dnsrace.events import Event
-from dnsrace.keys import PLANS_LATEST, plan_key
+from dnsrace.keys import FIGURES_STREAM, PLANS_LATEST, plan_key
 from dnsrace.zone_history import batches_from_events
 
 from .now import Answer
 from .status import History
 
-__all__ = ["EventWindow", "ask_coredns", "read_plans"]
+__all__ = ["EventWindow", "ask_coredns", "read_figures", "read_plans"]
 
 CALL_TIMEOUT_S = 2.0
 READ_COUNT = 2_000              # entries per XRANGE: a refresh after a busy minute takes a few calls
@@ -151,3 +151,21 @@ async def read_plans(redis: aioredis.Redis, generations: Iterable[int]) -> tuple
         except (ValueError, KeyError, TypeError):
             continue
     return newest, {g: t for g, t in created.items() if t is not None}
+
+
+async def read_figures(redis: aioredis.Redis, count: int = 20) -> dict[str, Any]:
+    """The newest figures line of each kind (dwfm's lease_window, the launcher's launch_window), each its
+    detail with its time; {} when there are none or the stream cannot be read (the cascade alert is then
+    simply not shown)."""
+    try:
+        rows = await _within(redis.xrevrange(FIGURES_STREAM, count=count))
+    except (aioredis.RedisError, OSError, TimeoutError):
+        return {}
+    newest: dict[str, Any] = {}
+    for _id, fields in rows:
+        try:
+            event = json.loads(fields[b"event"])
+            newest.setdefault(str(event["kind"]), {**event.get("detail", {}), "t": float(event["t"])})
+        except (KeyError, ValueError, TypeError):
+            continue
+    return newest

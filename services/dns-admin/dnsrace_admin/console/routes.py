@@ -67,7 +67,8 @@ class Console:
     def __init__(self, *, engine: Engine, events: EventSink, endpoint: str, negative_ttl_s: float,
                  history: Callable[[], Awaitable[History]], ask: Callable[[str], Awaitable[Answer]],
                  plans: Callable[[Iterable[int]], Awaitable[tuple[int | None, dict[int, float]]]],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 figures: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
         self.engine = engine
         self._events = events
         self.endpoint = endpoint
@@ -76,6 +77,7 @@ class Console:
         self._ask = ask
         self._plans = plans
         self._clock = clock
+        self._figures = figures
         self._lock = asyncio.Lock()
         self._cached: tuple[float, dict[str, Any], Alerting, History, Now] | None = None
         self.stopping = asyncio.Event()
@@ -87,7 +89,8 @@ class Console:
             if self._cached is not None and time.monotonic() - self._cached[0] < STATUS_CACHE_S:
                 return self._cached[1:]
             history, now = await asyncio.gather(self._history(), self._now())
-            status, alerting = assemble(history, now, negative_ttl_s=self._negative_ttl_s)
+            figures = await self._figures() if self._figures is not None else None
+            status, alerting = assemble(history, now, negative_ttl_s=self._negative_ttl_s, figures=figures)
             self._cached = (time.monotonic(), status, alerting, history, now)
             return status, alerting, history, now
 

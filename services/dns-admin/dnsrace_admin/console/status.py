@@ -15,6 +15,7 @@ from typing import Any
 from dnsrace.events import Event
 
 from .alert import Alerting, root_alert
+from .cascade import cascade_alert
 from .now import Now
 from .panels import enactor_rows
 
@@ -39,7 +40,8 @@ class History:
                 "since": min((e.t for e in self.events), default=None)}
 
 
-def assemble(history: History, now: Now, *, negative_ttl_s: float) -> tuple[dict[str, Any], Alerting]:
+def assemble(history: History, now: Now, *, negative_ttl_s: float,
+             figures: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], Alerting]:
     alerting = root_alert(history.events, now, negative_ttl_s=negative_ttl_s)
     enactors = enactor_rows(history.events, now.t, history.remembered)
     modes = sorted({row.mode for row in enactors if row.mode})
@@ -62,8 +64,10 @@ def assemble(history: History, now: Now, *, negative_ttl_s: float) -> tuple[dict
         "enactors": [row.to_json() for row in enactors],
         "modes": modes,
         "history": history.to_json(),
+        # The second impact window (issue 23): EC2's lease manager, its own root alert, linked to the DNS one.
+        "cascade": cascade_alert(figures, alerting, now.t),
     }
-    seen = {key: status[key] for key in ("endpoint", "alert", "resolved", "enactors", "history")}
+    seen = {key: status[key] for key in ("endpoint", "alert", "resolved", "enactors", "history", "cascade")}
     seen["now"] = {key: value for key, value in status["now"].items()}
     status["version"] = hashlib.sha256(json.dumps(seen, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return status, alerting

@@ -78,6 +78,7 @@ def render(status: dict[str, Any], admin_url: str) -> list[str]:
             lines.append("  grouped under it (follow-on symptoms, not raised on their own):")
             lines += [f"    - {group['what']}" for group in alert["follow_ons"]]
         lines.append(f"  way out: {alert['way_out']}")
+    lines += _cascade_lines(status.get("cascade"))
     lines.append("enactors:")
     for row in status.get("enactors") or []:
         exception = row.get("last_exception")
@@ -88,6 +89,21 @@ def render(status: dict[str, Any], admin_url: str) -> list[str]:
     history = status.get("history") or {}
     lines.append(f"history: {history.get('kept')} events kept (at most {history.get('kept_max')})"
                  + (f"; {history['error']}" if history.get("error") else "") + f" · the console: {admin_url}/")
+    return lines
+
+
+def _cascade_lines(cascade: dict[str, Any] | None) -> list[str]:
+    """The second impact window (EC2's lease manager), its own root alert, with its cause."""
+    if cascade is None:
+        return []
+    word = "RECOVERING" if cascade["state"] == "recovering" else "ALERT"
+    lines = [f"{word} ({cascade['kind']}, {cascade['state']}): {cascade['title']}", f"  {cascade['summary']}",
+             f"  cause: {cascade['cause']}"]
+    launches = cascade.get("launches")
+    if launches:
+        lines.append(f"  launches in the last second: {launches.get('ok')} ok, {launches.get('insufficient_capacity')} "
+                     f"insufficient capacity, {launches.get('throttled')} throttled")
+    lines.append(f"  way out: {cascade['way_out']}")
     return lines
 
 

@@ -51,6 +51,7 @@
     $("endpoint").textContent = next.endpoint;
     $("modes").textContent = next.modes.length ? `mode: ${next.modes.join(", ")}` : "mode: unknown";
     renderAlert(next);
+    renderCascade(next.cascade);
     renderNow(next);
     renderEnactors(next.enactors);
     const lastSeq = next.history.last_seq;
@@ -61,6 +62,27 @@
       refreshTimeline();
       refreshPlans();
     }
+  }
+
+  // The second impact window (EC2's lease manager): its own root alert, its cause the DNS one.
+  function renderCascade(cascade) {
+    const box = $("cascade-alert");
+    if (!cascade) {
+      box.hidden = true;
+      replace(box);
+      return;
+    }
+    box.hidden = false;
+    box.dataset.state = cascade.state === "recovering" ? "recovering" : "open";
+    box.dataset.kind = cascade.kind;
+    const launches = cascade.launches;
+    replace(box,
+      el("div", { class: "alert-title root-alert" }, cascade.state === "recovering" ? "RECOVERING · " : "ALERT · ", cascade.title),
+      el("div", { class: "alert-summary" }, cascade.summary),
+      el("div", { class: "alert-meta" }, "cause: ", cascade.cause),
+      launches ? el("div", { class: "alert-meta" }, `launches in the last second: ${launches.ok} ok, `,
+        `${launches.insufficient_capacity} insufficient capacity, ${launches.throttled} throttled`) : null,
+      el("div", { class: "way-out" }, cascade.way_out));
   }
 
   function renderAlert(s) {
