@@ -52,3 +52,11 @@ def test_make_status_prints_the_cascade_alert_with_its_cause() -> None:
     assert lines[0] == "ALERT (leases, collapsed): EC2: droplet leases in congestive collapse"
     assert any(line.startswith("  cause: DNS came back") for line in lines)
     assert _cascade_lines(None) == []
+
+
+def test_droplets_being_brought_in_after_a_fresh_start_raise_nothing() -> None:
+    onboarding = figures(0.3, goodput=30.0, queue=2)
+    onboarding["lease_window"]["new"] = 700
+    assert cascade_alert(onboarding, NO_DNS_ALERT, 100.0) is None
+    onboarding["lease_window"]["new"] = 100      # 60 % lapsed: lost, not new
+    assert cascade_alert(onboarding, NO_DNS_ALERT, 100.0) is not None

@@ -192,6 +192,7 @@ class LeaseBook:
         failed = sum(w.failed.values())
         return {
             "droplets": self.params.droplets, "leased": leased,
+            "new": sum(1 for e in self.expiry if e == 0.0),   # never leased yet: being brought in, not lost
             "leased_fraction": round(leased / self.params.droplets, 4),
             "queue": len(self.queue),
             "head_age_s": round(now - self.queue[0].enqueued, 3) if self.queue else 0.0,

@@ -4,7 +4,7 @@
 
 `figures` is the newest line of each kind in dnsrace:figures (observe.read_figures): dwfm's
 `lease_window` and the launcher's `launch_window`. The alert is raised while fewer than 95 % of droplets
-hold a live lease, and says what it is: collapsed (goodput near 0 while the queue grows: work is done and
+hold a live lease, not counting droplets never leased yet (a fresh start brings them in), and says what it is: collapsed (goodput near 0 while the queue grows: work is done and
 wasted), recovering, or lapsed while DNS is still out. Its cause is the DNS root alert when there is one
 (active, or resolved: "DNS came back N s ago and the lease manager did not"), which is the incident's
 lesson: the trigger gone, the system still broken.
@@ -37,7 +37,9 @@ def cascade_alert(figures: Mapping[str, Any] | None, alerting: Alerting, now_t: 
         return None
     stale = now_t - float(leases["t"]) > FIGURES_STALE_S
     fraction = float(leases.get("leased_fraction") or 0)
-    if fraction >= HEALTHY and not stale:
+    # Droplets never leased yet (a fresh start brings them in over one renewal period) are not lost capacity.
+    new = int(leases.get("new") or 0) / max(int(leases.get("droplets") or 1), 1)
+    if fraction + new >= HEALTHY and not stale:
         return None
     dns_out = alerting.alert is not None and alerting.alert.state != "recovering"
     state = "silent" if stale else _state(leases, dns_out)
