@@ -21,14 +21,15 @@ def one_run(n: int, folder: Path) -> dict[str, Any]:
     op_ms = float((results.get("leases_at_dns_back") or {}).get("mean_op_ms") or params["expected_op_s"] * 1000)
     mu = params["workers"] / (op_ms / 1000)
     return {"n": n, "op_ms": op_ms, "mu": mu, "x": n / (mu * params["timeout_s"]), "recovery_s": recover.get("recovery_s"),
-            "observed_s": recover.get("observed_after_dns_back_s"), "queue_last": recover.get("queue_last")}
+            "observed_s": recover.get("observed_after_dns_back_s"), "queue_last": recover.get("queue_last"),
+            "queue_back": recover.get("queue_at_dns_back")}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = ["| N | op (ms) | μ (/s) | N/(μτ) | 95 % leased after DNS returned |", "|---|---|---|---|---|"]
     for r in rows:
         after = (f"{r['recovery_s']:.0f} s" if r["recovery_s"] is not None
-                 else f"not within {r['observed_s']:.0f} s (queue {r['queue_last']:,} and growing)")
+                 else f"not within {r['observed_s']:.0f} s (queue {r['queue_back']:,} → {r['queue_last']:,})")
         out.append(f"| {r['n']} | {r['op_ms']:.0f} | {r['mu']:.0f} | {r['x']:.2f} | {after} |")
     return "\n".join(out)
 
@@ -53,6 +54,9 @@ def plot(rows: list[dict[str, Any]]) -> str:
            f'<text x="{(w + left) / 2:.0f}" y="{h - 8}" text-anchor="middle">N / (μτ)</text>',
            f'<text x="14" y="{h / 2:.0f}" transform="rotate(-90 14 {h / 2:.0f})" text-anchor="middle">'
            'seconds from DNS back to 95 % leased</text>']
+    for seconds in (0, 60, 120, 180, 240):
+        if seconds <= y_max:
+            svg.append(f'<text x="{left - 6}" y="{py(seconds) + 4:.1f}" text-anchor="end" fill="#555">{seconds}</text>')
     for r in rows:
         if r["recovery_s"] is not None:
             svg.append(f'<circle cx="{px(r["x"]):.1f}" cy="{py(r["recovery_s"]):.1f}" r="5" fill="#2e9d4f">'
