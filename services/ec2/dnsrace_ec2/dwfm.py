@@ -119,7 +119,7 @@ class Manager:
                     await sleep_or_stop(self.stop, IDLE_POLL_S)
                     continue
                 result = await loop.run_in_executor(self.pool, self.store.renew, attempt.droplet,
-                                                    self.versions.get(attempt.droplet))
+                                                    self.versions.get(attempt.droplet), attempt.deadline)
                 if result.version is not None:
                     self.versions[attempt.droplet] = result.version
                 self.book.finished(attempt, time.time(), result.outcome, op_s=result.op_s, expiry=result.expiry)

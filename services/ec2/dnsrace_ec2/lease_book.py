@@ -121,8 +121,13 @@ class LeaseBook:
             if spell != self.spell[i]:
                 continue                  # that spell ended in a success
             self.window.timed_out += 1
-            if retries_on_timeout(self.policy):
+            if not retries_on_timeout(self.policy):
+                continue
+            if admits(self.policy, len(self.queue), self.limit):
                 self._enqueue(i, now)     # beside the timed-out attempt, which is still queued
+            else:                         # throttled: the retry waits its turn with the due droplets
+                self.window.refused += 1
+                self._schedule(i, now)
         while self._due_heap and self._due_heap[0][0] <= now:
             due, i = self._due_heap[0]
             if due != self.due[i] or not may_enqueue(self.policy, self.outstanding[i]):

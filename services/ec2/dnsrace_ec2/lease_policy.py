@@ -45,10 +45,15 @@ def throttled(policy: LeasePolicy) -> LeasePolicy:
     return replace(policy, name=f"{policy.name}+throttle", admission=True)
 
 
+# A queue that holds exactly one timeout's worth of work finishes its last attempt exactly at its deadline:
+# any jitter makes it late. Admission keeps the queue to half of that, so what is admitted finishes in time.
+ADMISSION_SHARE = 0.5
+
+
 def admission_limit(workers: int, mean_op_s: float, timeout_s: float) -> int:
-    """How many queued attempts can still finish within the timeout: timeout × throughput (Little's law),
-    throughput being workers / mean operation time; never below one attempt per worker."""
-    return max(workers, int(timeout_s * workers / max(mean_op_s, 1e-3)))
+    """How many queued attempts can finish well within the timeout: half of timeout × throughput (Little's
+    law), throughput being workers / mean operation time; never below one attempt per worker."""
+    return max(workers, int(ADMISSION_SHARE * timeout_s * workers / max(mean_op_s, 1e-3)))
 
 
 def admits(policy: LeasePolicy, queue_length: int, limit: int) -> bool:

@@ -36,6 +36,7 @@ from dnsrace_ec2.lease_book import Outcome
 __all__ = ["LeaseResult", "LeaseStore", "TABLE", "droplet_key", "name_failed"]
 
 TABLE = "droplet-leases"
+LAPSED_AT = 1.0   # an expiry long past: what a lease that was never established counts as
 # glibc's getaddrinfo errors for a name that does not resolve: NXDOMAIN (-2), no address (-5), failure (-3).
 _NAME_ERRORS = ("Errno -2]", "Errno -3]", "Errno -5]", "Name or service not known", "No address associated")
 
@@ -89,17 +90,23 @@ class LeaseStore:
                 raise
 
     def leases(self) -> dict[int, tuple[float, int]]:
-        """Every lease item: droplet → (expiry, version). What a restarted manager starts from."""
+        """Every lease item: droplet → (expiry, version). What a restarted manager starts from.
+
+        A lease written after its attempt's deadline (legacy works such attempts: the write reaches
+        DynamoDB, the droplet had given up) was never established: it counts as lapsed, whatever its
+        expiry says."""
         self.ensure_table()
         found: dict[int, tuple[float, int]] = {}
         for page in self.client.get_paginator("scan").paginate(TableName=TABLE):
             for item in page.get("Items", []):
                 droplet = int(item["droplet"]["S"].rsplit("-", 1)[1])
-                found[droplet] = (float(item["expiry"]["N"]), int(item["version"]["N"]))
+                established = item.get("established", {}).get("BOOL", True)
+                expiry = float(item["expiry"]["N"]) if established else LAPSED_AT
+                found[droplet] = (expiry, int(item["version"]["N"]))
         return found
 
     # --- one operation ---------------------------------------------------------------------------
-    def renew(self, droplet: int, expected_version: int | None) -> LeaseResult:
+    def renew(self, droplet: int, expected_version: int | None, deadline: float = float("inf")) -> LeaseResult:
         started = time.monotonic()
 
         def result(outcome: Outcome, **rest: Any) -> LeaseResult:
@@ -115,11 +122,12 @@ class LeaseStore:
         try:
             self.client.update_item(
                 TableName=TABLE, Key={"droplet": {"S": droplet_key(droplet)}},
-                UpdateExpression="SET holder = :holder, version = :version, expiry = :expiry",
+                UpdateExpression="SET holder = :holder, version = :version, expiry = :expiry, established = :in_time",
                 ConditionExpression="attribute_not_exists(droplet) OR version = :expected",
                 ExpressionAttributeValues={":holder": {"S": self.holder}, ":version": {"N": str(version)},
                                            ":expiry": {"N": f"{expiry:.3f}"},
-                                           ":expected": {"N": str(expected_version or 0)}})
+                                           ":expected": {"N": str(expected_version or 0)},
+                                           ":in_time": {"BOOL": time.time() <= deadline}})
             return result(Outcome.OK, expiry=expiry, version=version)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")

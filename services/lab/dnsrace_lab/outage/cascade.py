@@ -34,6 +34,7 @@ from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import scenarios
 from dnsrace_lab.outage.scenarios import Report
 from dnsrace_lab.stack.live import Live, StepNotReached, poll
+from dnsrace_lab.stack.reset import containers
 
 RECOVERED = 0.95           # what "the leases are back" means (also the checker's (7))
 LAPSED = 0.05              # what "the leases have lapsed" means
@@ -189,7 +190,10 @@ def expect_recovery(report: Report, cascade: Cascade, seen: list[dict[str, Any]]
 async def restart_dwfm(live: Live, report: Report, text: str) -> float:
     """`docker restart` the lease manager (its queue is in memory: gone), and wait for its new books."""
     since = await live.stream_position()
-    container = (await asyncio.to_thread(live.container_ids))["dwfm"]
+    found = await asyncio.to_thread(containers, live.project)
+    if "dwfm" not in found:
+        raise StepNotReached(text, "no dwfm container in the project")
+    container = found["dwfm"].id
     def restart() -> None:
         subprocess.run(["docker", "restart", "-t", "2", container], check=True, capture_output=True, timeout=60)
     await asyncio.to_thread(restart)
