@@ -4,13 +4,20 @@
 # and how long each took (reset included). Logs: store/reproduce-rate/<UTC time>-<mode>-<scenario>/run-N.log
 set -uo pipefail
 runs=${1:-10} scenario=${2:-race} mode=${3:-legacy}
-dir="store/reproduce-rate/$(date -u +%Y%m%dT%H%M%SZ)-$mode-$scenario"
+# The cascade's scenarios are about the lease manager: its design (DWFM_MODE, passed through by make)
+# names the folder and decides what the run promises (legacy: collapsed; safe: recovered by itself).
+label=$mode promised=$([ "$mode" = safe ] && echo "no harm" || echo reproduced)
+case "$scenario" in cascade*)
+  label="dwfm-${DWFM_MODE:-legacy}"
+  promised=$([ "${DWFM_MODE:-legacy}" = safe ] && echo "recovered by itself" || echo "collapsed");;
+esac
+dir="store/reproduce-rate/$(date -u +%Y%m%dT%H%M%SZ)-$label-$scenario"
 mkdir -p "$dir"
 ok=0 times=()
 for n in $(seq 1 "$runs"); do
   start=$(date +%s)
   if make --no-print-directory reproduce-outage SCENARIO="$scenario" MODE="$mode" >"$dir/run-$n.log" 2>&1; then
-    ok=$((ok + 1)); verdict=$([ "$mode" = safe ] && echo "no harm" || echo reproduced)
+    ok=$((ok + 1)); verdict=$promised
   else
     verdict="FAILED: $(grep -h -e 'NOT REPRODUCED' -e 'NOT SAFE' "$dir/run-$n.log" | head -n 1)"
   fi
@@ -19,5 +26,5 @@ for n in $(seq 1 "$runs"); do
   echo "run $n/$runs: $verdict in ${took} s (${attempts:-attempts: ?})"
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-echo "as promised $ok of $runs (mode $mode, scenario $scenario); seconds per run incl. reset: min $(echo "$sorted" | head -n1), max $(echo "$sorted" | tail -n1)" | tee "$dir/summary.txt"
+echo "as promised $ok of $runs (mode $label, scenario $scenario); seconds per run incl. reset: min $(echo "$sorted" | head -n1), max $(echo "$sorted" | tail -n1)" | tee "$dir/summary.txt"
 [ "$ok" -eq "$runs" ]

@@ -30,6 +30,11 @@ JUDGED = {
     ("safe", "pause"): [(("no-empty-answer", "answers"), "resolver answers, none empty")],
     ("safe", "manual-delete"): [(("no-empty-answer", "authoritative", "repaired_s", 0), "deletion → repaired, s"),
                                 (("no-empty-answer", "longest_empty_s"), "resolver empty (negative cache), s")],
+    # The cascade's rows are named by the lease manager's design; (7) judged every one of them.
+    ("dwfm-legacy", "cascade"): [(("leases-recover", "leased_fraction_last"), "leased at the end"),
+                                 (("leases-recover", "queue_at_dns_back"), "queue when DNS came back"),
+                                 (("leases-recover", "queue_last"), "queue at the end")],
+    ("dwfm-safe", "cascade"): [(("leases-recover", "recovery_s"), "DNS back → 95 % leased, s")],
 }
 
 
@@ -63,12 +68,25 @@ def span(values: list[float]) -> str:
     return f"{min(values):g}–{max(values):g} (median {statistics.median(values):g})"
 
 
+def mode_and_scenario(name: str) -> tuple[str, str]:
+    """`<time>-<mode>-<scenario>`; the cascade's mode is the lease manager's (`dwfm-legacy`)."""
+    parts = name.split("-", 1)
+    if len(parts) < 2 or "-" not in parts[1]:
+        return "?", "?"
+    rest = parts[1]
+    if rest.startswith("dwfm-"):
+        mode, _, scenario = rest[len("dwfm-"):].partition("-")
+        return f"dwfm-{mode}", scenario
+    mode, _, scenario = rest.partition("-")
+    return mode, scenario
+
+
 def main(argv: list[str]) -> int:
     folders = [Path(a) for a in argv] or newest_folders()
     print("| mode | scenario | as promised | seconds per run (reset included) | measured in each run |")
     print("|---|---|---|---|---|")
     for folder in folders:
-        mode, scenario = folder.name.split("-", 2)[1:] if folder.name.count("-") >= 2 else ("?", "?")
+        mode, scenario = mode_and_scenario(folder.name)
         summary = (folder / "summary.txt").read_text() if (folder / "summary.txt").exists() else ""
         promised = re.search(r"as promised (\d+) of (\d+)", summary)
         seconds = re.search(r"min (\d+), max (\d+)", summary)

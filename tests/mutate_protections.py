@@ -1,4 +1,4 @@
-"""Break each protection of issues 12, 15, 23 and 27 on purpose and check that the test named for it fails.
+"""Break each protection of issues 12, 15, 23 and 27 (and the lab's own history) on purpose and check that the test named for it fails.
 
     /usr/bin/python3 tests/mutate_protections.py          # each mutation against the test file that should catch it
     /usr/bin/python3 tests/mutate_protections.py --full   # each mutation against the whole unit suite
@@ -209,6 +209,20 @@ MUTATIONS = [
     Mutation("(7) counts leases from before DNS came back", "services/lab/dnsrace_lab/harness/checker/leases_recover.py",
              "    recovered = next((line for line in after if", "    recovered = next((line for line in lines if",
              "tests/unit/test_leases_recover.py::test_the_moment_dns_came_back_is_the_resolvers_not_an_earlier_fraction"),
+    # --- a batch committed and never reported (chaos safe seed 12): dns-admin reports it again at start ----
+    Mutation("a lost batch is not looked for", "services/dns-admin/dnsrace_admin/lost_events.py",
+             "    return [row for row in recent if row.t >= stream_start_s and row.change_id not in seen]",
+             "    return []",
+             "tests/unit/test_dns_admin_lost_events.py::test_the_batch_whose_event_was_lost_is_appended_again_where_it_happened"),
+    Mutation("a reset lab's old batches reported into its new history", "services/dns-admin/dnsrace_admin/lost_events.py",
+             "row.t >= stream_start_s and row.change_id", "row.change_id",
+             "tests/unit/test_dns_admin_lost_events.py::test_only_rows_committed_after_the_stream_began_are_compared"),
+    Mutation("a batch reported again at its new time, not its commit's", "services/dns-admin/dnsrace_admin/lost_events.py",
+             "    return Event(t=row.t, service=service,", "    return Event(t=__import__('time').time(), service=service,",
+             "tests/unit/test_dns_admin_lost_events.py::test_the_batch_whose_event_was_lost_is_appended_again_where_it_happened"),
+    Mutation("a batch reported again and printed before the crash counted twice", "services/lab/dnsrace_lab/harness/history.py",
+             'if event.get("kind") == "batch_accepted" and change_id:', 'if False:',
+             "tests/unit/test_history_merge.py::test_a_batch_reported_again_at_start_and_printed_before_the_crash_is_one_batch"),
 ]
 
 

@@ -86,7 +86,8 @@ def test_the_campaign_table_has_a_model_column_and_the_summary_counts_it() -> No
 
 @pytest.mark.parametrize(("name", "kind"), [("chaos-safe-11", "apply_failed"), ("chaos-legacy-11", "enactor_crashed"),
                                           ("chaos-legacy-1003", "enactor_crashed"), ("chaos-legacy-1007", "batch_accepted"),
-                                          ("chaos-safe-27044", "apply_failed"), ("chaos-safe-27077", "plan_skipped")])
+                                          ("chaos-safe-27044", "apply_failed"), ("chaos-safe-27077", "plan_skipped"),
+                                          ("chaos-safe-12", "batch_accepted")])
 def test_a_chaos_run_is_a_behaviour_of_the_model_whole(name: str, kind: str) -> None:
     # Seed 11 of tests/integration/test_chaos.py: a timeout on enactor-c's DNS path, dns-admin SIGKILLed
     # (safe: mid-batch, the answer held), a pause past the lease, enactor-b SIGKILLed. Safe records
@@ -98,6 +99,10 @@ def test_a_chaos_run_is_a_behaviour_of_the_model_whole(name: str, kind: str) -> 
     # (its failures reset), then the next plan fails as failure 1 (the trace check had ruled that out).
     # Safe seed 27077: enactor-c partitioned twice fails ten times reading the plan; the code gives up a
     # plan only when it has one, so no apply_gave_up (the model gave up regardless, until fixed).
+    # Safe seed 12 (CI at 7103e04): dns-admin SIGKILLed between committing change-000017 and reporting it;
+    # without its event no execution explains the zone (a complete search: 15.2 M states, 2 minutes). The
+    # row dns-admin appends at its next start (lost_events.recovered_event, from the history's audit row)
+    # makes the run whole.
     rows = history(name)
     assert kind in {r.get("kind") for r in rows}
     verdict = conformance.judge(rows)

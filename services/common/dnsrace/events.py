@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from .deadline import within
 from .keys import EVENTS_STREAM
 
-__all__ = ["Event", "EventSink", "RedisEventSink", "read_events", "STREAM_DEFAULT"]
+__all__ = ["Event", "EventSink", "RedisEventSink", "append_event", "read_events", "STREAM_DEFAULT"]
 
 STREAM_DEFAULT = EVENTS_STREAM
 STREAM_LENGTH_MAX = 200_000
@@ -73,6 +73,17 @@ def stream_keys(stream: str) -> tuple[str, str]:
     return stream, f"{stream}:seq"
 
 
+async def append_event(redis: aioredis.Redis[bytes], event: Event, *, stream: str = STREAM_DEFAULT,
+                       timeout_s: float | None = None) -> int:
+    """Append one event under the next sequence number (one round trip); its seq. The writer's one
+    way in, and the way dns-admin reports again a batch whose event a crash lost (its own `t`)."""
+    payload = json.dumps({k: v for k, v in event.to_json().items() if k != "seq"}, default=str)
+    script = redis.register_script(_APPEND)
+    seq = await within(WRITE_TIMEOUT_S if timeout_s is None else timeout_s,
+                       script(keys=list(stream_keys(stream)), args=[payload, STREAM_LENGTH_MAX]))
+    return int(seq)
+
+
 class RedisEventSink:
     """Appends events to the stream from a background writer; see the module docstring."""
 
@@ -81,7 +92,7 @@ class RedisEventSink:
         self._redis = aioredis.from_url(redis_url, socket_timeout=WRITE_TIMEOUT_S,
                                         socket_connect_timeout=5.0)
         self._service = service
-        self._keys = stream_keys(stream)
+        self._stream = stream
         self._echo = echo
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_LENGTH_MAX)
         self._writer: asyncio.Task[None] | None = None
@@ -113,14 +124,12 @@ class RedisEventSink:
         await self._redis.close()
 
     async def _drain(self) -> None:
-        script = self._redis.register_script(_APPEND)
         while True:
             event = await self._queue.get()
-            payload = json.dumps({k: v for k, v in event.to_json().items() if k != "seq"}, default=str)
             # Retry a failed append a bounded number of times; then the stdout copy is all there is.
             for attempt in range(5):
                 try:
-                    await within(WRITE_TIMEOUT_S, script(keys=list(self._keys), args=[payload, STREAM_LENGTH_MAX]))
+                    await append_event(self._redis, event, stream=self._stream)
                     break
                 except (aioredis.RedisError, OSError, TimeoutError) as error:
                     if attempt == 4:

@@ -1,7 +1,9 @@
 """`python3 -m dnsrace_admin`: serve the zone until SIGTERM.
 
 Start-up order matters: the zone file is rendered from the store BEFORE the HTTP port opens, so
-CoreDNS never serves a zone older than what dns-admin would report. Shutdown stops accepting requests,
+CoreDNS never serves a zone older than what dns-admin would report; then, still before serving, a batch
+committed by an earlier run whose `batch_accepted` event a crash lost is reported again (lost_events.py),
+so the history holds it before any later batch. Shutdown stops accepting requests,
 lets the batch in flight finish (bounded), then closes the store and the event sink.
 """
 
@@ -26,6 +28,7 @@ from .console.status import History
 from .engine import Engine
 from .event_sink import EventSink, StdoutEventSink, log
 from .http_api import make_app
+from .lost_events import recover_lost_events
 from .store import StoreError, ZoneStore
 
 SINK_START_TIMEOUT_S = 10.0
@@ -44,7 +47,7 @@ async def _open_sink(config: Config) -> Any:
     except ImportError as error:
         log("event_sink_stdout", reason=f"dnsrace.events unavailable: {error}")
         return StdoutEventSink(service=config.service_name)
-    sink = RedisEventSink(config.redis_url, service=config.service_name)
+    sink = RedisEventSink(config.redis_url, service=config.service_name, stream=config.events_stream)
     await within(SINK_START_TIMEOUT_S, sink.start())
     return sink
 
@@ -70,6 +73,9 @@ async def serve(config: Config) -> None:
     runner = web.AppRunner(app, access_log=None)
     try:
         await engine.start()
+        if console_redis is not None:
+            await recover_lost_events(store, console_redis, stream=config.events_stream, zone=config.zone,
+                                      service=config.service_name)
         await runner.setup()
         site = web.TCPSite(runner, HTTP_HOST, config.http_port, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT_S)
         await site.start()

@@ -243,14 +243,14 @@ class Engine:
             )
         except StoreTimeout:
             # Neither accepted nor rejected: say so, so the history shows a batch that may have happened.
-            await self._emit("batch_outcome_unknown", plan=_first_plan(batch.changes), change_id=change_id,
+            await self._emit("batch_outcome_unknown", plan=first_plan(batch.changes), change_id=change_id,
                              client=batch.client, why=f"the store did not answer within {STORE_WAIT_S:g} s")
             raise
         self._record_sets = new_record_sets
         self._change_number = change_number
         await self._emit(
             "batch_accepted",
-            plan=_first_plan(batch.changes),
+            plan=first_plan(batch.changes),
             change_id=change_id,
             serial=self.serial,
             client=batch.client,
@@ -290,7 +290,7 @@ class Engine:
         if batch is not None:
             index = error.change_index
             failing = batch.changes[index] if index is not None and 0 <= index < len(batch.changes) else None
-            plan = (plan_of(failing) if failing else None) or _first_plan(batch.changes)
+            plan = (plan_of(failing) if failing else None) or first_plan(batch.changes)
         # Only validated values reach an event (and so the timeline): a malformed batch's claims stay
         # in its audit row alone (escaped, and exact in its JSON `batch`).
         await self._emit(
@@ -345,7 +345,7 @@ class Engine:
             log("event_emit_failed", event=kind, error=repr(error))
 
 
-def _first_plan(changes: tuple[Change, ...]) -> str | None:
+def first_plan(changes: tuple[Change, ...]) -> str | None:
     for change in changes:
         plan = plan_of(change)
         if plan is not None:
