@@ -28,11 +28,12 @@ FAULT_PHASE_S = "16"
 RUNS = 2
 
 
-def chaos(stack: Stack, mode: str, store: Path) -> subprocess.CompletedProcess[str]:
+def chaos(stack: Stack, mode: str, store: Path, *, runs: int = RUNS, cascade: bool = False) -> subprocess.CompletedProcess[str]:
     env = stack.env | {"PYTHONPATH": lab_pythonpath()}
     return subprocess.run([sys.executable, "-m", "dnsrace_lab.chaos", "--project", stack.project, "--mode", mode,
-                           "--runs", str(RUNS), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
-                           "--store", str(store)], cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
+                           "--runs", str(runs), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
+                           "--store", str(store), *(["--cascade"] if cascade else [])],
+                          cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
 
 
 def runs_of(store: Path, mode: str) -> list[Path]:
@@ -82,3 +83,35 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
                            env=stack.env | {"PYTHONPATH": lab_pythonpath()},
                            capture_output=True, text=True, timeout=60)
     assert json.loads(state.stdout)["state"] != "faults", state.stdout
+
+
+@pytest.mark.parametrize("mode", ["legacy", "safe"])
+def test_chaos_with_the_cascade_legacy_fails_7_and_safe_holds_it(stack: Stack, store: Path, mode: str) -> None:
+    # Seed 11's faults plus one cut of DynamoDB's storage node for 1.5-2.5 lease TTLs (the test stack's
+    # 30 s): every lease lapses. The lease manager runs in the campaign's mode; (7) judges it from the
+    # later of the resolver answering and the storage node answering again.
+    before = set(runs_of(store, mode))
+    result = chaos(stack, mode, store, runs=1, cascade=True)
+    stack.mode = stack.dwfm_mode = mode    # the campaign recreated the enactors and dwfm in this mode
+    print(result.stdout, result.stderr)
+    runs = [run for run in runs_of(store, mode) if run not in before]
+    assert len(runs) == 1, result.stdout + result.stderr
+    verdict = json.loads((runs[0] / "results.json").read_text())
+    parameters = json.loads((runs[0] / "run.log").read_text().splitlines()[0])["chaos_run"]["parameters"]
+    assert parameters["cascade"] is True and parameters["lease_ttl_s"] == 30.0
+    rows = [json.loads(line) for line in (runs[0] / "history.jsonl").read_text().splitlines()]
+    cut = [r for r in rows if r["source"] == "nemesis" and r.get("fault") == "partition-dynamodb"]
+    assert [r["type"] for r in cut] == ["fault_started", "fault_stopped"], cut
+    assert cut[1]["t"] - cut[0]["t"] >= 1.5 * 30.0
+    assert any(r["source"] == "figures" and r.get("kind") == "lease_window" for r in rows)
+    recover = verdict["invariants"]["leases-recover"]
+    assert verdict["invariants"]["model"]["valid"] is not False, verdict["invariants"]["model"]["evidence"]
+    if mode == "legacy":
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert recover["valid"] is False, recover["evidence"]
+    else:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert all(i["valid"] is True for name, i in verdict["invariants"].items() if name != "model"), {
+            name: i["evidence"] for name, i in verdict["invariants"].items() if i["valid"] is not True}
+        assert recover["measures"]["recovery_s"] <= 60.0
+    assert "(7) the leases back within the bound after DynamoDB was" in result.stdout

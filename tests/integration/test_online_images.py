@@ -93,6 +93,37 @@ def upstream_stand_ins() -> Iterator[list[str]]:
                 docker("rmi", tag, check=False)
 
 
+DYNAMODB_ASK = """
+import json, time, urllib.request
+def call(target, body):
+    request = urllib.request.Request("http://127.0.0.1:8000/", data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810." + target,
+        "Authorization": "AWS4-HMAC-SHA256 Credential=lab/20250101/us-east-1/dynamodb/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    return json.loads(urllib.request.urlopen(request, timeout=5).read() or b"{}")
+for _ in range(50):
+    try:
+        urllib.request.urlopen("http://127.0.0.1:8000/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.2)
+call("CreateTable", {"TableName": "t", "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+                     "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"})
+call("PutItem", {"TableName": "t", "Item": {"k": {"S": "droplet-1"}, "v": {"N": "1"}}})
+print(json.dumps(call("GetItem", {"TableName": "t", "Key": {"k": {"S": "droplet-1"}}})))
+"""
+
+
+def assert_dynamodb_serves(image: str) -> None:
+    """The online path's storage node answers DynamoDB's JSON API: a table made, an item put and read."""
+    container = docker("run", "-d", image).strip()
+    try:
+        out = docker("exec", container, "python3", "-c", DYNAMODB_ASK, timeout_s=60)
+        assert '"droplet-1"' in out and '"1"' in out, out
+    finally:
+        docker("rm", "-f", container, check=False)
+
+
 def test_online_path_builds_from_present_upstream_images_without_pulling(upstream_stand_ins: list[str]) -> None:
     v = versions()
     started = int(time.time())
@@ -101,6 +132,7 @@ def test_online_path_builds_from_present_upstream_images_without_pulling(upstrea
         "toxiproxy": f"{NAMESPACE}/toxiproxy:{v['TOXIPROXY_VERSION']}",
         "redis": f"{NAMESPACE}/redis:{v['REDIS_VERSION']}",
         "app": f"{NAMESPACE}/app:local",
+        "dynamodb": f"{NAMESPACE}/dynamodb:minidyn-{v['MINIDYN_VERSION']}",
     }
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, DNSRACE_IMAGE_NAMESPACE=NAMESPACE, DNSRACE_CACHE_DIR=cache)
@@ -125,8 +157,10 @@ def test_online_path_builds_from_present_upstream_images_without_pulling(upstrea
                                                     outputs["toxiproxy"], "--version")
             assert "Redis server" in docker("run", "--rm", outputs["redis"], "redis-server", "--version")
             imports = docker("run", "--rm", outputs["app"], "python3", "-c",
-                             "import aiohttp, redis, dns.message, dnsrace.plans; print('imports ok')")
+                             "import aiohttp, boto3, redis, dns.message, dnsrace.plans, dnsrace_ec2.lease_book; "
+                             "print('imports ok')")
             assert "imports ok" in imports
+            assert_dynamodb_serves(outputs["dynamodb"])
         finally:
             images = docker("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).split()
             mine = [image for image in images if image.startswith(NAMESPACE + "/")]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dnsrace_lab.chaos.generator import ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
+from dnsrace_lab.chaos.generator import CASCADE_FAULT, ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
@@ -93,3 +93,26 @@ def test_the_deadline_moves_only_the_dns_latency_never_the_rest_of_a_schedule() 
                 assert b.params["latency_ms"] * 4 == pytest.approx(a.params["latency_ms"], abs=4)
             else:
                 assert a.params == b.params
+
+
+CASCADE = Parameters(cascade=True, lease_ttl_s=30.0, lease_recovery_bound_s=60.0)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_a_cascade_schedule_is_the_same_schedule_plus_one_cut_of_the_storage_node(seed: int) -> None:
+    plain = generate(seed, Parameters()).faults
+    cascade = generate(seed, CASCADE).faults
+    cuts = [f for f in cascade if f.fault == CASCADE_FAULT]
+    assert len(cuts) == 1 and cuts[0].target == "dynamodb"
+    # Every lease lapses (more than 1.5 TTLs), and it starts in the phase's first half.
+    assert 1.5 * 30.0 <= cuts[0].for_s <= 2.5 * 30.0 and 0 <= cuts[0].at_s <= CASCADE.fault_phase_s / 2
+    others = [(f.fault, f.target, f.at_s, f.for_s, f.params) for f in cascade if f.fault != CASCADE_FAULT]
+    assert others == [(f.fault, f.target, f.at_s, f.for_s, f.params) for f in plain]
+    assert [f.id for f in cascade] == list(range(1, len(cascade) + 1))
+
+
+def test_a_cascade_schedule_needs_the_lease_ttl_and_the_bound() -> None:
+    with pytest.raises(ValueError):
+        generate(1, Parameters(cascade=True, lease_recovery_bound_s=None))
+    with pytest.raises(ValueError):
+        generate(1, Parameters(cascade=True, lease_ttl_s=0.0, lease_recovery_bound_s=60.0))

@@ -41,3 +41,14 @@ async def test_a_fault_waits_for_the_one_still_holding_its_target_and_others_do_
     assert runs[2][0] >= runs[1][1]          # the second pause of enactor-a waited for the first to end
     assert runs[4][0] >= runs[3][1]          # the mid-batch kill holds its `via` enactor too
     assert runs[3][0] < runs[1][1]           # faults on other targets overlap freely
+
+
+def test_the_fault_phase_lasts_until_its_last_fault_stops() -> None:
+    from dnsrace_lab.chaos.campaign import phase_length_s
+    from dnsrace_lab.chaos.generator import Parameters, generate
+    parameters = Parameters(cascade=True, lease_ttl_s=45.0, lease_recovery_bound_s=60.0)
+    schedule = generate(2003, parameters)
+    cut = next(f for f in schedule.faults if f.fault == "partition-dynamodb")
+    assert cut.until_s > parameters.fault_phase_s      # 1.5 TTLs alone outlast the 24 s phase
+    assert phase_length_s(schedule) == max(f.until_s for f in schedule.faults)
+    assert phase_length_s(generate(2003, Parameters())) == Parameters().fault_phase_s

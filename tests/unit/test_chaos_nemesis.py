@@ -167,3 +167,22 @@ async def test_the_scenarios_pairs_emit_what_they_always_did_and_keep_no_history
         ("fault_started", ["fault", "proxy", "target", "why"]), ("fault_stopped", ["fault", "proxy", "target", "why"]),
         ("fault_started", ["fault", "proxy", "target", "why"]), ("fault_stopped", ["fault", "why"])]
     assert events.emitted[0][1]["fault"] == "hold-dns-admin" and subject._history is None
+
+
+async def test_the_storage_cut_disables_dynamodbs_proxy_and_restores_it_whatever_ends_the_block() -> None:
+    subject, toxiproxy, rows, _ = nemesis()
+    spec = FaultSpec(4, "partition-dynamodb", "dynamodb", 0.0, 60.0)
+
+    async def hold_it() -> None:
+        async with subject.fault(spec):
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(hold_it())
+    await asyncio.sleep(0.05)
+    assert toxiproxy.disabled == {"dynamodb"}
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not toxiproxy.disabled
+    assert [(r["type"], r["fault"], r["target"], r["id"]) for r in rows] == [
+        ("fault_started", "partition-dynamodb", "dynamodb", 4), ("fault_stopped", "partition-dynamodb", "dynamodb", 4)]

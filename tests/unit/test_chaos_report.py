@@ -72,3 +72,28 @@ def test_a_campaign_table_is_rebuilt_from_the_runs_results(tmp_path: Path) -> No
     assert lines[2] == ("| 1003 | 2: pause c, part a | ok | ok | ok | ok | ok | FAIL | ok | 0.0 s | — | 31 s |")
     assert any("1 run(s) in mode legacy: 1 with a violation" in line for line in lines)
     assert any("199 of 199 events checked" in line for line in lines)
+
+
+def test_a_cascade_campaign_shows_7_and_the_time_to_95_percent_leased() -> None:
+    base = {"seed": 2000, "mode": "safe", "faults": ["kill-redis redis", "partition-dynamodb dynamodb"],
+            "valid": True, "run_s": 150.0, "reset_s": 5.0, "folder": "store/chaos/y",
+            "verdicts": dict.fromkeys(("no-empty-answer", "never-back", "no-referenced-delete", "converges",
+                                       "no-lost-batch", "no-crash-loop", "leases-recover"), True),
+            "measures": {"leases-recover": {"recovery_s": 10.5}}}
+    collapsed = {**base, "seed": 2001, "valid": False, "verdicts": {**base["verdicts"], "leases-recover": False},
+                 "measures": {"leases-recover": {"recovery_s": None}}}
+    assert report.row_header(True).split()[-2:] == ["7", "leased"] and "7" not in report.row_header(False).split()[-3:]
+    assert row(base).split()[-4:] == ["ok", "10.5", "s", "store/chaos/y"] and "cut dynamodb" in row(base)
+    assert row(collapsed).split()[-3:] == ["FAIL", "—", "store/chaos/y"]
+    text = "\n".join(summary([base, collapsed], 310.0))
+    assert "(7) 1" in text and "(7) the leases back within the bound after DynamoDB was: 1 of 2 runs; 95 % leased 10.5-10.5 s" in text
+    table = report.campaign_table([base, collapsed], 310.0)
+    assert table[0].endswith("| (7) | 95 % leased after |") and table[2].endswith("| ok | 10.5 s |")
+    assert table[3].endswith("| FAIL | — |")
+
+
+def test_a_campaign_without_the_cascade_keeps_its_columns() -> None:
+    plain = {"seed": 7, "mode": "safe", "faults": [], "valid": True, "run_s": 30.0, "folder": "f",
+             "verdicts": dict.fromkeys(("no-empty-answer", "never-back", "no-referenced-delete", "converges",
+                                        "no-lost-batch", "no-crash-loop"), True), "measures": {}}
+    assert "(7)" not in report.campaign_table([plain], 30.0)[0] and "(7)" not in "\n".join(summary([plain], 30.0))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnsrace_lab.harness.checker import UNKNOWN, Bounds, check_history, check_leases_recover
+from dnsrace_lab.harness.checker import UNKNOWN, Bounds, FaultWindow, check_history, check_leases_recover
+from dnsrace_lab.harness.checker.verdict import STORAGE_CUT
 
 BOUNDS = Bounds(lease_recovery_bound_s=60.0)
 
@@ -55,3 +56,26 @@ def test_only_runs_whose_bounds_ask_for_it_are_judged_on_it() -> None:
     assert "leases-recover" not in check_history([run], "dynamodb.us-east-1.lab.test")
     run["bounds"]["lease_recovery_bound_s"] = 60.0
     assert "leases-recover" in check_history([run], "dynamodb.us-east-1.lab.test")
+
+
+def cut(start: float, stop: float | None) -> list[FaultWindow]:
+    return [FaultWindow(9, STORAGE_CUT, "dynamodb", start, stop, {})]
+
+
+def test_a_storage_cut_that_outlasts_the_resolvers_outage_moves_the_moment_to_its_stop() -> None:
+    # The resolver answered again at 100; the storage node came back at 140: leased at 190 is 50 s later.
+    verdict = check_leases_recover(probes(10, 100), cut(60, 140), leases({99: 0.0, 150: 0.2, 190: 0.96}), BOUNDS,
+                                   end=260)
+    assert verdict.valid is True and verdict.measures["dns_back_t"] == 140 and verdict.measures["recovery_s"] == 50.0
+    assert "the storage node answered again" in verdict.evidence[0]
+
+
+def test_a_storage_cut_in_a_run_where_the_resolver_never_emptied_is_judged_from_its_stop() -> None:
+    rows = [{"process": "resolver", "type": "ok", "t": float(t)} for t in range(0, 300, 5)]
+    verdict = check_leases_recover(rows, cut(20, 80), leases({t: 0.0 for t in range(80, 300, 10)}), BOUNDS, end=300)
+    assert verdict.valid is False and verdict.measures["dns_back_t"] == 80
+
+
+def test_a_cut_that_ended_before_the_resolver_came_back_leaves_the_resolvers_moment() -> None:
+    verdict = check_leases_recover(probes(10, 100), cut(20, 50), leases({99: 0.0, 170: 0.96}), BOUNDS, end=260)
+    assert verdict.measures["dns_back_t"] == 100 and verdict.valid is False

@@ -2,6 +2,8 @@
 
     --mode safe|legacy  --runs N  --seed S        runs S, S+1, ... S+N-1, each its own schedule
     --replay store/chaos/<run>                    the same schedule (and mode) as that run, again
+    --cascade                                     the lease manager too (make chaos CASCADE=1): dwfm in the
+                                                  campaign's mode, one cut of its storage node a run, and (7)
 
 Each run, Jepsen's shape, every part in its own module:
     1. reset      the stack's state cleared in place (dnsrace_lab.stack.reset, about 5 s): each run starts at
@@ -14,10 +16,11 @@ Each run, Jepsen's shape, every part in its own module:
                   (nemesis.py); then heal(), in a `finally` too: no toxic, paused or killed container
                   outlives a run, Ctrl-C included
     5. recovery   "waiting for recovery": until the endpoint is on the newest plan and the resolver
-                  answers (bounded by the checker's own bounds), then the final reads
+                  answers (bounded by the checker's own bounds); with the cascade, until the leases are
+                  back or (7)'s bound ran out; then the final reads
     6. history    probes, the nemesis's rows, the stream's events (and those only in container logs),
                   dns-admin's audit and the final reads, in one JSONL file (history.py)
-    7. checker    the six invariants, from the history alone (harness/checker/); and the model verdict: the
+    7. checker    the six invariants (seven with the cascade), from the history alone (harness/checker/); and the model verdict: the
                   run's events checked against model/dnsrace.pml by Spin (conformance.py)
     8. report     store/chaos/<time>-<mode>-<seed>/: history.jsonl, results.json, logs/, timeline.html,
                   and store/latest -> it (harness/report/); one row per run, a summary at the end
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import subprocess
@@ -49,6 +53,7 @@ from dnsrace.events import Event
 
 from dnsrace_lab.chaos.generator import FaultSpec, Parameters, Schedule, generate
 from dnsrace_lab.harness import checker
+from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
 from dnsrace_lab.harness import conformance
 from dnsrace_lab.harness import history
 from dnsrace_lab.harness import recording
@@ -91,11 +96,18 @@ def say(text: str) -> None:
 
 # --- 1. reset -------------------------------------------------------------------------------------------
 
-def reset_stack(project: str, mode: str, log: list[str]) -> float:
-    """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another."""
+def reset_stack(project: str, mode: str, log: list[str], *, dwfm_mode: str | None = None) -> float:
+    """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another,
+    and so is the lease manager when it runs another design than `dwfm_mode` (the cascade's campaigns)."""
     started = time.monotonic()
     command = [sys.executable, "-m", "dnsrace_lab.stack.reset", "--mode", mode, "--project", project]
-    env = os.environ | {"PYTHONPATH": lab_pythonpath()}
+    env = os.environ | {"PYTHONPATH": lab_pythonpath()} | ({"DWFM_MODE": dwfm_mode} if dwfm_mode else {})
+    if dwfm_mode is not None and dwfm_mode_of(project) != dwfm_mode:
+        up = subprocess.run([*compose_command(project), "up", "-d", "--remove-orphans"], capture_output=True, text=True,
+                            timeout=RESET_TIMEOUT_S, env=env | {"ENACTOR_MODE": mode}, cwd=TOP)
+        log += [line for line in (up.stdout + up.stderr).splitlines() if line]
+        if up.returncode != 0:
+            raise CampaignError(f"compose up with DWFM_MODE={dwfm_mode} failed: {up.stderr.strip()[-400:]}")
     for attempt in (1, 2):
         result = subprocess.run(command, capture_output=True, text=True, timeout=RESET_TIMEOUT_S, env=env, cwd=TOP)
         log += [line for line in (result.stdout + result.stderr).splitlines() if line]
@@ -111,6 +123,29 @@ def reset_stack(project: str, mode: str, log: list[str]) -> float:
         if up.returncode != 0:
             raise CampaignError(f"compose up in mode {mode} failed: {up.stderr.strip()[-400:]}")
     raise CampaignError("unreachable")
+
+
+def dwfm_mode_of(project: str) -> str | None:
+    """DWFM_MODE as the lease manager's container was started with (None: no such container)."""
+    container = containers(project).get("dwfm")
+    if container is None:
+        return None
+    found = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", container.id], capture_output=True,
+                           text=True, timeout=DOCKER_TIMEOUT_S)
+    env = dict(item.split("=", 1) for item in json.loads(found.stdout or "[]") if "=" in item)
+    return env.get("DWFM_MODE", "legacy")
+
+
+async def check_lease_manager(live: Live, parameters: Parameters) -> None:
+    """After the reset: dwfm runs the campaign's design with the TTL the schedules were drawn with."""
+    try:
+        said = await live.dwfm_parameters()
+    except StepNotReached as missing:
+        raise CampaignError(str(missing)) from None
+    if said.get("mode") != parameters.mode or float(said.get("ttl_s") or 0) != parameters.lease_ttl_s:
+        raise CampaignError(f"the lease manager runs design {said.get('mode')} with a lease TTL of {said.get('ttl_s')} s; "
+                            f"the campaign drew its schedules for {parameters.mode} and {parameters.lease_ttl_s:g} s "
+                            "(was the stack changed during the campaign?)")
 
 
 # --- 4. the interpreter: each fault at its time --------------------------------------------------------
@@ -155,7 +190,8 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
     run_log = [schedule.first_line()]
     say(f"chaos: run seed {schedule.seed}, mode {parameters.mode}: {len(schedule.faults)} faults: "
         + ", ".join(f"{f.label()} @{f.at_s:g}s/{f.for_s:g}s" for f in schedule.faults))
-    reset_s = await asyncio.to_thread(reset_stack, project, parameters.mode, run_log)
+    reset_s = await asyncio.to_thread(reset_stack, project, parameters.mode, run_log,
+                                      dwfm_mode=parameters.mode if parameters.cascade else None)
     run_log.append(f"reset in {reset_s:.1f} s")
     ids = {service: c.id for service, c in (await asyncio.to_thread(containers, project)).items()}
     if set(SERVICES) - set(ids):
@@ -166,6 +202,8 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
     run = {"schedule": schedule.to_json(), "seed": schedule.seed, "mode": parameters.mode, "project": project,
            "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
     async with Live(project, ports) as live:
+        if parameters.cascade:
+            await check_lease_manager(live, parameters)
         nemesis = Nemesis(live.toxiproxy, live.events, containers=ids, history=rows, admin=live.admin,
                           wait_event=event_waiter(live))
         prober = Prober(ENDPOINT, {"resolver": ports.dns, "authoritative": ports.dns_auth},
@@ -178,11 +216,13 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                 phase_started = time.monotonic()
                 # One deadline, in a task of its own (dnsrace.deadline): the lab's own Redis calls leave
                 # cancel requests in this task that would turn asyncio.timeout's expiry into a crash.
-                await within(parameters.fault_phase_s + FAULT_OVERRUN_S,
+                await within(phase_length_s(schedule) + FAULT_OVERRUN_S,
                              inject_all(nemesis, schedule, phase_started), cancel_grace_s=FAULT_UNWIND_S)
                 await nemesis.heal()
                 rows.append(phase("recovery", "every fault healed; waiting for recovery"))
-                await recording.wait_for_recovery(live, prober, checker.Bounds.from_run(run))
+                bounds = checker.Bounds.from_run(run)
+                await recording.wait_for_recovery(live, prober, bounds)
+                await recording.wait_for_leases(live, bounds)
                 observation = await recording.final_reads(live)
                 rows.append(phase("final", "final reads done"))
         finally:
@@ -199,6 +239,11 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                                            for v in verdicts.values())]
     report.write_run(folder, recorded, verdicts, logs, run_log, summary=report.run_summary(result_fields(result)))
     return result
+
+
+def phase_length_s(schedule: Schedule) -> float:
+    """The fault phase lasts until its last fault stops (the storage cut may outlast fault_phase_s)."""
+    return max([schedule.parameters.fault_phase_s, *(f.until_s for f in schedule.faults)])
 
 
 def phase(name: str, why: str, **detail: Any) -> dict[str, Any]:
@@ -239,14 +284,21 @@ async def campaign(args: argparse.Namespace) -> int:
         # (enactor_started), never a copied default: the schedules are drawn around them.
         async with Live(args.project, ports) as live:
             said = await live.enactor_parameters()
+            # The lease TTL as dwfm said it (dwfm_started): the storage cut is drawn to outlast it.
+            dwfm = await live.dwfm_parameters() if args.cascade else {}
         parameters = replace(parameters, lock_ttl_s=said.lock_ttl_s, keep_generations=said.keep_generations,
                              self_check_timeout_ms=said.self_check_timeout_ms)
+        if args.cascade:
+            parameters = replace(parameters, cascade=True, lease_ttl_s=float(dwfm["ttl_s"]),
+                                 lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S)
         seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
         say(f"chaos: mode {args.mode}, {args.runs} run(s), seeds {seed}..{seed + args.runs - 1}"
+            + (f"; the cascade: the lease manager in {args.mode} (lease TTL {parameters.lease_ttl_s:g} s), its "
+               f"storage node cut for 1.5-2.5 TTLs, (7) within {LEASE_RECOVERY_BOUND_S:g} s" if args.cascade else "")
             + ("" if args.seed is not None else " (random; SEED= replays them)"))
         schedules = [generate(seed + n, parameters) for n in range(args.runs)]
     results: list[dict[str, Any]] = []
-    say(report.ROW_HEADER)
+    say(report.row_header(any(s.parameters.cascade for s in schedules)))
     campaign_started = time.monotonic()
     for schedule in schedules:
         result = await run_once(args.project, ports, schedule, store)
@@ -258,6 +310,7 @@ async def campaign(args: argparse.Namespace) -> int:
         say(line)
     command = (f"make chaos-replay RUN={args.replay}" if args.replay else
                f"make chaos MODE={args.mode} RUNS={args.runs} SEED={schedules[0].seed}"
+               + (" CASCADE=1" if args.cascade else "")
                + (f" (--fault-phase-s {args.fault_phase_s:g})" if args.fault_phase_s else ""))
     report.write_campaign(store, results, wall_s, command=command)
     values = [r["valid"] for r in results]
@@ -273,6 +326,8 @@ def main() -> int:
     parser.add_argument("--project", default=os.environ.get("PROJECT", "dnsrace"))
     parser.add_argument("--store", default=str(TOP / "store" / "chaos"), help="where run folders go (store/chaos)")
     parser.add_argument("--fault-phase-s", type=float, default=None, help="the fault phase's length (default 24)")
+    parser.add_argument("--cascade", action="store_true",
+                        help="the lease manager too: dwfm in --mode, a cut of its storage node, and (7) judged")
     args = parser.parse_args()
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")

@@ -24,6 +24,15 @@ meaningful: at most `concurrency_max` faults at a time, and never two at once on
                                          committed a batch of `via`'s, whose answer is held in via's proxy
     delete-live-plan   dns-admin         the live plan's record set deleted through the API (an operator's
                                          mistake); over at once: what repairs it is up to the enactors
+
+With `cascade` (make chaos CASCADE=1) one more fault, the lease manager's (issue 23):
+    partition-dynamodb dynamodb          the storage node's proxy disabled: every lease operation fails, as
+                                         when DynamoDB's name answered empty; 1.5-2.5 lease TTLs (every lease
+                                         lapses: at 1.2 TTLs legacy's leases lapsed one at a time and it could
+                                         recover), starting in the phase's first half. Drawn after every other
+                                         fault, so a seed's other faults are the same with and without it, and
+                                         outside the concurrency rule: it is the lease manager's path, not the
+                                         DNS automation's. Checker (7) judges the run from its stop.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from typing import Any
 
 from dnsrace_lab.stack.names import ENACTORS
 
-__all__ = ["ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
+__all__ = ["CASCADE_FAULT", "ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
 
 PATHS = ("redis", "dns-admin", "dns")          # each enactor's three proxies: enactor-a-redis, ...
 HOLD_PATHS = ("redis", "dns-admin")            # a held DNS self-check only times out: no different from timeout
@@ -47,6 +56,8 @@ WEIGHTS: dict[str, int] = {
     "kill-enactor": 2, "kill-redis": 1, "kill-dns-admin": 2, "delete-live-plan": 1,
 }
 FAULTS = tuple(WEIGHTS)
+CASCADE_FAULT = "partition-dynamodb"   # the checker's verdict.STORAGE_CUT
+CASCADE_TTLS = (1.5, 2.5)              # its length, in lease TTLs
 PLACEMENT_ATTEMPTS_MAX = 50   # a fault that finds no room in the phase after this many draws is left out
 
 
@@ -68,6 +79,9 @@ class Parameters:
     answer_slack_s: float = 2.0       # CoreDNS's 1 s reload plus the 1 s a positive answer stays cached
     probe_rate_hz: float = 20.0
     self_check_timeout_ms: int = 2_000  # the enactors' SELF_CHECK_TIMEOUT_MS: DNS-path latency is drawn around it
+    cascade: bool = False             # the lease manager as a target too (CASCADE_FAULT) and (7) judged
+    lease_ttl_s: float = 45.0         # dwfm's lease TTL (its dwfm_started event): the storage cut outlasts it
+    lease_recovery_bound_s: float | None = None   # (7)'s bound; set with cascade (None: (7) not judged)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +143,8 @@ def generate(seed: int, parameters: Parameters) -> Schedule:
         raise ValueError("faults_min must be 0..faults_max")
     if parameters.concurrency_max < 1 or parameters.fault_phase_s <= 0:
         raise ValueError("concurrency_max must be at least 1 and fault_phase_s positive")
+    if parameters.cascade and (parameters.lease_ttl_s <= 0 or parameters.lease_recovery_bound_s is None):
+        raise ValueError("a cascade schedule needs the lease TTL and (7)'s bound")
     rng = random.Random(seed)   # the only source of randomness: same seed, same schedule
     placed: list[FaultSpec] = []
     for _ in range(rng.randint(parameters.faults_min, parameters.faults_max)):
@@ -140,6 +156,9 @@ def generate(seed: int, parameters: Parameters) -> Schedule:
             if _fits(candidate, placed, parameters.concurrency_max):
                 placed.append(candidate)
                 break
+    if parameters.cascade:   # after every other draw: the seed's other faults do not move
+        for_s = _seconds(rng, CASCADE_TTLS[0] * parameters.lease_ttl_s, CASCADE_TTLS[1] * parameters.lease_ttl_s)
+        placed.append(FaultSpec(0, CASCADE_FAULT, "dynamodb", _seconds(rng, 0.0, parameters.fault_phase_s / 2), for_s))
     ordered = sorted(placed, key=lambda f: (f.at_s, f.fault, f.target))
     return Schedule(seed, parameters, tuple(replace(f, id=n) for n, f in enumerate(ordered, 1)))
 

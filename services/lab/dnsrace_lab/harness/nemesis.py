@@ -18,6 +18,8 @@ on entry and stopped on exit, whatever ends the block):
     partition(enactor)  / unpartition(enactor)     every proxy of the enactor disabled, then enabled
     kill(service)       / start(service)           SIGKILL (`docker kill -s KILL`), then `docker start`
     delete_live_plan()                             the live plan's record set deleted through the API
+    cut_storage()       / restore_storage()        DynamoDB's storage node cut off (its proxy disabled):
+                                                   the lease manager's every operation fails
 All of it is real traffic through a real proxy, a real frozen or killed process, a real API call;
 nothing in the enactor's code is told about it.
 """
@@ -37,7 +39,7 @@ from dnsrace.plans import plan_of_record_name
 from dnsrace.records import Change, ChangeBatch
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from dnsrace_lab.chaos.generator import PATHS, FaultSpec
+from dnsrace_lab.chaos.generator import CASCADE_FAULT, PATHS, FaultSpec
 from dnsrace_lab.stack.names import ENDPOINT
 
 HOLD_TOXIC = "nemesis-hold"
@@ -49,6 +51,7 @@ LOCKED_SLOW_MS = 1_500     # a pause while holding the lock: its dns-admin reque
 DOCKER_TIMEOUT_S = 20.0
 DOCKER_START_TIMEOUT_S = 60.0  # `docker start` takes seconds here when the two cores are busy
 NEMESIS_CLIENT = "nemesis"     # the client name of the nemesis's own change batches (the checker knows it)
+STORAGE_PROXY = "dynamodb"     # the DynamoDB front ends' path to the storage node
 
 _WHY = {"dns-admin": "its requests to dns-admin wait inside Toxiproxy",
         "redis": "its requests to Redis (the lock's release, its events, its next plan) wait inside Toxiproxy"}
@@ -163,6 +166,16 @@ class Nemesis:
         await self._record("fault_stopped", fault="partition", target=enactor, **tags,
                            why="its proxies are enabled again")
 
+    async def cut_storage(self, **tags: Any) -> None:
+        await self._toxiproxy.disable(STORAGE_PROXY)
+        await self._record("fault_started", fault=CASCADE_FAULT, target="dynamodb", proxy=STORAGE_PROXY, **tags,
+                           why="the storage node's proxy disabled: every DynamoDB call fails, the leases lapse")
+
+    async def restore_storage(self, **tags: Any) -> None:
+        await self._toxiproxy.enable(STORAGE_PROXY)
+        await self._record("fault_stopped", fault=CASCADE_FAULT, target="dynamodb", proxy=STORAGE_PROXY, **tags,
+                           why="the storage node answers again")
+
     async def kill(self, service: str, fault: str, **tags: Any) -> None:
         await self._docker("kill", service, "-s", "KILL")
         self._killed.add(service)
@@ -244,6 +257,8 @@ class Nemesis:
                 await self.kill(target, fault, **tags)
         elif fault == "delete-live-plan":
             await self.delete_live_plan(**tags)
+        elif fault == CASCADE_FAULT:
+            await self.cut_storage(**tags)
         else:
             raise FaultNotStarted(f"unknown fault {fault!r}")
 
@@ -317,6 +332,11 @@ class Nemesis:
                 await self.start(target, fault, **tags)
         elif fault == "delete-live-plan" and started:
             await self.deletion_done(**tags)
+        elif fault == CASCADE_FAULT:
+            if started:
+                await self.restore_storage(**tags)
+            else:
+                await self._toxiproxy.enable(STORAGE_PROXY)
 
     @staticmethod
     def _toxic_of(spec: FaultSpec) -> tuple[str, str]:

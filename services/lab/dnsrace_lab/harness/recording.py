@@ -5,6 +5,8 @@ and the chaos campaign): the edge between the running stack and history.py's row
     answering(prober)                    did the resolver's last answer have addresses?
     wait_for_recovery(live, prober, b)   after the faults: until the endpoint is on the newest plan and
                                          clients answer, or a bound of the checker's ran out (+1 s)
+    wait_for_leases(live, b)             then, when (7) is judged: until the leases are back, or its
+                                         bound ran out (+1 s)
     final_reads(live, restarts_before)   the observation the checker reads last: docker's restart counts
                                          during the run, the newest plan, dns-admin's zone with its serial
     export_events(live, after)           the stream's events after a position (all: after=None)
@@ -37,7 +39,7 @@ from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, Live
 from dnsrace_lab.stack.reset import containers
 
 __all__ = ["answering", "container_logs", "export_audit", "export_events", "final_reads", "on_newest_plan",
-           "record", "wait_for_recovery"]
+           "record", "wait_for_leases", "wait_for_recovery"]
 
 RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
 EXPORT_ATTEMPTS_MAX = 5
@@ -80,6 +82,25 @@ async def wait_for_recovery(live: Live, prober: Prober, bounds: Bounds) -> None:
             if now - converged_at > bounds.negative_ttl_s + bounds.answer_slack_s + 1:
                 return
         await asyncio.sleep(0.2)
+
+
+async def wait_for_leases(live: Live, bounds: Bounds) -> None:
+    """(7)'s wait, after wait_for_recovery (every fault stopped, the resolver answering): until dwfm's
+    newest line says the bound's fraction is leased, or the bound (+1 s) ran out, so the history reaches
+    past it and the checker decides. Nothing to wait for in a run that does not judge (7)."""
+    if bounds.lease_recovery_bound_s is None:
+        return
+    started = time.time()
+    while time.time() < started + bounds.lease_recovery_bound_s + 1:
+        try:
+            figures = await live.latest_leases()
+        except (aioredis.RedisError, OSError, TimeoutError):
+            figures = None
+        if (figures is not None and figures["t"] > started
+                and float(figures.get("leased_fraction") or 0) >= bounds.leased_fraction):
+            await asyncio.sleep(RECOVERY_TAIL_S)
+            return
+        await asyncio.sleep(1.0)
 
 
 async def final_reads(live: Live, restarts_before: dict[str, int] | None = None) -> dict[str, Any]:

@@ -21,15 +21,15 @@ LEASE_RECOVERY_BOUND_S of DNS answering again, with no operator action.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dnsrace.keys import DWFM_THROTTLE, FIGURES_STREAM
+from dnsrace.keys import DWFM_THROTTLE
 
+from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
 from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import scenarios
 from dnsrace_lab.outage.scenarios import Report
@@ -39,7 +39,6 @@ from dnsrace_lab.stack.reset import containers
 RECOVERED = 0.95           # what "the leases are back" means (also the checker's (7))
 LAPSED = 0.05              # what "the leases have lapsed" means
 OBSERVE_TTLS = 3.0         # legacy: how long the collapse is watched after DNS is back, in lease TTLs
-LEASE_RECOVERY_BOUND_S = 60.0   # safe: >= 95 % leased within this of DNS answering again
 HEALTHY_WAIT_S = 120.0     # a reset stack brings its droplets in over one renewal period
 
 
@@ -59,23 +58,6 @@ class Cascade:
         return float(self.params["ttl_s"])
 
 
-async def latest_leases(live: Live) -> dict[str, Any] | None:
-    """dwfm's newest per-second line (lease_window) from the figures stream, with its time."""
-    for _id, fields in await live.redis.xrevrange(FIGURES_STREAM, count=10):
-        event = json.loads(fields[b"event"])
-        if event.get("kind") == "lease_window":
-            return {**event["detail"], "t": float(event["t"])}
-    return None
-
-
-async def dwfm_started(live: Live, within_s: float = 60.0) -> dict[str, Any]:
-    """dwfm's parameters as it said them (its dwfm_started event), never a copied default."""
-    async def probe() -> dict[str, Any] | None:
-        found = [e for e in await live.events_since("0-0", count=20_000) if e.kind == "dwfm_started"]
-        return dict(found[-1].detail) if found else None
-    return await poll("dwfm has started (its dwfm_started event)", probe, within_s=within_s, every_s=0.5)
-
-
 def line(figures: dict[str, Any]) -> str:
     return (f"leased {figures.get('leased_fraction', 0):.1%}, queue {figures.get('queue')} (head "
             f"{figures.get('head_age_s')} s old), goodput {figures.get('goodput_per_s')}/s, "
@@ -84,7 +66,7 @@ def line(figures: dict[str, Any]) -> str:
 
 def _leased(live: Live, test: Callable[[float], bool]) -> Callable[[], Awaitable[dict[str, Any] | None]]:
     async def probe() -> dict[str, Any] | None:
-        figures = await latest_leases(live)
+        figures = await live.latest_leases()
         return figures if figures is not None and test(float(figures.get("leased_fraction") or 0)) else None
     return probe
 
@@ -121,7 +103,7 @@ async def repair(live: Live, report: Report, cascade: Cascade) -> None:
     await live.admin.repair(expect_target=newest)
     await live.poll_answer(empty=False, within_s=60, what="step C4: the resolver answers again after the repair")
     cascade.t_dns_back = time.time()
-    cascade.at_back = await latest_leases(live)
+    cascade.at_back = await live.latest_leases()
     report.step(f"step C4 the operator's fix (the endpoint pointed at {newest}): DNS answers again "
                 f"{cascade.t_dns_back - cascade.t_dns_empty:.0f} s after it went empty; "
                 f"{line(cascade.at_back or {})}")
@@ -133,7 +115,7 @@ async def watch(live: Live, report: Report, since: float, window_s: float, what:
     seen: list[dict[str, Any]] = []
     next_print = time.time() + 10.0
     while time.time() < since + window_s:
-        figures = await latest_leases(live)
+        figures = await live.latest_leases()
         if figures is not None and figures["t"] > since and (not seen or figures["t"] > seen[-1]["t"]):
             seen.append(figures)
             if time.time() >= next_print:

@@ -43,6 +43,7 @@ from dnsrace_lab.harness import conformance
 from dnsrace_lab.harness import recording
 from dnsrace_lab.harness import report as run_report
 from dnsrace_lab.harness.checker import Bounds
+from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
 from dnsrace_lab.harness.client import Prober
 from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import cascade as cascade_scenario
@@ -64,8 +65,8 @@ SCENARIO_BOUNDS = {
     "pause": Bounds(converge_bound_s=20.0, views=("resolver", "authoritative")),
     "manual-delete": Bounds(converge_bound_s=20.0, repair_bound_s=5.0, views=("resolver", "authoritative")),
     # The cascade's trigger is legacy's outage, which (1)-(6) judge broken; what it is about is (7).
-    "cascade": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=cascade_scenario.LEASE_RECOVERY_BOUND_S),
-    "cascade-mitigate": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=cascade_scenario.LEASE_RECOVERY_BOUND_S),
+    "cascade": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S),
+    "cascade-mitigate": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S),
 }
 STORE = TOP / "store" / "reproduce-outage"
 
@@ -84,7 +85,7 @@ async def run(args: argparse.Namespace) -> int:
                 print("reproduce-outage: SCENARIO=cascade needs MODE=legacy: its trigger is legacy's DNS outage "
                       "(safe enactors do not empty the endpoint)", file=sys.stderr)
                 return 2
-            started = await cascade_scenario.dwfm_started(live)
+            started = await live.dwfm_parameters()
             if started.get("mode") != args.dwfm_mode:
                 print(f"reproduce-outage: the lease manager runs DWFM_MODE={started.get('mode')}, not {args.dwfm_mode}; "
                       f"`make reproduce-outage SCENARIO=cascade DWFM_MODE={args.dwfm_mode}` resets it into that mode",

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
-from dnsrace.keys import EVENTS_STREAM, PLANS_LATEST
+from dnsrace.keys import EVENTS_STREAM, FIGURES_STREAM, PLANS_LATEST
 from dnsrace.toxiproxy import ToxiproxyClient
 
 from dnsrace_lab.stack.enactor_parameters import EnactorParameters, ParametersUnknown
@@ -145,6 +145,33 @@ class Live:
 
     async def newest_generation(self) -> int:
         return int(await self.redis.get(PLANS_LATEST) or 0)
+
+    # --- the lease manager (the cascade) -----------------------------------------------------------
+    async def dwfm_parameters(self, *, within_s: float = 60.0) -> dict[str, Any]:
+        """dwfm's design and parameters as it said them (its newest dwfm_started event), never a copied
+        default: looked for among the newest events (a restart or reset), then the oldest (a stack that
+        has run for hours since it started); waited for within `within_s`, StepNotReached after."""
+        deadline = time.monotonic() + within_s
+        while True:
+            for rows in (await self.redis.xrevrange(EVENTS_STREAM, count=PARAMETER_EVENTS_READ_MAX),
+                         list(reversed(await self.redis.xrange(EVENTS_STREAM, count=PARAMETER_EVENTS_READ_MAX)))):
+                for _id, fields in rows:
+                    event = json.loads(fields[b"event"])
+                    if event.get("kind") == "dwfm_started":
+                        return dict(event.get("detail") or {})
+            if time.monotonic() > deadline:
+                raise StepNotReached("the lease manager's parameters",
+                                     f"no dwfm_started event in the stream within {within_s:.0f} s (is dwfm running? "
+                                     "`make reset` starts it again)")
+            await asyncio.sleep(0.5)
+
+    async def latest_leases(self) -> dict[str, Any] | None:
+        """dwfm's newest per-second line (lease_window) from the figures stream, with its time."""
+        for _id, fields in await self.redis.xrevrange(FIGURES_STREAM, count=10):
+            event = json.loads(fields[b"event"])
+            if event.get("kind") == "lease_window":
+                return {**event["detail"], "t": float(event["t"])}
+        return None
 
     # --- containers --------------------------------------------------------------------------------
     def container_ids(self) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Invariant (7) leases-recover: see dnsrace_lab.harness.checker.
 
 The lease manager's figures (`lease_window` rows, source `figures`: one a second) against the moment
-DNS answered again: the end of the resolver's last empty window (the client's probes), or, when the
-resolver never answered empty, the last fault's stop. Valid when the leased fraction reaches the bound's
+the trigger was gone: the later of the end of the resolver's last empty window (the client's probes) and
+the end of a cut of the storage node (the chaos campaign's STORAGE_CUT); when neither happened, the last
+fault's stop. Valid when the leased fraction reaches the bound's
 fraction within lease_recovery_bound_s of that moment; invalid when the history runs past the bound
 without it; unknown when it ends before (never a guess).
 """
@@ -12,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dnsrace_lab.harness.checker.verdict import UNKNOWN, Bounds, FaultWindow, Mark, Verdict, empty_windows
+from dnsrace_lab.harness.checker.verdict import (STORAGE_CUT, UNKNOWN, Bounds, FaultWindow, Mark, Verdict,
+                                                 empty_windows)
 
 NAME = "leases-recover"
 
 
 def dns_back(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow]) -> tuple[float | None, str]:
-    """When DNS answered again, and how that moment was found."""
+    """When DynamoDB was reachable by its name again, and how that moment was found."""
+    moments = []
     empty = [w for w in empty_windows(probes, "resolver") if w.closed]
     if empty:
-        return empty[-1].end, "the resolver answered again"
+        moments.append((empty[-1].end, "the resolver answered again"))
+    cuts = [w.stop for w in windows if w.fault == STORAGE_CUT and w.stop is not None]
+    if cuts:
+        moments.append((max(cuts), "the storage node answered again"))
+    if moments:
+        return max(moments)
     stops = [w.stop for w in windows if w.stop is not None]
     if stops:
         return max(stops), "the last fault stopped (the resolver never answered empty)"

@@ -23,9 +23,9 @@ A reproduce-outage run's folder (store/reproduce-outage/<time>-<mode>-<scenario>
 from __future__ import annotations
 
 from dnsrace_lab.harness.report.folder import rejudge, run_folder, write_run
-from dnsrace_lab.harness.report.tables import (ROW_HEADER, campaign_table, result_of, row, run_summary, summary,
+from dnsrace_lab.harness.report.tables import (ROW_HEADER, campaign_table, result_of, row, row_header, run_summary, summary,
                                                write_campaign)
 from dnsrace_lab.harness.report.timeline_svg import render_timeline
 
-__all__ = ["ROW_HEADER", "campaign_table", "rejudge", "render_timeline", "result_of", "row", "run_folder",
+__all__ = ["ROW_HEADER", "campaign_table", "rejudge", "render_timeline", "result_of", "row", "row_header", "run_folder",
            "run_summary", "summary", "write_campaign", "write_run"]

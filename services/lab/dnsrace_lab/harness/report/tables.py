@@ -11,16 +11,31 @@ from pathlib import Path
 from typing import Any
 
 
-from dnsrace_lab.harness.checker import INVARIANTS, MODEL, UNKNOWN
+from dnsrace_lab.harness.checker import CASCADE_INVARIANTS, INVARIANTS, MODEL, UNKNOWN
 
-__all__ = ["ROW_HEADER", "SYMBOL", "campaign_table", "result_of", "row", "run_summary", "summary", "write_campaign"]
+__all__ = ["ROW_HEADER", "SYMBOL", "campaign_table", "result_of", "row", "row_header", "run_summary", "summary",
+           "write_campaign"]
 
 SYMBOL = {True: "ok", False: "FAIL", UNKNOWN: "?"}
 ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} {'5':>4} {'6':>4} {'M':>4}  "
               f"{'empty max':>9}  {'converge':>8}  {'run':>5}")
 SHORT = {"latency": "lat", "timeout": "tmo", "reset-peer": "rst", "hold": "hold", "partition": "part",
          "pause": "pause", "kill-enactor": "kill", "kill-redis": "kill", "kill-dns-admin": "kill",
-         "delete-live-plan": "delete-live"}
+         "delete-live-plan": "delete-live", "partition-dynamodb": "cut"}
+LEASES = CASCADE_INVARIANTS[0]   # (7): a column of its own in the runs that judged it
+
+
+def row_header(cascade: bool) -> str:
+    """The rows' header; with the cascade, (7) and the time to 95 % leased after DynamoDB was back."""
+    return ROW_HEADER + (f"  {'7':>4}  {'leased':>8}" if cascade else "")
+
+
+def _cascade(results: Sequence[Mapping[str, Any]]) -> bool:
+    return any(LEASES in r["verdicts"] for r in results)
+
+
+def _leased_after(result: Mapping[str, Any]) -> str:
+    return _seconds(_measure(result, LEASES, "recovery_s")) if LEASES in result["verdicts"] else "—"
 
 
 def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float, *, command: str) -> Path:
@@ -39,13 +54,17 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
 
 def campaign_table(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     """The campaign's markdown table, one row per run, and its summary (the README's Chaos tables)."""
-    lines = ["| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    cascade = _cascade(results)
+    extra = " (7) | 95 % leased after |" if cascade else ""
+    lines = ["| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |" + extra,
+             "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if cascade else "")]
     for r in results:
         cells = [str(r["seed"]), _faults_text(r["faults"]), *(SYMBOL[r["verdicts"][name]] for name in INVARIANTS),
                  SYMBOL[_model(r)],
                  _seconds(_measure(r, "no-empty-answer", "longest_empty_s")), _seconds(_measure(r, "converges", "converge_s")),
                  f"{r['run_s']:.0f} s"]
+        if cascade:
+            cells += [SYMBOL[r["verdicts"].get(LEASES, UNKNOWN)], _leased_after(r)]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, "", *summary(results, wall_s)]
 
@@ -95,15 +114,18 @@ def row(result: Mapping[str, Any]) -> str:
     faults = faults if len(faults) <= 58 else faults[:55] + "..."
     marks = " ".join(f"{SYMBOL[value]:>4}" for value in (*(result['verdicts'][name] for name in INVARIANTS),
                                                            _model(result)))
+    leases = (f"  {SYMBOL[result['verdicts'][LEASES]]:>4}  {_leased_after(result):>8}"
+              if LEASES in result["verdicts"] else "")
     return (f"{result['seed']:>7}  {faults:<58} {marks}  {_seconds(_measure(result, 'no-empty-answer', 'longest_empty_s')):>9}"
-            f"  {_seconds(_measure(result, 'converges', 'converge_s')):>8}  {result['run_s']:>4.0f}s  {result['folder']}")
+            f"  {_seconds(_measure(result, 'converges', 'converge_s')):>8}  {result['run_s']:>4.0f}s{leases}  {result['folder']}")
 
 
 def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     if not results:
         return ["no runs"]
-    broken = {name: sum(1 for r in results if r["verdicts"][name] is False) for name in INVARIANTS}
-    unknown = {name: sum(1 for r in results if r["verdicts"][name] == UNKNOWN) for name in INVARIANTS}
+    judged = (*INVARIANTS, LEASES) if _cascade(results) else INVARIANTS
+    broken = {name: sum(1 for r in results if r["verdicts"].get(name) is False) for name in judged}
+    unknown = {name: sum(1 for r in results if r["verdicts"].get(name, UNKNOWN) == UNKNOWN) for name in judged}
     failed = sum(1 for r in results if r["valid"] is False)
     uncertain = sum(1 for r in results if r["valid"] == UNKNOWN)
     lengths = [float(r["run_s"]) for r in results]
@@ -113,8 +135,9 @@ def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     return [
         f"summary: {len(results)} run(s) in mode {results[0]['mode']}: {failed} with a violation, "
         f"{uncertain} with an unknown verdict, {len(results) - failed - uncertain} valid",
-        "  violations by invariant: " + ", ".join(f"({n}) {broken[name]}" for n, name in enumerate(INVARIANTS, 1)),
-        "  unknown by invariant:    " + ", ".join(f"({n}) {unknown[name]}" for n, name in enumerate(INVARIANTS, 1)),
+        "  violations by invariant: " + ", ".join(f"({n}) {broken[name]}" for n, name in enumerate(judged, 1)),
+        "  unknown by invariant:    " + ", ".join(f"({n}) {unknown[name]}" for n, name in enumerate(judged, 1)),
+        *([_leases_line(results)] if _cascade(results) else []),
         f"  model (the events a behaviour of model/dnsrace.pml): {sum(1 for r in results if _model(r) is True)} "
         f"whole runs, {sum(1 for r in results if _model(r) is False)} invalid (drift), "
         f"{sum(1 for r in results if _model(r) == UNKNOWN)} checked up to a fault the model leaves out"
@@ -122,3 +145,10 @@ def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
         f"  run length {min(lengths):.0f}-{max(lengths):.0f} s (median {statistics.median(lengths):.0f} s); with the "
         f"reset, {per_run_s:.0f} s a run: {3600 / per_run_s:.0f} runs per hour",
     ]
+
+
+def _leases_line(results: Sequence[Mapping[str, Any]]) -> str:
+    times = [t for r in results if (t := _measure(r, LEASES, "recovery_s")) is not None]
+    held = sum(1 for r in results if r["verdicts"].get(LEASES) is True)
+    return (f"  (7) the leases back within the bound after DynamoDB was: {held} of {len(results)} runs"
+            + (f"; 95 % leased {min(times):.1f}-{max(times):.1f} s after" if times else ""))
