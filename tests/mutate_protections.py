@@ -223,6 +223,15 @@ MUTATIONS = [
     Mutation("a batch reported again and printed before the crash counted twice", "services/lab/dnsrace_lab/harness/history.py",
              'if event.get("kind") == "batch_accepted" and change_id:', 'if False:',
              "tests/unit/test_history_merge.py::test_a_batch_reported_again_at_start_and_printed_before_the_crash_is_one_batch"),
+    # --- make chaos CASCADE=1: the lease manager as a target --------------------------------------------------
+    Mutation("(7) judged from the resolver alone while the storage node is still cut off",
+             "services/lab/dnsrace_lab/harness/checker/leases_recover.py",
+             "    cuts = [w.stop for w in windows if w.fault == STORAGE_CUT and w.stop is not None]",
+             "    cuts: list[float] = []",
+             "tests/unit/test_leases_recover.py::test_a_storage_cut_that_outlasts_the_resolvers_outage_moves_the_moment_to_its_stop"),
+    Mutation("a storage cut too short for every lease to lapse", "services/lab/dnsrace_lab/chaos/generator.py",
+             "CASCADE_TTLS = (1.5, 2.5)", "CASCADE_TTLS = (0.5, 2.5)",
+             "tests/unit/test_chaos_generator.py::test_a_cascade_schedule_is_the_same_schedule_plus_one_cut_of_the_storage_node"),
 ]
 
 
