@@ -70,6 +70,7 @@ FIRST_ANSWER_WITHIN_S = 30.0   # after the reset, the resolver answers (wait-rea
 FAULT_OVERRUN_S = 90.0         # the fault phase may run this much past its length (slow docker starts)
 FAULT_UNWIND_S = 30.0          # past that, how long the faults in flight may take to unwind before the heal
 DOCKER_TIMEOUT_S = 30.0
+LEASED_BEFORE_FAULTS = 0.95    # the cascade's runs start their faults from a lease manager this leased
 
 
 class CampaignError(Exception):
@@ -136,8 +137,10 @@ def dwfm_mode_of(project: str) -> str | None:
     return env.get("DWFM_MODE", "legacy")
 
 
-async def check_lease_manager(live: Live, parameters: Parameters) -> None:
-    """After the reset: dwfm runs the campaign's design with the TTL the schedules were drawn with."""
+async def check_lease_manager(live: Live, parameters: Parameters) -> str:
+    """After the reset: dwfm runs the campaign's design with the TTL the schedules were drawn with, and
+    has leased its droplets (a cut while it is still starting would find no lease to lapse: legacy's seed
+    11 recovered in 33 s so). A line for the run's log."""
     try:
         said = await live.dwfm_parameters()
     except StepNotReached as missing:
@@ -146,6 +149,13 @@ async def check_lease_manager(live: Live, parameters: Parameters) -> None:
         raise CampaignError(f"the lease manager runs design {said.get('mode')} with a lease TTL of {said.get('ttl_s')} s; "
                             f"the campaign drew its schedules for {parameters.mode} and {parameters.lease_ttl_s:g} s "
                             "(was the stack changed during the campaign?)")
+    within_s = float(said.get("renew_s") or 0) + recording.LEASES_START_WAIT_S
+    healthy = await recording.leased_at_least(live, LEASED_BEFORE_FAULTS, within_s)
+    if healthy is None:
+        raise CampaignError(f"the lease manager did not lease {LEASED_BEFORE_FAULTS:.0%} of its droplets within "
+                            f"{within_s:g} s of the reset: no steady state to start the faults from")
+    return (f"the lease manager ({said.get('mode')}, {said.get('droplets')} droplets, TTL {said.get('ttl_s')} s) is "
+            f"healthy before the faults: {float(healthy['leased_fraction']):.1%} leased")
 
 
 # --- 4. the interpreter: each fault at its time --------------------------------------------------------
@@ -203,7 +213,7 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
            "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
     async with Live(project, ports) as live:
         if parameters.cascade:
-            await check_lease_manager(live, parameters)
+            run_log.append(await check_lease_manager(live, parameters))
         nemesis = Nemesis(live.toxiproxy, live.events, containers=ids, history=rows, admin=live.admin,
                           wait_event=event_waiter(live))
         prober = Prober(ENDPOINT, {"resolver": ports.dns, "authoritative": ports.dns_auth},

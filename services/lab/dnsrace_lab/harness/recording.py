@@ -7,6 +7,7 @@ and the chaos campaign): the edge between the running stack and history.py's row
                                          clients answer, or a bound of the checker's ran out (+1 s)
     wait_for_leases(live, b)             then, when (7) is judged: until the leases are back, or its
                                          bound ran out (+1 s)
+    leased_at_least(live, f, s)          dwfm's first line from now on with >= f leased (None after s)
     final_reads(live, restarts_before)   the observation the checker reads last: docker's restart counts
                                          during the run, the newest plan, dns-admin's zone with its serial
     export_events(live, after)           the stream's events after a position (all: after=None)
@@ -39,8 +40,9 @@ from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, Live
 from dnsrace_lab.stack.reset import containers
 
 __all__ = ["answering", "container_logs", "export_audit", "export_events", "final_reads", "on_newest_plan",
-           "record", "wait_for_leases", "wait_for_recovery"]
+           "leased_at_least", "record", "wait_for_leases", "wait_for_recovery"]
 
+LEASES_START_WAIT_S = 120.0    # past one renewal period: how long a restarted lease manager may take to lease
 RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
 EXPORT_ATTEMPTS_MAX = 5
 STREAM_CHUNK = 2_000
@@ -84,23 +86,30 @@ async def wait_for_recovery(live: Live, prober: Prober, bounds: Bounds) -> None:
         await asyncio.sleep(0.2)
 
 
+async def leased_at_least(live: Live, fraction: float, within_s: float) -> dict[str, Any] | None:
+    """dwfm's first per-second line newer than this call with at least `fraction` of droplets leased, or
+    None once `within_s` ran out (a Redis that does not answer is asked again)."""
+    started = time.time()
+    while time.time() < started + within_s:
+        try:
+            figures = await live.latest_leases()
+        except (aioredis.RedisError, OSError, TimeoutError):
+            figures = None
+        if (figures is not None and figures["t"] > started
+                and float(figures.get("leased_fraction") or 0) >= fraction):
+            return figures
+        await asyncio.sleep(1.0)
+    return None
+
+
 async def wait_for_leases(live: Live, bounds: Bounds) -> None:
     """(7)'s wait, after wait_for_recovery (every fault stopped, the resolver answering): until dwfm's
     newest line says the bound's fraction is leased, or the bound (+1 s) ran out, so the history reaches
     past it and the checker decides. Nothing to wait for in a run that does not judge (7)."""
     if bounds.lease_recovery_bound_s is None:
         return
-    started = time.time()
-    while time.time() < started + bounds.lease_recovery_bound_s + 1:
-        try:
-            figures = await live.latest_leases()
-        except (aioredis.RedisError, OSError, TimeoutError):
-            figures = None
-        if (figures is not None and figures["t"] > started
-                and float(figures.get("leased_fraction") or 0) >= bounds.leased_fraction):
-            await asyncio.sleep(RECOVERY_TAIL_S)
-            return
-        await asyncio.sleep(1.0)
+    if await leased_at_least(live, bounds.leased_fraction, bounds.lease_recovery_bound_s + 1) is not None:
+        await asyncio.sleep(RECOVERY_TAIL_S)
 
 
 async def final_reads(live: Live, restarts_before: dict[str, int] | None = None) -> dict[str, Any]:

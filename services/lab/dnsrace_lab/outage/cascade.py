@@ -30,6 +30,7 @@ from typing import Any
 from dnsrace.keys import DWFM_THROTTLE
 
 from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
+from dnsrace_lab.harness.recording import LEASES_START_WAIT_S
 from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import scenarios
 from dnsrace_lab.outage.scenarios import Report
@@ -39,7 +40,6 @@ from dnsrace_lab.stack.reset import containers
 RECOVERED = 0.95           # what "the leases are back" means (also the checker's (7))
 LAPSED = 0.05              # what "the leases have lapsed" means
 OBSERVE_TTLS = 3.0         # legacy: how long the collapse is watched after DNS is back, in lease TTLs
-HEALTHY_WAIT_S = 120.0     # a reset stack brings its droplets in over one renewal period
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _leased(live: Live, test: Callable[[float], bool]) -> Callable[[], Awaitable
 
 async def play(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -> None:
     healthy = await poll(f"step C1: >= {RECOVERED:.0%} of droplets leased", _leased(live, lambda f: f >= RECOVERED),
-                         within_s=HEALTHY_WAIT_S + float(cascade.params["renew_s"]), every_s=1.0)
+                         within_s=LEASES_START_WAIT_S + float(cascade.params["renew_s"]), every_s=1.0)
     report.step(f"step C1 the lease manager ({cascade.dwfm_mode}, {cascade.params['droplets']} droplets, "
                 f"{cascade.params['workers']} workers, renew every {cascade.params['renew_s']:g} s, TTL "
                 f"{cascade.ttl_s:g} s, timeout {cascade.params['timeout_s']:g} s) is healthy: {line(healthy)}")
