@@ -7,9 +7,11 @@ runs=${1:-10} scenario=${2:-race} mode=${3:-legacy}
 # The cascade's scenarios are about the lease manager: its design (DWFM_MODE, passed through by make)
 # names the folder and decides what the run promises (legacy: collapsed; safe: recovered by itself).
 label=$mode promised=$([ "$mode" = safe ] && echo "no harm" || echo reproduced)
-case "$scenario" in cascade*)
-  label="dwfm-${DWFM_MODE:-legacy}"
-  promised=$([ "${DWFM_MODE:-legacy}" = safe ] && echo "recovered by itself" || echo "collapsed");;
+case "$scenario" in
+  cascade) label="dwfm-${DWFM_MODE:-legacy}"
+           promised=$([ "${DWFM_MODE:-legacy}" = safe ] && echo "recovered by itself" || echo "collapsed");;
+  cascade-mitigate) label="dwfm-${DWFM_MODE:-legacy}"
+           promised="collapsed, a restart alone collapsed again, throttle plus restart recovered";;
 esac
 dir="store/reproduce-rate/$(date -u +%Y%m%dT%H%M%SZ)-$label-$scenario"
 mkdir -p "$dir"
@@ -19,7 +21,7 @@ for n in $(seq 1 "$runs"); do
   if make --no-print-directory reproduce-outage SCENARIO="$scenario" MODE="$mode" >"$dir/run-$n.log" 2>&1; then
     ok=$((ok + 1)); verdict=$promised
   else
-    verdict="FAILED: $(grep -h -e 'NOT REPRODUCED' -e 'NOT SAFE' "$dir/run-$n.log" | head -n 1)"
+    verdict="FAILED: $(grep -h -e 'NOT REPRODUCED' -e 'NOT SAFE' -e '^reproduce-outage:' "$dir/run-$n.log" | head -n 1)"
   fi
   took=$(( $(date +%s) - start )); times+=("$took")
   attempts=$(grep -ho 'attempts: [0-9]*' "$dir/run-$n.log" | head -n 1)

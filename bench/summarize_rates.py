@@ -3,9 +3,10 @@
     /usr/bin/python3 bench/summarize_rates.py [store/reproduce-rate/<run folder> ...]
 
 Without arguments: the newest folder of each mode x scenario. For each, how many runs ended as the
-mode promises (legacy: the outage or the late write; safe: no harm), the seconds per run, and the key
-measure of each run: legacy's from what its log printed, safe's from the checker's measures in the
-run's results.json (the log names its folder); nothing here is re-measured.
+mode promises (legacy: the outage or the late write; safe: no harm; the cascade's, named by the lease
+manager's design: dwfm-legacy collapsed, dwfm-safe recovered by itself), the seconds per run, and the key
+measure of each run: legacy's from what its log printed, safe's and the cascade's from the checker's
+measures in the run's results.json (the log names its folder); nothing here is re-measured.
 """
 
 from __future__ import annotations

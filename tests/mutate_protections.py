@@ -232,6 +232,13 @@ MUTATIONS = [
     Mutation("a storage cut too short for every lease to lapse", "services/lab/dnsrace_lab/chaos/generator.py",
              "CASCADE_TTLS = (1.5, 2.5)", "CASCADE_TTLS = (0.5, 2.5)",
              "tests/unit/test_chaos_generator.py::test_a_cascade_schedule_is_the_same_schedule_plus_one_cut_of_the_storage_node"),
+    Mutation("(4) timed from the end of the storage cut", "services/lab/dnsrace_lab/harness/checker/__init__.py",
+             "    dns = [w for w in windows if w.fault != STORAGE_CUT]", "    dns = list(windows)",
+             "tests/unit/test_chaos_checker.py::test_4_is_judged_from_the_dns_faults_not_from_the_end_of_a_longer_storage_cut"),
+    Mutation("a stream read cut short taken as complete", "services/dns-admin/dnsrace_admin/lost_events.py",
+             "        if len(entries) >= ENTRIES_READ_MAX:\n            raise TooManyEntries(",
+             "        if len(entries) >= ENTRIES_READ_MAX:\n            return entries\n            raise TooManyEntries(",
+             "tests/unit/test_dns_admin_lost_events.py::test_a_stream_too_long_to_read_is_left_unchecked_never_reported_twice"),
 ]
 
 

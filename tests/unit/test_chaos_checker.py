@@ -337,6 +337,19 @@ def test_4_late_convergence_and_late_clients_are_violations() -> None:
     assert verdict.valid is False and "still answered EMPTY" in verdict.evidence[-1]
 
 
+def test_4_is_judged_from_the_dns_faults_not_from_the_end_of_a_longer_storage_cut() -> None:
+    # CASCADE=1: the storage node cut from 2 s to 60 s. (4)'s clock starts when the partition stops
+    # (9.5 s), so converging at 25 s is late; counted from the cut's stop it would be early.
+    h = healthy_run()
+    h.fault("partition", "enactor-a", 8.0, 9.5, 2)
+    h.fault("partition-dynamodb", "dynamodb", 2.0, 60.0, 3)
+    h.plan_created(9.0, 5)
+    h.write_plan(24.0, "enactor-b", 5)
+    h.point(25.0, "enactor-b", 5, 4)
+    verdict = check_history(h.build(), EP)["converges"]
+    assert verdict.valid is False and "15.5 s after the last fault" in verdict.evidence[0]
+
+
 def test_4_the_negative_cache_lag_within_its_bound_is_fine() -> None:
     verdict = check_history(deletion_run(5.5 + 15.0).build(), EP)["converges"]
     assert verdict.valid is True, verdict.evidence

@@ -42,7 +42,7 @@ def batch(*changes: dict[str, Any], client: str = "enactor-c") -> dict[str, Any]
     return {"changes": list(changes), "client": client, "comment": "apply"}
 
 
-async def committed_three(tmp_path: Path, recorder: Recorder) -> ZoneStore:
+async def committed_three(tmp_path: Path, recorder: Recorder) -> Engine:
     """Three accepted batches (changes 1-3) and one rejected, committed by a real engine."""
     store = ZoneStore(tmp_path / "zone.sqlite3", zone=ZONE)
     engine = Engine(store, zone=ZONE, zone_file_path=tmp_path / "db.lab.test", negative_ttl_s=15, events=recorder,
@@ -56,19 +56,19 @@ async def committed_three(tmp_path: Path, recorder: Recorder) -> ZoneStore:
     except Exception:
         pass  # refused (the set exists): an audit row that is not a batch to report
     await engine.submit(batch({"action": "CREATE", "record_set": a_set(17, "10.0.0.2")}))
-    return store
+    return engine
 
 
 async def committed_and_reported(tmp_path: Path, redis: aioredis.Redis[bytes], *, lost: str | None) -> tuple[
-        ZoneStore, Recorder]:
+        Engine, Recorder]:
     """A stream that began before the batches, then every event the engine emitted but `lost`'s batch."""
     recorder = Recorder()
     await append_event(redis, Event(time.time() - 1, "planner", "plan_created", "plan-000016"), stream=STREAM)
-    store = await committed_three(tmp_path, recorder)
+    engine = await committed_three(tmp_path, recorder)
     for event in recorder.events:
         if lost is None or event.detail.get("change_id") != lost:
             await append_event(redis, event, stream=STREAM)
-    return store, recorder
+    return engine, recorder
 
 
 async def stream_events(redis: aioredis.Redis[bytes]) -> list[Event]:
@@ -82,17 +82,17 @@ def accepted(events: list[Event]) -> dict[str, Event]:
 async def test_the_batch_whose_event_was_lost_is_appended_again_where_it_happened(
         tmp_path: Path, redis_client: aioredis.Redis[bytes]) -> None:
     # The SIGKILL took change-000002's event with it.
-    store, recorder = await committed_and_reported(tmp_path, redis_client, lost="change-000002")
+    engine, recorder = await committed_and_reported(tmp_path, redis_client, lost="change-000002")
     originals = accepted(recorder.events)
     assert sorted(originals) == ["change-000001", "change-000002", "change-000003"]
 
-    assert await recover_lost_events(store, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == [
+    assert await recover_lost_events(engine.audit, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == [
         "change-000002"]
 
     found = accepted(await stream_events(redis_client))
     assert sorted(found) == ["change-000001", "change-000002", "change-000003"]
     again, original = found["change-000002"], originals["change-000002"]
-    row = next(r for r in store.read_audit(10) if r.change_id == "change-000002")
+    row = next(r for r in await engine.audit(10) if r.change_id == "change-000002")
     assert again.detail.pop("recovered") is True
     assert again.detail.pop("decided_at") == row.t == again.t
     assert (again.service, again.kind, again.plan) == (original.service, original.kind, original.plan)
@@ -103,35 +103,35 @@ async def test_the_batch_whose_event_was_lost_is_appended_again_where_it_happene
 
 async def test_nothing_is_appended_twice_nor_when_every_batch_was_reported(
         tmp_path: Path, redis_client: aioredis.Redis[bytes]) -> None:
-    store, _ = await committed_and_reported(tmp_path, redis_client, lost=None)
+    engine, _ = await committed_and_reported(tmp_path, redis_client, lost=None)
     before = len(await stream_events(redis_client))
-    assert await recover_lost_events(store, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == []
+    assert await recover_lost_events(engine.audit, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == []
     assert len(await stream_events(redis_client)) == before
 
 
 async def test_an_empty_stream_a_reset_lab_is_not_filled_with_old_batches(
         tmp_path: Path, redis_client: aioredis.Redis[bytes]) -> None:
-    store = await committed_three(tmp_path, Recorder())
-    assert await recover_lost_events(store, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == []
+    engine = await committed_three(tmp_path, Recorder())
+    assert await recover_lost_events(engine.audit, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == []
     assert await stream_events(redis_client) == []
 
 
 async def test_another_services_event_with_the_same_change_id_does_not_count_as_reported(
         tmp_path: Path, redis_client: aioredis.Redis[bytes]) -> None:
-    store, _ = await committed_and_reported(tmp_path, redis_client, lost="change-000003")
+    engine, _ = await committed_and_reported(tmp_path, redis_client, lost="change-000003")
     await append_event(redis_client, Event(time.time(), "dns-admin-2", "batch_accepted", None, None,
                                            {"change_id": "change-000003"}), stream=STREAM)
-    assert await recover_lost_events(store, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == [
+    assert await recover_lost_events(engine.audit, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == [
         "change-000003"]
 
 
 async def test_a_dead_redis_is_logged_and_start_goes_on(tmp_path: Path, silent_port: int, capsys: Any,
                                                         monkeypatch: Any) -> None:
     monkeypatch.setattr(lost_events, "TIMEOUT_S", 0.5)
-    store = await committed_three(tmp_path, Recorder())
+    engine = await committed_three(tmp_path, Recorder())
     redis = aioredis.from_url(f"redis://127.0.0.1:{silent_port}/0", socket_timeout=0.3, socket_connect_timeout=0.3)
     try:
-        assert await recover_lost_events(store, redis, stream=STREAM, zone=ZONE, service="dns-admin") == []
+        assert await recover_lost_events(engine.audit, redis, stream=STREAM, zone=ZONE, service="dns-admin") == []
     finally:
         await redis.close()
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
@@ -153,3 +153,18 @@ def test_only_the_newest_accepted_rows_are_compared_and_rejections_never() -> No
     rows = [row(n, float(n)) for n in range(1, 31)] + [row(31, 31.0, outcome="RecordSetExists")]
     found = missing_batches(rows, ["change-000030"], stream_start_s=0.0, recent_max=3)
     assert [r.change_id for r in found] == ["change-000028", "change-000029"]
+
+
+async def test_a_stream_too_long_to_read_is_left_unchecked_never_reported_twice(
+        tmp_path: Path, redis_client: aioredis.Redis[bytes], monkeypatch: Any, capsys: Any) -> None:
+    # More entries since the rows compared than are read: change-000003's own event could be among the
+    # unread ones, so nothing is appended (it would be a second event for one batch).
+    monkeypatch.setattr(lost_events, "PAGE", 2)
+    monkeypatch.setattr(lost_events, "ENTRIES_READ_MAX", 4)
+    engine, _ = await committed_and_reported(tmp_path, redis_client, lost="change-000002")
+    for n in range(6):
+        await append_event(redis_client, Event(time.time(), "planner", "plan_created", f"plan-{n:06d}"), stream=STREAM)
+    before = len(await stream_events(redis_client))
+    assert await recover_lost_events(engine.audit, redis_client, stream=STREAM, zone=ZONE, service="dns-admin") == []
+    assert len(await stream_events(redis_client)) == before
+    assert "TooManyEntries" in capsys.readouterr().err

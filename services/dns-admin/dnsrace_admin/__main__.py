@@ -74,7 +74,7 @@ async def serve(config: Config) -> None:
     try:
         await engine.start()
         if console_redis is not None:
-            await recover_lost_events(store, console_redis, stream=config.events_stream, zone=config.zone,
+            await recover_lost_events(engine.audit, console_redis, stream=config.events_stream, zone=config.zone,
                                       service=config.service_name)
         await runner.setup()
         site = web.TCPSite(runner, HTTP_HOST, config.http_port, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT_S)

@@ -5,8 +5,9 @@ two leaves a change in the zone that the history never mentions: a chaos run (sa
 change-000016 to change-000018, and the trace check rightly found no execution of the model that explains
 the zone. The store is the truth, so at start, before the HTTP port opens, dns-admin compares its newest
 accepted audit rows with its own `batch_accepted` events in the stream and appends each missing one again:
-the same fields as the original, plus `recovered: true` and `decided_at`, with `t` the commit's time, so
-every reader that orders by time puts it where it happened.
+the same fields as the original, plus `recovered: true` and `decided_at`, with `t` the moment the batch
+was decided (its audit row's time, taken just before the commit), so every reader that orders by time
+puts it where it happened.
 
 What is compared is bounded twice:
 - only the newest RECENT_ACCEPTED_MAX accepted rows (a crash loses at most the batch in flight; a few more
@@ -16,14 +17,17 @@ What is compared is bounded twice:
   batch the stream never could have held is not "lost".
 
 Pure: `missing_batches` (rows and events in, rows out) and `recovered_event` (a row to the event). The I/O
-(`recover_lost_events`) reads the store and Redis and never stops start-up: a failure is logged as
-`lost_events_unchecked` and dns-admin serves anyway (the history is then as incomplete as before).
+(`recover_lost_events`) reads the audit through the engine (its store's one thread) and Redis, and never
+stops start-up: within TIMEOUT_S, else (or on any failure, or when the stream holds more than
+ENTRIES_READ_MAX entries since the rows compared, where a reported batch could go unseen) it is logged as
+`lost_events_unchecked` and dns-admin serves, at most TIMEOUT_S later, with the history as incomplete as
+before. Not covered: a `batch_rejected` lost the same way (a refused batch changes nothing in the zone).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from dnsrace.deadline import within
@@ -33,14 +37,16 @@ from dnsrace.zone_history import event_changes
 
 from .engine import first_plan, serial_of
 from .event_sink import log
-from .store import AuditEntry, ZoneStore
+from .store import AuditEntry
+
+ReadAudit = Callable[[int], Awaitable[list[AuditEntry]]]   # Engine.audit: the newest n rows, oldest first
 
 RECENT_ACCEPTED_MAX = 10
 AUDIT_ROWS_READ = 200  # rejected rows sit between accepted ones; enough to find the newest 10 accepted
 SLACK_S = 5.0  # read the stream from this long before the oldest row compared (commit, then append)
 PAGE = 2_000
 ENTRIES_READ_MAX = 50_000
-TIMEOUT_S = 10.0
+TIMEOUT_S = 3.0
 
 
 def change_number_of(change_id: str) -> int | None:
@@ -92,21 +98,27 @@ def reported_change_ids(entries: Sequence[tuple[Any, dict[Any, Any]]], *, servic
     return found
 
 
+class TooManyEntries(Exception):
+    """The stream holds more entries since the rows compared than are read: a batch reported among the
+    rest could go unseen and be reported twice, so nothing is appended."""
+
+
 async def _entries_since(redis: Any, stream: str, start_s: float) -> list[tuple[Any, dict[Any, Any]]]:
     entries: list[tuple[Any, dict[Any, Any]]] = []
     low = f"{max(0, int(start_s * 1000))}-0"
-    while len(entries) < ENTRIES_READ_MAX:
+    while True:
         page = await redis.xrange(stream, min=low, max="+", count=PAGE)
         entries.extend(page)
         if len(page) < PAGE:
-            break
+            return entries
+        if len(entries) >= ENTRIES_READ_MAX:
+            raise TooManyEntries(f"more than {ENTRIES_READ_MAX} stream entries since {start_s:.3f}")
         last = page[-1][0].decode() if isinstance(page[-1][0], bytes) else page[-1][0]
         low = f"({last}"
-    return entries
 
 
-async def _check(store: ZoneStore, redis: Any, *, stream: str, zone: str, service: str) -> list[str]:
-    rows = store.read_audit(AUDIT_ROWS_READ)
+async def _check(read_audit: ReadAudit, redis: Any, *, stream: str, zone: str, service: str) -> list[str]:
+    rows = await read_audit(AUDIT_ROWS_READ)
     first = await redis.xrange(stream, min="-", max="+", count=1)
     stream_start_s = entry_time_s(first[0][0]) if first else None
     candidates = missing_batches(rows, (), stream_start_s=stream_start_s)
@@ -118,7 +130,7 @@ async def _check(store: ZoneStore, redis: Any, *, stream: str, zone: str, servic
     for row in lost:
         try:
             event = recovered_event(row, zone=zone, service=service)
-        except DnsAdminError as error:  # an accepted row always parses; say so if one does not
+        except (DnsAdminError, ValueError, TypeError, KeyError) as error:  # an accepted row parses; say so if not
             log("lost_event_unreadable", change_id=row.change_id, error=str(error))
             continue
         seq = await append_event(redis, event, stream=stream, timeout_s=TIMEOUT_S)
@@ -127,10 +139,11 @@ async def _check(store: ZoneStore, redis: Any, *, stream: str, zone: str, servic
     return recovered
 
 
-async def recover_lost_events(store: ZoneStore, redis: Any, *, stream: str, zone: str, service: str) -> list[str]:
+async def recover_lost_events(read_audit: ReadAudit, redis: Any, *, stream: str, zone: str,
+                              service: str) -> list[str]:
     """Report again the batches whose events were lost (their change ids); never raises."""
     try:
-        return await within(TIMEOUT_S, _check(store, redis, stream=stream, zone=zone, service=service))
+        return await within(TIMEOUT_S, _check(read_audit, redis, stream=stream, zone=zone, service=service))
     except Exception as error:  # Redis down, a trimmed stream mid-read, ...: serve anyway, and say so
         log("lost_events_unchecked", error=repr(error))
         return []

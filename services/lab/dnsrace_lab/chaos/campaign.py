@@ -145,6 +145,8 @@ async def check_lease_manager(live: Live, parameters: Parameters) -> str:
         said = await live.dwfm_parameters()
     except StepNotReached as missing:
         raise CampaignError(str(missing)) from None
+    except (aioredis.RedisError, OSError, TimeoutError) as error:
+        raise CampaignError(f"the lease manager's parameters could not be read from Redis: {error!r}") from None
     if said.get("mode") != parameters.mode or float(said.get("ttl_s") or 0) != parameters.lease_ttl_s:
         raise CampaignError(f"the lease manager runs design {said.get('mode')} with a lease TTL of {said.get('ttl_s')} s; "
                             f"the campaign drew its schedules for {parameters.mode} and {parameters.lease_ttl_s:g} s "

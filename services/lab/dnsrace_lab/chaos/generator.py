@@ -27,12 +27,15 @@ meaningful: at most `concurrency_max` faults at a time, and never two at once on
 
 With `cascade` (make chaos CASCADE=1) one more fault, the lease manager's (issue 23):
     partition-dynamodb dynamodb          the storage node's proxy disabled: every lease operation fails, as
-                                         when DynamoDB's name answered empty; 1.5-2.5 lease TTLs (every lease
-                                         lapses: at 1.2 TTLs legacy's leases lapsed one at a time and it could
-                                         recover), starting in the phase's first half. Drawn after every other
-                                         fault, so a seed's other faults are the same with and without it, and
-                                         outside the concurrency rule: it is the lease manager's path, not the
-                                         DNS automation's. Checker (7) judges the run from its stop.
+                                         when DynamoDB's name answered empty; 1.5-2.5 lease TTLs (a lease
+                                         renewed just before the cut lapses one TTL into it, so every lease
+                                         has lapsed for at least half a TTL when the node is back), starting
+                                         in the phase's first half. Drawn after every other fault, so a
+                                         seed's other faults are the same, at the same times, with and
+                                         without it (their numbers may shift), and outside the concurrency
+                                         rule: it is the lease manager's path, not the DNS automation's.
+                                         Checker (7) judges from the later of its stop and the resolver
+                                         answering again; (1)-(6) leave it out.
 """
 
 from __future__ import annotations

@@ -75,8 +75,8 @@ def merge_events(stream: Sequence[Row], logged: Iterable[Row]) -> list[Row]:
     """The stream's events, plus the logged ones the stream does not hold (marked `from_log`).
 
     A batch is one event whatever its time: dns-admin reports a batch again at start when the stream lacks
-    it (`recovered`, at the commit's time), and the copy it printed before the crash, if any, is the same
-    batch, so `batch_accepted` is keyed by its change id."""
+    it (`recovered`, at the moment it was decided), and the copy it printed before the crash, if any, is
+    the same batch, so `batch_accepted` is keyed by its change id."""
     def key(event: Row) -> tuple[Any, ...]:
         change_id = (event.get("detail") or {}).get("change_id")
         if event.get("kind") == "batch_accepted" and change_id:
