@@ -71,7 +71,8 @@ def check_leases_recover(probes: Sequence[dict[str, Any]], windows: Sequence[Fau
         "leased_fraction_last": lines[-1].get("leased_fraction"), "queue_at_dns_back": at_back.get("queue"),
         "queue_last": lines[-1].get("queue"), "observed_after_dns_back_s": round(lines[-1]["t"] - back, 1),
         "launches_after_dns_back": launches}
-    said = (f"DNS back at {bounds.at(back)} ({how}): leased {at_back.get('leased_fraction')}, "
+    what = "DNS back" if how.startswith("the resolver") else "DynamoDB back"
+    said = (f"{what} at {bounds.at(back)} ({how}): leased {at_back.get('leased_fraction')}, "
             f"queue {at_back.get('queue')}")
     marks = (Mark(back, "(7) DNS answers again"),)
     if recovered is not None:
