@@ -239,6 +239,10 @@ MUTATIONS = [
              "        if len(entries) >= ENTRIES_READ_MAX:\n            raise TooManyEntries(",
              "        if len(entries) >= ENTRIES_READ_MAX:\n            return entries\n            raise TooManyEntries(",
              "tests/unit/test_dns_admin_lost_events.py::test_a_stream_too_long_to_read_is_left_unchecked_never_reported_twice"),
+    Mutation("the trace's tables in one inline, too long for spin", "model/dnsrace_model/trace.py",
+             "if chunk and (len(chunk) >= D_STEP_LINES_MAX or size + len(line) + 5 > INLINE_CHARS_MAX):",
+             "if chunk and len(chunk) >= 1_000_000:",
+             "tests/unit/test_chaos_conformance.py::test_a_chaos_run_is_a_behaviour_of_the_model_whole"),
 ]
 
 

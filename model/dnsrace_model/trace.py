@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ PROCESS_NAMES = {0: "planner", 1: "enactor-a", 2: "enactor-b", 3: "enactor-c", 4
 MAXCH = 6
 PAN_TIMEOUT_S = 120.0
 D_STEP_LINES_MAX = 300      # lines of table assignments in one d_step (spin has a limit)
+INLINE_CHARS_MAX = 8_000    # characters of one inline's text (spin's buffer is larger; a margin under it)
 
 # --- the mapping table ------------------------------------------------------------------------------
 # kind -> the model's step that emits it, and the arguments compared (model/events.pml numbers them).
@@ -520,12 +521,29 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
         body.append(f"tr_end[{process}] = {end}; cur[{process}] = {trace.ends[process - 1] if process else 0};")
         if trace.down[process]:
             body.append(f"tr_down[{process}] = 1;")
-    # Spin refuses a d_step past a length ("d_step sequence too long"): the tables are filled in
-    # several, one after another, before any process runs.
-    for start in range(0, max(len(body), 1), D_STEP_LINES_MAX):
-        lines += ["  d_step {", *(f"    {line}" for line in body[start:start + D_STEP_LINES_MAX]), "    skip", "  };"]
-    lines += ["  skip", "}", f'#include "{model.name}"', ""]
+    # Spin refuses a d_step past a length ("d_step sequence too long") and an inline's text past its
+    # buffer ("inline text too long": a cascade chaos run of 500 events): the tables are filled in
+    # several d_steps, each the body of its own inline, called one after another before any process runs.
+    chunks = list(_chunks(body))
+    parts = []
+    for k, chunk in enumerate(chunks):
+        parts += [f"inline trace_data_{k}() {{", "  d_step {", *(f"    {line}" for line in chunk), "    skip", "  }", "}"]
+    lines = [*lines[:-1], *parts, "inline trace_data() {", *(f"  trace_data_{k}();" for k in range(len(chunks))),
+             "  skip", "}", f'#include "{model.name}"', ""]
     return "\n".join(lines)
+
+
+def _chunks(body: list[str]) -> Iterator[list[str]]:
+    """The table lines in pieces of at most D_STEP_LINES_MAX lines and INLINE_CHARS_MAX characters."""
+    chunk: list[str] = []
+    size = 0
+    for line in body:
+        if chunk and (len(chunk) >= D_STEP_LINES_MAX or size + len(line) + 5 > INLINE_CHARS_MAX):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 5
+    yield chunk
 
 
 # --- checking ---------------------------------------------------------------------------------------
