@@ -56,7 +56,7 @@ PROCESS_NAMES = {0: "planner", 1: "enactor-a", 2: "enactor-b", 3: "enactor-c", 4
 MAXCH = 6
 PAN_TIMEOUT_S = 120.0
 D_STEP_LINES_MAX = 300      # lines of table assignments in one d_step (spin has a limit)
-INLINE_CHARS_MAX = 8_000    # characters of one inline's text (spin's buffer is larger; a margin under it)
+INLINE_CHARS_MAX = 8_000    # characters of one inline's text: a margin (a 300-line d_step alone stays under spin's buffer)
 
 # --- the mapping table ------------------------------------------------------------------------------
 # kind -> the model's step that emits it, and the arguments compared (model/events.pml numbers them).
@@ -522,7 +522,7 @@ def wrapper_text(trace: TraceModel, model: Path = spin.MODEL_DIR / "dnsrace.pml"
         if trace.down[process]:
             body.append(f"tr_down[{process}] = 1;")
     # Spin refuses a d_step past a length ("d_step sequence too long") and an inline's text past its
-    # buffer ("inline text too long": a cascade chaos run of 500 events): the tables are filled in
+    # buffer ("inline text too long": a cascade chaos run of 430 events): the tables are filled in
     # several d_steps, each the body of its own inline, called one after another before any process runs.
     chunks = list(_chunks(body))
     parts = []

@@ -18,8 +18,8 @@ What is compared is bounded twice:
 
 Pure: `missing_batches` (rows and events in, rows out) and `recovered_event` (a row to the event). The I/O
 (`recover_lost_events`) reads the audit through the engine (its store's one thread) and Redis, and never
-stops start-up: within TIMEOUT_S, else (or on any failure, or when the stream holds more than
-ENTRIES_READ_MAX entries since the rows compared, where a reported batch could go unseen) it is logged as
+stops start-up: within TIMEOUT_S, else (or on any failure, or when the stream holds ENTRIES_READ_MAX or more
+entries since the rows compared, where a reported batch could go unseen) it is logged as
 `lost_events_unchecked` and dns-admin serves, at most TIMEOUT_S later, with the history as incomplete as
 before. Not covered: a `batch_rejected` lost the same way (a refused batch changes nothing in the zone).
 """
@@ -112,7 +112,7 @@ async def _entries_since(redis: Any, stream: str, start_s: float) -> list[tuple[
         if len(page) < PAGE:
             return entries
         if len(entries) >= ENTRIES_READ_MAX:
-            raise TooManyEntries(f"more than {ENTRIES_READ_MAX} stream entries since {start_s:.3f}")
+            raise TooManyEntries(f"{ENTRIES_READ_MAX} or more stream entries since {start_s:.3f}")
         last = page[-1][0].decode() if isinstance(page[-1][0], bytes) else page[-1][0]
         low = f"({last}"
 

@@ -71,10 +71,11 @@ def check_leases_recover(probes: Sequence[dict[str, Any]], windows: Sequence[Fau
         "leased_fraction_last": lines[-1].get("leased_fraction"), "queue_at_dns_back": at_back.get("queue"),
         "queue_last": lines[-1].get("queue"), "observed_after_dns_back_s": round(lines[-1]["t"] - back, 1),
         "launches_after_dns_back": launches}
-    what = "DNS back" if how.startswith("the resolver") else "DynamoDB back"
+    what = ("DNS back" if how.startswith("the resolver") else
+            "DynamoDB back" if how.startswith("the storage node") else "the faults over")
     said = (f"{what} at {bounds.at(back)} ({how}): leased {at_back.get('leased_fraction')}, "
             f"queue {at_back.get('queue')}")
-    marks = (Mark(back, "(7) DNS answers again"),)
+    marks = (Mark(back, "(7) DNS answers again" if what == "DNS back" else f"(7) {what}"),)
     if recovered is not None:
         return Verdict(NAME, True, (said, f"{bounds.leased_fraction:.0%} leased at {bounds.at(recovered['t'])}, "
                                           f"{recovered['t'] - back:.1f} s later (bound {bound:g} s)"),
@@ -88,6 +89,6 @@ def check_leases_recover(probes: Sequence[dict[str, Any]], windows: Sequence[Fau
         f"not {bounds.leased_fraction:.0%} leased within {bound:g} s: at most {worst:.1%} in the "
         f"{lines[-1]['t'] - back:.0f} s observed after; queue {at_back.get('queue')} → {lines[-1].get('queue')}, "
         f"its head {lines[-1].get('head_age_s')} s old; goodput at the end {lines[-1].get('goodput_per_s')}/s",
-        f"launches after DNS came back: {launches['ok']} ok, {launches['insufficient_capacity']} insufficient "
+        f"launches after {'DNS came back' if what == 'DNS back' else 'that'}: {launches['ok']} ok, {launches['insufficient_capacity']} insufficient "
         f"capacity, {launches['throttled']} throttled"),
         marks + (Mark(back + bound, "(7) bound ran out"),), measures)
