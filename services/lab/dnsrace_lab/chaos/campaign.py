@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import subprocess
@@ -129,12 +128,7 @@ def reset_stack(project: str, mode: str, log: list[str], *, dwfm_mode: str | Non
 def dwfm_mode_of(project: str) -> str | None:
     """DWFM_MODE as the lease manager's container was started with (None: no such container)."""
     container = containers(project).get("dwfm")
-    if container is None:
-        return None
-    found = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", container.id], capture_output=True,
-                           text=True, timeout=DOCKER_TIMEOUT_S)
-    env = dict(item.split("=", 1) for item in json.loads(found.stdout or "[]") if "=" in item)
-    return env.get("DWFM_MODE", "legacy")
+    return None if container is None else (container.dwfm_mode or "legacy")
 
 
 async def check_lease_manager(live: Live, parameters: Parameters) -> str:

@@ -61,6 +61,7 @@ class Container:
     service: str
     state: str      # docker's: running, paused, restarting, exited, created, dead
     mode: str       # ENACTOR_MODE it was created with ("" for services without one)
+    dwfm_mode: str = ""   # DWFM_MODE likewise (the lease manager's design)
 
 
 def docker(*args: str, timeout_s: float = DOCKER_TIMEOUT_S) -> str:
@@ -78,7 +79,8 @@ def containers(project: str) -> dict[str, Container]:
     for item in json.loads(docker("inspect", *ids)):
         service = item["Config"]["Labels"].get("com.docker.compose.service", "")
         env = dict(entry.split("=", 1) for entry in item["Config"]["Env"] if "=" in entry)
-        found[service] = Container(item["Id"][:12], service, item["State"]["Status"], env.get("ENACTOR_MODE", ""))
+        found[service] = Container(item["Id"][:12], service, item["State"]["Status"], env.get("ENACTOR_MODE", ""),
+                                   env.get("DWFM_MODE", ""))
     return found
 
 
