@@ -23,6 +23,11 @@ export ENACTOR_MODE := $(MODE)
 # The lease manager's design (the cascade, issue 23): `make up DWFM_MODE=safe`; compose reads it.
 DWFM_MODE ?= legacy
 export DWFM_MODE
+# The load balancer's health-check design and Network Manager's admission (the cascade's act 2, issue 24):
+# `make up NLB_MODE=safe`; Network Manager follows NLB_MODE unless NETMGR_MODE is given.
+NLB_MODE ?= legacy
+NETMGR_MODE ?= $(NLB_MODE)
+export NLB_MODE NETMGR_MODE
 SCENARIO ?= race
 # The lab's state in one line (dnsrace_lab.stack.state); `--require running` stops a target that needs the
 # stack at once, saying which state the lab is in and the command that gets out of it.

@@ -89,6 +89,8 @@ class Stack:
     compose_bin: list[str]
     mode: str = "legacy"
     dwfm_mode: str = "legacy"
+    nlb_mode: str = "legacy"
+    netmgr_mode: str = "legacy"
     # The backends' subnet (it holds the cascade's resolver at .250): its own, beside the default stack's
     # 10.213.53.0/24.
     subnet_octet: int = field(default_factory=lambda: 54 + os.getpid() % 190)
@@ -108,6 +110,8 @@ class Stack:
             "DNSRACE_PROBE_REDIS_PORT": str(self.ports["probe_redis"]),
             "ENACTOR_MODE": self.mode,
             "DWFM_MODE": self.dwfm_mode,
+            "NLB_MODE": self.nlb_mode,
+            "NETMGR_MODE": self.netmgr_mode,
             "DNSRACE_BACKENDS_SUBNET": f"10.213.{self.subnet_octet}.0/24",
             "DNSRACE_RESOLVER_ADDRESS": f"10.213.{self.subnet_octet}.250",
             # The cascade with fewer droplets and a shorter timeout (200 / (107/s × 1 s) ≈ 1.9, past legacy's

@@ -13,18 +13,24 @@ lease_book.py's, the design is lease_policy.py's row; this module is the loop an
 
 Events (the decision stream): dwfm_started (with every parameter), dwfm_prepared (the leases it found),
 dwfm_throttle (the operator's throttle turned on or off: DWFM_THROTTLE in Redis, read at start and every
-second), dwfm_stopped. Figures (dnsrace:figures, once a second): `lease_window`, lease_book.take_window's line.
+second), dwfm_netmgr_unreachable / dwfm_netmgr_reachable, dwfm_stopped.
+
+With NETMGR_URL set (issue 24), the droplets leased again after their lease lapsed are posted to Network
+Manager once a second (POST /propagations): their network state must be pushed again, the backlog the
+recovery leaves behind it. Figures (dnsrace:figures, once a second): `lease_window`, lease_book.take_window's line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -70,6 +76,11 @@ class Manager:
         self.book: LeaseBook | None = None
         self.last_figures: dict[str, Any] = {}
         self.stop = asyncio.Event()
+        # Droplets leased again after their lease lapsed, posted to Network Manager once a second (issue 24).
+        self.relet: list[int] = []
+        self.netmgr_url = ""
+        self.posting: asyncio.Task[None] | None = None
+        self.netmgr_down = False
 
     async def prepare(self) -> None:
         """The leases already in the table (a restart starts from them), then the books. DynamoDB may
@@ -122,7 +133,11 @@ class Manager:
                                                     self.versions.get(attempt.droplet), attempt.deadline)
                 if result.version is not None:
                     self.versions[attempt.droplet] = result.version
-                self.book.finished(attempt, time.time(), result.outcome, op_s=result.op_s, expiry=result.expiry)
+                now = time.time()
+                had = self.book.expiry[attempt.droplet]
+                if self.book.finished(attempt, now, result.outcome, op_s=result.op_s, expiry=result.expiry) \
+                        and 0.0 < had <= now:
+                    self.relet.append(attempt.droplet)   # leased again after it lapsed: its network state is owed
             except asyncio.CancelledError:
                 if self.stop.is_set():
                     raise
@@ -142,7 +157,33 @@ class Manager:
                 self.last_figures = {"mode": self.policy.name, **self.book.take_window(time.time(), FIGURES_EVERY_S)}
                 await self.figures.emit("lease_window", **self.last_figures)
                 await self.follow_throttle()
+                self.post_relet()
             await sleep_or_stop(self.stop, TICK_S)
+
+    def post_relet(self) -> None:
+        """Network Manager is told which droplets were leased again (POST /propagations), off the ticker,
+        one post at a time; a failed post keeps them for the next second."""
+        if not self.netmgr_url or not self.relet or (self.posting is not None and not self.posting.done()):
+            return
+        batch, self.relet = self.relet, []
+
+        async def post() -> None:
+            try:
+                async def call() -> None:
+                    async with aiohttp.ClientSession() as session, \
+                            session.post(f"{self.netmgr_url}/propagations", json={"droplets": batch}) as response:
+                        response.raise_for_status()
+                await within(REDIS_TIMEOUT_S, call())
+                if self.netmgr_down:
+                    self.netmgr_down = False
+                    await self.events.emit("dwfm_netmgr_reachable", droplets=len(batch))
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                self.relet[:0] = batch[: self.params.droplets]
+                if not self.netmgr_down:   # said once per spell, not every second
+                    self.netmgr_down = True
+                    await self.events.emit("dwfm_netmgr_unreachable", droplets=len(batch),
+                                           error=f"{type(error).__name__}: {error}")
+        self.posting = asyncio.create_task(post())
 
     # --- HTTP ----------------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -185,6 +226,7 @@ async def run() -> None:
                        retry_mode="legacy" if policy.name == "legacy" else "standard", workers=params.workers)
     redis = aioredis.from_url(edges["redis_url"], socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
     manager = Manager(policy, params, store, events, figures, redis)
+    manager.netmgr_url = os.environ.get("NETMGR_URL", "").rstrip("/")   # unset: nobody is told (act 1 alone)
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, manager.stop.set)
     runner = web.AppRunner(manager.app(), access_log=None)

@@ -17,7 +17,9 @@ BACKENDS = ("backend-1", "backend-2", "backend-3")
 # The cascade (issue 23): DynamoDB's storage node, the droplets, EC2's lease manager, the launcher.
 CASCADE = ("dynamodb", "droplets", "dwfm", "launcher")
 # docker-compose.yml's services, in the order the lab lists them.
-SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, *BACKENDS, *CASCADE)
+# The cascade, act 2 (issue 24): Network Manager, the load balancer's fleet, HAProxy, its control, the clients.
+NETWORK = ("netmgr", "instances", "nlb", "nlb-control", "clients")
+SERVICES = ("redis", "toxiproxy", "dns-admin", "coredns", "planner", *ENACTORS, *BACKENDS, *CASCADE, *NETWORK)
 VERSIONS_FILE = TOP / "infra" / "versions.env"
 CALL_TIMEOUT_S = 5.0
 # The services' image: DNSRACE_APP_IMAGE lets a second checkout build and test its own beside the

@@ -43,7 +43,9 @@ from dnsrace_lab.stack.names import APP_IMAGE, BACKENDS, ENACTORS, SERVICES, TOP
 # second of CPU, and a reset on two cores is mostly that.
 # The storage node keeps its table in memory: a restart empties it; the lease manager then starts with
 # no leases and brings the droplets in over one renewal period; the launcher writes to Redis every second.
-RESTARTED = ("planner", *ENACTORS, "dns-admin", "coredns", "dynamodb", "dwfm", "launcher")
+# Network Manager and the load balancer's control keep their books in memory: restarted, they start from a
+# healthy fleet (the control puts every target back in service in HAProxy as it starts).
+RESTARTED = ("planner", *ENACTORS, "dns-admin", "coredns", "dynamodb", "dwfm", "launcher", "netmgr", "nlb-control")
 HEAL_BACKEND = "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'POST /admin/heal HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]"
 DOCKER_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 120
@@ -117,7 +119,8 @@ async def reset_in_place(project: str, ports: Ports, found: dict[str, Container]
         await asyncio.gather(*(run("stop", "-t", "0", found[name].id) for name in RESTARTED),
                              *(heal_backend(found[name].id) for name in BACKENDS),
                              reset_toxiproxy(ports))
-        say("stopped the planner, the enactors, dns-admin, CoreDNS, DynamoDB, the lease manager and the launcher; "
+        say("stopped the planner, the enactors, dns-admin, CoreDNS, DynamoDB, the lease manager, the launcher, "
+            "Network Manager and the load balancer's control; "
             "every backend healthy; "
             "Toxiproxy: every toxic removed, every proxy enabled", started)
 
