@@ -20,6 +20,13 @@ LAB := PYTHONPATH=services/common:services/lab:services/dns-admin:model PROJECT=
 # The enactors' mode: `make up MODE=safe` (or ENACTOR_MODE=safe in the environment); compose reads it.
 MODE ?= $(or $(ENACTOR_MODE),legacy)
 export ENACTOR_MODE := $(MODE)
+# One switch for the cascade's downstream designs: CASCADE_MODE=safe sets DWFM_MODE, NLB_MODE and NETMGR_MODE
+# (each can still be given on its own).
+ifdef CASCADE_MODE
+DWFM_MODE ?= $(CASCADE_MODE)
+NLB_MODE ?= $(CASCADE_MODE)
+NETMGR_MODE ?= $(CASCADE_MODE)
+endif
 # The lease manager's design (the cascade, issue 23): `make up DWFM_MODE=safe`; compose reads it.
 DWFM_MODE ?= legacy
 export DWFM_MODE
@@ -106,12 +113,14 @@ backend-heal: | .env ## turn backend N healthy again (make backend-heal N=2)
 	$(REQUIRE_RUNNING)
 	@$(COMPOSE) exec -T backend-$(N) python3 -m dnsrace_backend.control heal
 
-reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete|cascade|cascade-mitigate DWFM_MODE=legacy|safe)
+reproduce-outage: deps ## reset the stack, then run a scenario (MODE=legacy|safe SCENARIO=race|pause|manual-delete|cascade|cascade-mitigate|cascade-full DWFM_MODE= NLB_MODE= NETMGR_MODE= or CASCADE_MODE=legacy|safe)
 	@case "$(MODE)" in legacy|safe) ;; *) echo "reproduce-outage: MODE=$(MODE): must be legacy or safe" >&2; exit 2;; esac
-	@case "$(SCENARIO)" in race|pause|manual-delete|cascade|cascade-mitigate) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete, cascade or cascade-mitigate" >&2; exit 2;; esac
-	@case "$(DWFM_MODE)" in legacy|safe) ;; *) echo "reproduce-outage: DWFM_MODE=$(DWFM_MODE): must be legacy or safe" >&2; exit 2;; esac
+	@case "$(SCENARIO)" in race|pause|manual-delete|cascade|cascade-mitigate|cascade-full) ;; *) echo "reproduce-outage: SCENARIO=$(SCENARIO): must be race, pause, manual-delete, cascade, cascade-mitigate or cascade-full" >&2; exit 2;; esac
+	@for pair in DWFM_MODE=$(DWFM_MODE) NLB_MODE=$(NLB_MODE) NETMGR_MODE=$(NETMGR_MODE); do \
+	  case "$${pair#*=}" in legacy|safe) ;; *) echo "reproduce-outage: $$pair: must be legacy or safe" >&2; exit 2;; esac; done
 	@$(MAKE) --no-print-directory reset
-	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE) $(if $(OBSERVE_S),--observe-s $(OBSERVE_S))
+	@$(LAB) dnsrace_lab.outage --scenario $(SCENARIO) --mode $(MODE) --dwfm-mode $(DWFM_MODE) --nlb-mode $(NLB_MODE) \
+	  --netmgr-mode $(NETMGR_MODE) $(if $(OBSERVE_S),--observe-s $(OBSERVE_S))
 
 reset: deps images | .env ## the lab back to its first second (MODE=…): state cleared in place, containers kept unless changed
 	@# compose first: it recreates only what changed (the image, the compose file, MODE) and starts what

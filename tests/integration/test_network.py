@@ -15,11 +15,15 @@ from typing import Any
 
 import pytest
 
+from dnsrace_lab.harness.checker import Bounds
+from dnsrace_lab.harness.checker.network import answering_removals
+
 from .stack import Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
 NETMGR = "http://netmgr:8092"
+BOUNDS = Bounds()   # the checker's (8): networked this long before a removal means answering
 # Requests through HAProxy from inside the clients' container: which target served each, or the error.
 THROUGH_HAPROXY = r"""
 import json, sys, urllib.request, urllib.error
@@ -96,8 +100,10 @@ def drained(stack: Stack, since: float) -> bool:
 
 def test_haproxy_routes_only_to_the_targets_the_control_keeps_in_service(stack: Stack) -> None:
     use_nlb(stack, "legacy", "legacy")
-    before = json.loads(in_clients(stack, THROUGH_HAPROXY, "48"))
-    assert sum(v for k, v in before.items() if k.startswith("s")) == 48 and len(before) == 12, before
+    # Round robin is shared with the clients' own 20 requests a second, so a run of requests does not
+    # visit the servers in turn: 120 of them miss a given server with a chance of (11/12)^120, 3e-5.
+    before = json.loads(in_clients(stack, THROUGH_HAPROXY, "120"))
+    assert sum(v for k, v in before.items() if k.startswith("s")) == 120 and len(before) == 12, before
     since = time.time()
     netmgr_post(stack, "/propagations", {"droplets": list(range(400))})       # 20 s of work at 20 a second
     placed = netmgr_post(stack, "/slots/s03/replace")
@@ -107,14 +113,16 @@ def test_haproxy_routes_only_to_the_targets_the_control_keeps_in_service(stack: 
         within_s=15, every_s=0.5)
     assert removed["detail"]["instance"] == placed["instance"] and removed["detail"]["why"] == "unhealthy"
     assert "s03" in haproxy_maint(stack)                                        # HAProxy holds it out
+    # None reaches s03. (A slot the launches replace meanwhile is dark too, behind the same backlog, until
+    # the control takes it out: a few requests may fail on it, never most.)
     during = json.loads(in_clients(stack, THROUGH_HAPROXY, "60"))
-    assert "s03" not in during and sum(v for k, v in during.items() if k.startswith("s")) == 60, during
+    assert "s03" not in during and sum(v for k, v in during.items() if k.startswith("s")) >= 50, during
     restored = wait_for("s03 back once its networking is worked", lambda: next(
         (e for e in events_since(stack, since, "nlb_target_restored") if e["detail"]["target"] == "s03"), None),
         within_s=60, every_s=1.0)
     assert restored["detail"]["networked"] is True
     wait_for("HAProxy has s03 back", lambda: "s03" not in haproxy_maint(stack) or None, within_s=10)
-    assert "s03" in json.loads(in_clients(stack, THROUGH_HAPROXY, "48"))
+    assert "s03" in json.loads(in_clients(stack, THROUGH_HAPROXY, "120"))
 
 
 @pytest.mark.parametrize("nlb_mode", ["legacy", "safe"])
@@ -129,7 +137,7 @@ def test_a_propagation_backlog_takes_healthy_capacity_away_in_legacy_and_never_b
              within_s=90, every_s=2.0)
     time.sleep(4)                                                              # the control's last decisions
     removed = events_since(stack, since, "nlb_target_removed")
-    healthy_removed = [e["detail"]["target"] for e in removed if e["detail"]["networked"]]
+    healthy_removed = [e["detail"]["target"] for e in answering_removals(removed, BOUNDS.answering_grace_s)]
     windows = figures(stack, "nlb_window", since)
     lowest = min(w["detail"]["in_service"] for w in windows)
     clients = figures(stack, "client_window", since)

@@ -134,12 +134,12 @@ def test_a_launch_takes_the_most_overdue_slot_without_networking_until_its_turn_
     fleet.enqueue_droplets([7, 8], now=6.0)
     instance, slot = fleet.launch(now=25.0)
     assert slot is not None and slot.target == "s01" and not slot.networked and slot.due == 55.0
-    worked = [fleet.work_one() for _ in range(3)]
+    worked = [fleet.work_one(now=26.0) for _ in range(3)]
     assert [item.name for item, _ in worked] == ["i-000001", "droplet-000007", "droplet-000008"]
     assert not slot.networked and fleet.head_age(now=26.0) == 1.0
-    item, networked = fleet.work_one()
-    assert item.name == instance and networked is slot and slot.networked
-    assert fleet.work_one() is None
+    item, networked = fleet.work_one(now=27.0)
+    assert item.name == instance and networked is slot and slot.networked and slot.networked_at == 27.0
+    assert fleet.work_one(now=28.0) is None
 
 
 def test_a_replacement_takes_its_slot_at_once_and_an_unknown_slot_is_refused() -> None:

@@ -9,7 +9,7 @@ the instances service serves it, the load balancer's control reads it only to la
     POST /launches                                 201 {"instance", "slot"} | 429 {"error": "wait"} (safe, queue full)
     POST /slots/{target}/replace                   201 {"instance", "slot"}: the slot's instance replaced now
                                                    (an operator's or the fleet's replacement; never refused)
-    GET  /slots                                    every slot: target, az, instance, networked, since
+    GET  /slots                                    every slot: target, az, instance, networked, since, networked_at
     GET  /status | /alive
 
 Events: netmgr_started; instance_placed (a slot's new instance placed behind others in the queue: it
@@ -58,7 +58,7 @@ class Netmgr:
             if now < next_at:
                 await sleep_or_stop(self.stop, next_at - now)
                 continue
-            done = self.fleet.work_one()
+            done = self.fleet.work_one(time.time())
             # Paced by the clock: a late wake-up is caught up (so the rate holds), at most 1 s of it.
             next_at = max(next_at + period, now - 1.0) if done else now + period
             if done is None:
@@ -138,7 +138,7 @@ class Netmgr:
 
     async def slots(self, _: web.Request) -> web.Response:
         return web.json_response([{"target": s.target, "az": s.az, "instance": s.instance, "networked": s.networked,
-                                   "since": s.since} for s in self.fleet.slots])
+                                   "since": s.since, "networked_at": s.networked_at} for s in self.fleet.slots])
 
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response({"mode": self.policy.name, "queue": len(self.fleet.queue), "limit": self.limit,

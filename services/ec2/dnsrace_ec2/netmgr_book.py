@@ -55,6 +55,7 @@ class Slot:
     networked: bool
     since: float       # when this instance took the slot
     due: float         # when it is to be replaced
+    networked_at: float | None = None   # when its networking was worked (the boot instances: at start)
 
     @property
     def target(self) -> str:
@@ -71,8 +72,8 @@ class Fleet:
     @classmethod
     def start(cls, slots: int, azs: tuple[str, ...], lifetime_s: float, now: float) -> Fleet:
         """SLOTS running instances, networked, their replacements staggered over one lifetime."""
-        return cls([Slot(k, azs[k % len(azs)], f"i-boot{k + 1:02d}", True, now, now + lifetime_s * (k + 1) / slots)
-                    for k in range(slots)], lifetime_s)
+        return cls([Slot(k, azs[k % len(azs)], f"i-boot{k + 1:02d}", True, now, now + lifetime_s * (k + 1) / slots,
+                         networked_at=now) for k in range(slots)], lifetime_s)
 
     def enqueue_droplets(self, droplets: list[int], now: float) -> None:
         self.queue.extend(Item("droplet", f"droplet-{d:06d}", now) for d in droplets)
@@ -97,16 +98,17 @@ class Fleet:
         self.queue.append(Item("instance", instance, now))
         if slot is not None:
             slot.instance, slot.networked, slot.since, slot.due = instance, False, now, now + self.lifetime_s
+            slot.networked_at = None
         return instance
 
-    def work_one(self) -> tuple[Item, Slot | None] | None:
+    def work_one(self, now: float) -> tuple[Item, Slot | None] | None:
         """The queue's head propagated: an instance in a slot gets its networking."""
         if not self.queue:
             return None
         item = self.queue.popleft()
         for slot in self.slots:
             if item.kind == "instance" and slot.instance == item.name:
-                slot.networked = True
+                slot.networked, slot.networked_at = True, now
                 return item, slot
         return item, None
 

@@ -138,7 +138,8 @@ class Control:
 
     def labels(self, name: str) -> dict[str, Any]:
         slot = self.truth.get(name) or {}
-        return {"instance": slot.get("instance"), "networked": slot.get("networked")}
+        return {"instance": slot.get("instance"), "networked": slot.get("networked"),
+                "networked_at": slot.get("networked_at")}
 
     async def follow_netmgr(self, session: aiohttp.ClientSession) -> None:
         while not self.stop.is_set():

@@ -72,6 +72,15 @@ def _leased(live: Live, test: Callable[[float], bool]) -> Callable[[], Awaitable
 
 
 async def play(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -> None:
+    await trigger(live, nemesis, report, cascade)
+    if report.scenario == "cascade-mitigate":
+        await mitigate(live, report, cascade)
+    else:
+        await observe(live, report, cascade)
+
+
+async def trigger(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -> None:
+    """Steps C1-C4: healthy leases, the race empties DNS, the leases lapse, the operator's fix brings DNS back."""
     healthy = await poll(f"step C1: >= {RECOVERED:.0%} of droplets leased", _leased(live, lambda f: f >= RECOVERED),
                          within_s=LEASES_START_WAIT_S + float(cascade.params["renew_s"]), every_s=1.0)
     report.step(f"step C1 the lease manager ({cascade.dwfm_mode}, {cascade.params['droplets']} droplets, "
@@ -89,10 +98,6 @@ async def play(live: Live, nemesis: Nemesis, report: Report, cascade: Cascade) -
     cascade.t_lapsed = time.time()
     report.step(f"step C3 {cascade.t_lapsed - cascade.t_dns_empty:.0f} s without DNS: the leases lapsed: {line(lapsed)}")
     await repair(live, report, cascade)
-    if report.scenario == "cascade-mitigate":
-        await mitigate(live, report, cascade)
-    else:
-        await observe(live, report, cascade)
 
 
 async def repair(live: Live, report: Report, cascade: Cascade) -> None:

@@ -5,8 +5,13 @@
                                                  DNS is back (cascade.py; the enactors must be legacy)
     --scenario cascade-mitigate                  cascade, then the operator's restart alone, then throttle
                                                  plus restart (legacy lease manager)
+    --scenario cascade-full                      cascade, then Network Manager's backlog and the load balancer's
+                                                 health checks: every impact window of the incident in one run
+                                                 (cascade_full.py; the enactors must be legacy)
     --mode legacy | safe                         what the enactors must be running (checked, not set)
     --dwfm-mode legacy | safe                    cascade: what the lease manager must be running (checked)
+    --nlb-mode, --netmgr-mode legacy | safe      cascade-full: what the load balancer's control and Network
+                                                 Manager must be running (checked)
 
 While the scenario runs, the client probes the endpoint at 20 queries a second on the resolver and on
 the authoritative view. The run is recorded as every run of the lab is (recording.py, history.py) and
@@ -43,10 +48,12 @@ from dnsrace_lab.harness import conformance
 from dnsrace_lab.harness import recording
 from dnsrace_lab.harness import report as run_report
 from dnsrace_lab.harness.checker import Bounds
-from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
+from dnsrace_lab.harness.checker.verdict import CLIENT_RECOVERY_BOUND_S, LEASE_RECOVERY_BOUND_S
+from dnsrace_lab.harness.impact import chain, impact_windows
 from dnsrace_lab.harness.client import Prober
 from dnsrace_lab.harness.nemesis import Nemesis
 from dnsrace_lab.outage import cascade as cascade_scenario
+from dnsrace_lab.outage import cascade_full
 from dnsrace_lab.outage import scenarios
 from dnsrace_lab.outage.narrate import narrate, source_excerpt
 from dnsrace_lab.outage.scenarios import SLOW_ENACTOR, Report
@@ -67,7 +74,11 @@ SCENARIO_BOUNDS = {
     # The cascade's trigger is legacy's outage, which (1)-(6) judge broken; what it is about is (7).
     "cascade": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S),
     "cascade-mitigate": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S),
+    # ... and act 2's: the load balancer's capacity (8) and the clients behind it (9).
+    "cascade-full": Bounds(converge_bound_s=20.0, lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S,
+                           client_recovery_bound_s=CLIENT_RECOVERY_BOUND_S),
 }
+CASCADES = ("cascade", "cascade-mitigate", "cascade-full")
 STORE = TOP / "store" / "reproduce-outage"
 
 
@@ -80,7 +91,8 @@ async def run(args: argparse.Namespace) -> int:
                   f"`make reproduce-outage MODE={args.mode}` resets the stack into that mode", file=sys.stderr)
             return 2
         cascade = None
-        if args.scenario in ("cascade", "cascade-mitigate"):
+        full: cascade_full.Full | None = None
+        if args.scenario in CASCADES:
             if args.mode != "legacy":
                 print("reproduce-outage: SCENARIO=cascade needs MODE=legacy: its trigger is legacy's DNS outage "
                       "(safe enactors do not empty the endpoint)", file=sys.stderr)
@@ -96,6 +108,18 @@ async def run(args: argparse.Namespace) -> int:
                       "moves on a collapsed legacy lease manager", file=sys.stderr)
                 return 2
             cascade = cascade_scenario.Cascade(args.dwfm_mode, started, observe_s=args.observe_s)
+            if args.scenario == "cascade-full":
+                nlb = await live.started_parameters("nlb_started", "the load balancer's control", "nlb-control")
+                netmgr = await live.started_parameters("netmgr_started", "Network Manager", "netmgr")
+                wrong = [f"{name}={said.get('mode')}, not {wanted}" for name, said, wanted in
+                         (("NLB_MODE", nlb, args.nlb_mode), ("NETMGR_MODE", netmgr, args.netmgr_mode))
+                         if said.get("mode") != wanted]
+                if wrong:
+                    print(f"reproduce-outage: {'; '.join(wrong)}; `make reproduce-outage SCENARIO=cascade-full "
+                          f"NLB_MODE={args.nlb_mode} NETMGR_MODE={args.netmgr_mode}` resets them into those designs",
+                          file=sys.stderr)
+                    return 2
+                full = cascade_full.Full(cascade, nlb, netmgr)
         # K and the lock's TTL as the enactors said them (enactor_started), never a copied default.
         parameters = await live.enactor_parameters()
         report = Report(args.scenario, args.mode, parameters.keep_generations)
@@ -104,6 +128,7 @@ async def run(args: argparse.Namespace) -> int:
         started_wall = time.time()
         run_line = {"scenario": args.scenario, "mode": args.mode, "keep_generations": report.keep_generations,
                     **({"dwfm_mode": args.dwfm_mode, "dwfm": cascade.params} if cascade else {}),
+                    **({"nlb": full.nlb, "netmgr": full.netmgr} if full else {}),
                     "probe_rate_hz": PROBE_RATE_HZ, "endpoint": ENDPOINT, "project": args.project,
                     "started": started_wall, "bounds": SCENARIO_BOUNDS[args.scenario].to_json(),
                     "host": os.uname().nodename, "cpus": os.cpu_count()}
@@ -119,7 +144,9 @@ async def run(args: argparse.Namespace) -> int:
             await live.toxiproxy.reset()   # a clean network before we start
             async with prober:
                 try:
-                    if cascade is not None:
+                    if full is not None:
+                        await cascade_full.play(live, nemesis, report, full)
+                    elif cascade is not None:
                         await cascade_scenario.play(live, nemesis, report, cascade)
                     else:
                         await play(live, nemesis, prober, report, parameters.lock_ttl_s, restarts_before)
@@ -151,6 +178,8 @@ async def run(args: argparse.Namespace) -> int:
               flush=True)
         return 1
     print_story(report, events, prober.history, folder)
+    if full is not None:
+        return print_full_verdicts(report, recorded, verdicts, full)
     if cascade is not None:
         return print_cascade_verdicts(report, verdicts, cascade)
     return print_verdicts(report, verdicts)
@@ -363,12 +392,54 @@ def print_cascade_verdicts(report: Report, verdicts: dict[str, checker.Verdict],
     return 0 if not failed else 1
 
 
+def print_full_verdicts(report: Report, recorded: list[dict[str, Any]], verdicts: dict[str, checker.Verdict],
+                        full: cascade_full.Full) -> int:
+    """cascade-full: the impact windows as one chain, then (7)-(9). All legacy downstream: the networking,
+    capacity and clients windows must be there and (8), (9) broken; all safe: none of them, (7)-(9) held."""
+    windows = impact_windows(recorded)
+    origin = min((float(r["t"]) for r in recorded[1:] if r.get("source") == "client"), default=0.0)
+    print(f"\n== the blast radius ({full.designs}): one window per layer that broke, from the history ==")
+    for text in chain(windows, origin):
+        print(f"  {text}")
+    print("\n== verdict (the checker, from the recorded history) ==")
+    for ok, text in report.expectations:
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}  [the scenario's expectation]")
+    downstream = ("leases-recover", "capacity-held", "clients-recover")
+    for name, verdict in verdicts.items():
+        word = "PASS" if verdict.valid is True else "FAIL" if verdict.valid is False else "?   "
+        print(f"  {word}  {verdict.title}")
+        if name in downstream:
+            for text in verdict.evidence:
+                print(f"          {text}")
+    layers = {w.layer for w in windows}
+    after_dns = {"networking", "capacity", "clients"}
+    failed = [text for ok, text in report.expectations if not ok]
+    legacy = full.leases.dwfm_mode == "legacy" and full.nlb.get("mode") == "legacy" and full.netmgr.get("mode") == "legacy"
+    if legacy:
+        failed += [f"no {layer} window" for layer in sorted(after_dns - layers)]
+        failed += [f"the checker's {verdicts[name].title.split(' ', 1)[0]} is {verdicts[name].valid}, not broken"
+                   for name in ("capacity-held", "clients-recover") if verdicts[name].valid is not False]
+        told = ("LEGACY: every window of the incident, one after the other: DNS empty, the leases collapsed, new "
+                "instances without networking, answering targets taken out, clients failing")
+        print(f"\n{told if not failed else 'NOT REPRODUCED: ' + failed[0]}")
+    elif full.all_safe:
+        failed += [f"a {layer} window" for layer in sorted(after_dns & layers)]
+        failed += [f"the checker's {verdicts[name].title.split(' ', 1)[0]} is {verdicts[name].valid}, not held"
+                   for name in downstream if verdicts[name].valid is not True]
+        told = "SAFE DOWNSTREAM: the same faults left the DNS window and the leases lapsing under it, nothing after"
+        print(f"\n{told if not failed else 'NOT SAFE: ' + failed[0]}")
+    else:
+        print(f"\nMIXED DESIGNS ({full.designs}): the windows and verdicts above are the result; nothing is expected")
+    return 0 if not failed else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m dnsrace_lab.outage", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete", "cascade", "cascade-mitigate"),
-                        default="race")
+    parser.add_argument("--scenario", choices=("race", "pause", "manual-delete", *CASCADES), default="race")
     parser.add_argument("--mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--dwfm-mode", choices=("legacy", "safe"), default="legacy")
+    parser.add_argument("--nlb-mode", choices=("legacy", "safe"), default="legacy")
+    parser.add_argument("--netmgr-mode", choices=("legacy", "safe"), default="legacy")
     parser.add_argument("--observe-s", type=float, default=None,
                         help="cascade, legacy: watch this long after DNS is back, ending early if the leases recover "
                              "(bench/dwfm_sweep.sh)")

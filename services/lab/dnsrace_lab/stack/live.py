@@ -149,27 +149,37 @@ class Live:
     # --- the lease manager (the cascade) -----------------------------------------------------------
     async def dwfm_parameters(self, *, within_s: float = 60.0) -> dict[str, Any]:
         """dwfm's design and parameters as it said them (its newest dwfm_started event), never a copied
-        default: looked for among the newest events (a restart or reset), then the oldest (a stack that
-        has run for hours since it started); waited for within `within_s`, StepNotReached after."""
+        default."""
+        return await self.started_parameters("dwfm_started", "the lease manager's parameters", "dwfm",
+                                             within_s=within_s)
+
+    async def started_parameters(self, kind: str, what: str, service: str, *, within_s: float = 60.0) -> dict[str, Any]:
+        """A service's design and parameters as it said them (its newest `kind` event): looked for among the
+        newest events (a restart or reset), then the oldest (a stack that has run for hours since it
+        started); waited for within `within_s`, StepNotReached after."""
         deadline = time.monotonic() + within_s
         while True:
             for rows in (await self.redis.xrevrange(EVENTS_STREAM, count=PARAMETER_EVENTS_READ_MAX),
                          list(reversed(await self.redis.xrange(EVENTS_STREAM, count=PARAMETER_EVENTS_READ_MAX)))):
                 for _id, fields in rows:
                     event = json.loads(fields[b"event"])
-                    if event.get("kind") == "dwfm_started":
+                    if event.get("kind") == kind:
                         return dict(event.get("detail") or {})
             if time.monotonic() > deadline:
-                raise StepNotReached("the lease manager's parameters",
-                                     f"no dwfm_started event in the stream within {within_s:.0f} s (is dwfm running? "
-                                     "`make reset` starts it again)")
+                raise StepNotReached(what, f"no {kind} event in the stream within {within_s:.0f} s (is {service} "
+                                           "running? `make reset` starts it again)")
             await asyncio.sleep(0.5)
 
     async def latest_leases(self) -> dict[str, Any] | None:
         """dwfm's newest per-second line (lease_window) from the figures stream, with its time."""
-        for _id, fields in await self.redis.xrevrange(FIGURES_STREAM, count=10):
+        return await self.latest_figures("lease_window")
+
+    async def latest_figures(self, kind: str) -> dict[str, Any] | None:
+        """A service's newest per-second line of `kind` from the figures stream, with its time (five services
+        write one a second each: the newest 40 entries hold every kind)."""
+        for _id, fields in await self.redis.xrevrange(FIGURES_STREAM, count=40):
             event = json.loads(fields[b"event"])
-            if event.get("kind") == "lease_window":
+            if event.get("kind") == kind:
                 return {**event["detail"], "t": float(event["t"])}
         return None
 

@@ -44,8 +44,10 @@ from dnsrace_lab.stack.names import APP_IMAGE, BACKENDS, ENACTORS, SERVICES, TOP
 # The storage node keeps its table in memory: a restart empties it; the lease manager then starts with
 # no leases and brings the droplets in over one renewal period; the launcher writes to Redis every second.
 # Network Manager and the load balancer's control keep their books in memory: restarted, they start from a
-# healthy fleet (the control puts every target back in service in HAProxy as it starts).
-RESTARTED = ("planner", *ENACTORS, "dns-admin", "coredns", "dynamodb", "dwfm", "launcher", "netmgr", "nlb-control")
+# healthy fleet (the control puts every target back in service in HAProxy as it starts); the clients write
+# their figures every second, so they are stopped while Redis is flushed, as the launcher is.
+RESTARTED = ("planner", *ENACTORS, "dns-admin", "coredns", "dynamodb", "dwfm", "launcher", "netmgr", "nlb-control",
+             "clients")
 HEAL_BACKEND = "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'POST /admin/heal HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]"
 DOCKER_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 120
@@ -120,7 +122,7 @@ async def reset_in_place(project: str, ports: Ports, found: dict[str, Container]
                              *(heal_backend(found[name].id) for name in BACKENDS),
                              reset_toxiproxy(ports))
         say("stopped the planner, the enactors, dns-admin, CoreDNS, DynamoDB, the lease manager, the launcher, "
-            "Network Manager and the load balancer's control; "
+            "Network Manager, the load balancer's control and the clients; "
             "every backend healthy; "
             "Toxiproxy: every toxic removed, every proxy enabled", started)
 

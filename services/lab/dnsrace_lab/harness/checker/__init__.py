@@ -32,6 +32,11 @@ verdict.Bounds): check_history(history, endpoint) runs them all.
     (7) leases-recover        leases_recover.py: (the cascade's runs only: bounds.lease_recovery_bound_s) after
                               DNS answers again, the lease manager's leased fraction (its per-second
                               figures) reaches 95 % within the bound
+    (8) capacity-held         network.py: (act 2's runs only: bounds.client_recovery_bound_s) the load
+                              balancer takes out no answering target, at most a quarter per 10 s, and
+                              never leaves fewer than half in service
+    (9) clients-recover       network.py: (act 2's runs only) from the bound after DNS answers again, every
+                              second's client success rate through HAProxy is >= 95 %
 An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
 "unknown", never a guess. `info` probes (timeouts) never count as empty answers.
 """
@@ -48,17 +53,19 @@ from dnsrace_lab.harness.checker.crash_loop import check_no_crash_loop
 from dnsrace_lab.harness.checker.empty_answer import check_no_empty_answer, deletion_excuses, repairs
 from dnsrace_lab.harness.checker.leases_recover import check_leases_recover
 from dnsrace_lab.harness.checker.lost_batch import check_no_lost_batch
+from dnsrace_lab.harness.checker.network import check_capacity_held, check_clients_recover
 from dnsrace_lab.harness.checker.never_back import check_never_back
 from dnsrace_lab.harness.checker.referenced_delete import check_no_referenced_delete
-from dnsrace_lab.harness.checker.verdict import (CASCADE_INVARIANTS, INVARIANTS, MODEL, NEMESIS_CLIENT, STORAGE_CUT, TITLES,
+from dnsrace_lab.harness.checker.verdict import (CASCADE_INVARIANTS, INVARIANTS, MODEL, NEMESIS_CLIENT, NETWORK_INVARIANTS,
+                                                STORAGE_CUT, TITLES,
                                                 UNKNOWN, Bounds,
                                                 EmptyWindow, FaultWindow, Mark, Move, Valid, Verdict,
                                                 audit_complete, count_rate, empty_windows,
                                                 endpoint_moves, fault_windows)
 
-__all__ = ["CASCADE_INVARIANTS", "INVARIANTS", "MODEL", "NEMESIS_CLIENT", "TITLES", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark",
+__all__ = ["CASCADE_INVARIANTS", "INVARIANTS", "MODEL", "NEMESIS_CLIENT", "NETWORK_INVARIANTS", "TITLES", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark",
            "Move", "Valid", "Verdict", "audit_complete", "backward_moves", "check_converges", "check_history",
-           "check_leases_recover", "check_never_back", "check_no_crash_loop", "check_no_empty_answer", "check_no_lost_batch",
+           "check_capacity_held", "check_clients_recover", "check_leases_recover", "check_never_back", "check_no_crash_loop", "check_no_empty_answer", "check_no_lost_batch",
            "check_no_referenced_delete", "count_rate", "deletion_excuses", "empty_windows", "endpoint_moves",
            "fault_windows", "overall", "repairs"]
 
@@ -86,9 +93,12 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
         "no-lost-batch": check_no_lost_batch(events, nemesis, audit, observations, dns),
         "no-crash-loop": check_no_crash_loop(events, dns, observations),
     }
+    figures = [r for r in history if r.get("source") == "figures"]
     if bounds.lease_recovery_bound_s is not None:
-        figures = [r for r in history if r.get("source") == "figures"]
         verdicts["leases-recover"] = check_leases_recover(probes, windows, figures, bounds, end)
+    if bounds.client_recovery_bound_s is not None:
+        verdicts["capacity-held"] = check_capacity_held(events, figures, bounds)
+        verdicts["clients-recover"] = check_clients_recover(probes, windows, figures, bounds)
     return verdicts
 
 

@@ -73,6 +73,9 @@ INVARIANTS = ("no-empty-answer", "never-back", "no-referenced-delete", "converge
 # `make chaos CASCADE=1`).
 CASCADE_INVARIANTS = ("leases-recover",)
 LEASE_RECOVERY_BOUND_S = 60.0       # (7): >= 95 % leased within this of DNS answering again
+# Judged only in runs whose bounds ask for them (client_recovery_bound_s: the cascade's act 2, issue 24).
+NETWORK_INVARIANTS = ("capacity-held", "clients-recover")
+CLIENT_RECOVERY_BOUND_S = 60.0      # (9): every second's success rate >= 95 % from this long after DNS is back
 STORAGE_CUT = "partition-dynamodb"  # the campaign's fault on the lease manager's path (chaos/generator.py)
 TITLES = {
     "no-empty-answer": "(1) no empty answer at the resolver once the first plan was live",
@@ -82,6 +85,9 @@ TITLES = {
     "no-lost-batch": "(5) no acknowledged batch lost across dns-admin restarts",
     "no-crash-loop": "(6) no enactor crash loop: restarts <= the kills the nemesis made",
     "leases-recover": "(7) after DNS answers again, the lease manager has >= 95 % of droplets leased within its bound",
+    "capacity-held": ("(8) the load balancer takes out no answering target, at most a quarter of them per 10 s, "
+                      "never below half in service"),
+    "clients-recover": "(9) from its bound after DNS answers again, the clients' success rate is >= 95 % every second",
     MODEL: "(M) the services' events are a behaviour of the Promela model (model/, trace check)",
 }
 
@@ -135,6 +141,12 @@ class Bounds:
     views: tuple[str, ...] = ("resolver",)   # whose empty answers (1) judges (the client's processes)
     lease_recovery_bound_s: float | None = None   # (7): None, not judged (no cascade in the run)
     leased_fraction: float = 0.95                  # (7): what "recovered" means
+    client_recovery_bound_s: float | None = None   # (8), (9): None, not judged (no load balancer in the run)
+    success_rate: float = 0.95                     # (9): a second the clients were served
+    removal_cap_share: float = 0.25                # (8): the targets removable per removal window
+    removal_window_s: float = 10.0
+    in_service_floor_share: float = 0.5            # (8): the fewest in service, as a share of the targets
+    answering_grace_s: float = 3.0                 # (8): networked this long before its removal: it was answering
     origin: float = 0.0     # the history's first moment: evidence counts time from it ("+12.3 s")
 
     @classmethod
@@ -143,7 +155,10 @@ class Bounds:
         given = run.get("bounds") or (run.get("schedule") or {}).get("parameters") or {}
         numbers = {name: float(given[name]) for name in ("converge_bound_s", "negative_ttl_s", "repair_bound_s",
                                                          "answer_slack_s", "lease_recovery_bound_s",
-                                                         "leased_fraction") if given.get(name) is not None}
+                                                         "leased_fraction", "client_recovery_bound_s", "success_rate",
+                                                         "removal_cap_share", "removal_window_s",
+                                                         "in_service_floor_share", "answering_grace_s")
+                   if given.get(name) is not None}
         views = tuple(str(view) for view in given.get("views") or ("resolver",))
         unknown = set(views) - {"resolver", "authoritative"}
         if unknown:
@@ -155,7 +170,11 @@ class Bounds:
                 "repair_bound_s": self.repair_bound_s, "answer_slack_s": self.answer_slack_s,
                 "views": list(self.views),
                 **({"lease_recovery_bound_s": self.lease_recovery_bound_s, "leased_fraction": self.leased_fraction}
-                   if self.lease_recovery_bound_s is not None else {})}
+                   if self.lease_recovery_bound_s is not None else {}),
+                **({"client_recovery_bound_s": self.client_recovery_bound_s, "success_rate": self.success_rate,
+                    "removal_cap_share": self.removal_cap_share, "removal_window_s": self.removal_window_s,
+                    "in_service_floor_share": self.in_service_floor_share, "answering_grace_s": self.answering_grace_s}
+                   if self.client_recovery_bound_s is not None else {})}
 
     def at(self, t: float) -> str:
         return f"+{t - self.origin:.1f} s"
