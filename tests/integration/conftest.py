@@ -37,7 +37,7 @@ def stack() -> Iterator[Stack]:
         stack.compose("down", "-v", "--remove-orphans", check=False)
 
 
-LAST = ("test_reset", "test_outage", "test_cascade", "test_console", "test_chaos", "test_lab_states")
+LAST = ("test_reset", "test_outage", "test_cascade", "test_cascade_full", "test_console", "test_chaos", "test_lab_states")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,7 +2,7 @@
 load balancer's control logic decides which targets are in service (NLB_MODE=legacy|safe).
 
 Network Manager is given a backlog (droplets whose state must be pushed again, POST /propagations) and
-then slots' instances are replaced (POST /slots/sNN/replace): each new instance waits behind the backlog
+then slots' instances are replaced (the test stack works 10 items a second, stack.py) (POST /slots/sNN/replace): each new instance waits behind the backlog
 without networking. What the control then does is read from its events and figures in the lab's Redis,
 and what the clients got from HAProxy's own answers.
 """
@@ -105,7 +105,7 @@ def test_haproxy_routes_only_to_the_targets_the_control_keeps_in_service(stack: 
     before = json.loads(in_clients(stack, THROUGH_HAPROXY, "120"))
     assert sum(v for k, v in before.items() if k.startswith("s")) == 120 and len(before) == 12, before
     since = time.time()
-    netmgr_post(stack, "/propagations", {"droplets": list(range(400))})       # 20 s of work at 20 a second
+    netmgr_post(stack, "/propagations", {"droplets": list(range(150))})       # 15 s of work at 10 a second
     placed = netmgr_post(stack, "/slots/s03/replace")
     assert placed["slot"] == "s03"
     removed = wait_for("the control takes s03 out", lambda: next(
@@ -113,10 +113,8 @@ def test_haproxy_routes_only_to_the_targets_the_control_keeps_in_service(stack: 
         within_s=15, every_s=0.5)
     assert removed["detail"]["instance"] == placed["instance"] and removed["detail"]["why"] == "unhealthy"
     assert "s03" in haproxy_maint(stack)                                        # HAProxy holds it out
-    # None reaches s03. (A slot the launches replace meanwhile is dark too, behind the same backlog, until
-    # the control takes it out: a few requests may fail on it, never most.)
     during = json.loads(in_clients(stack, THROUGH_HAPROXY, "60"))
-    assert "s03" not in during and sum(v for k, v in during.items() if k.startswith("s")) >= 50, during
+    assert "s03" not in during and sum(v for k, v in during.items() if k.startswith("s")) == 60, during
     restored = wait_for("s03 back once its networking is worked", lambda: next(
         (e for e in events_since(stack, since, "nlb_target_restored") if e["detail"]["target"] == "s03"), None),
         within_s=60, every_s=1.0)
@@ -130,7 +128,7 @@ def test_a_propagation_backlog_takes_healthy_capacity_away_in_legacy_and_never_b
         stack: Stack, nlb_mode: str) -> None:
     use_nlb(stack, nlb_mode, "legacy")          # Network Manager without admission in both: the NLB alone decides
     since = time.time()
-    netmgr_post(stack, "/propagations", {"droplets": list(range(600))})       # 30 s of work
+    netmgr_post(stack, "/propagations", {"droplets": list(range(150))})       # 30 s: 10 worked, 5 launched a second
     for target in ("s01", "s04", "s02", "s05", "s03", "s06"):                  # two of each AZ's four
         netmgr_post(stack, f"/slots/{target}/replace")
     wait_for("the backlog worked and every slot networked", lambda: drained(stack, since) or None,

@@ -20,6 +20,14 @@ def test_spans_join_short_gaps_and_split_long_ones() -> None:
     assert spans(lines, lambda line: line["x"] == 1) == [(1.0, 4.0), (11.0, 11.0)]
 
 
+def test_a_one_second_blip_is_no_window_and_the_leases_window_starts_after_they_were_held() -> None:
+    history = [{"source": "figures", "kind": "netmgr_window", "t": float(t),
+                "detail": {"without_network": 1 if t == 5 else 0, "slots": 12, "queue": 0}} for t in range(20)]
+    history += [{"source": "figures", "kind": "lease_window", "t": float(t),   # a reset lab: none, then brought in
+                 "detail": {"leased_fraction": min(1.0, t / 10), "queue": 0}} for t in range(20)]
+    assert impact_windows(history) == []
+
+
 def test_every_layer_that_broke_is_a_window_in_the_graphs_order() -> None:
     history = [probe(0.0, "ok"), probe(10.0, "fail"), probe(40.0, "fail"), probe(60.0, "ok")]
     history += [fig("lease_window", t, leased_fraction=1.0 if t < 50 else 0.0 if t < 120 else 0.97, queue=t)
@@ -39,7 +47,7 @@ def test_every_layer_that_broke_is_a_window_in_the_graphs_order() -> None:
     assert (capacity.start, capacity.end) == (140.0, 150.0) and "0 of 12 in service" in capacity.peak
     assert (clients.start, clients.end) == (141.0, 151.0) and "220 errors" in clients.peak
     lines = chain(windows, origin=0.0)
-    assert lines[0].startswith("1. DNS (root)") and lines[2].startswith("3. networking (after leases)")
+    assert lines[0].startswith("1. DNS (root)") and lines[2].startswith("3. networking (from leases)")
 
 
 def test_a_run_where_only_dns_broke_has_one_window() -> None:

@@ -149,3 +149,17 @@ def test_a_replacement_takes_its_slot_at_once_and_an_unknown_slot_is_refused() -
     assert (instance, slot.target, slot.networked, slot.due) == ("i-000001", "s02", False, 31.0)
     with pytest.raises(KeyError):
         fleet.replace("s09", now=1.0)
+
+
+def test_safe_makes_before_it_breaks_a_launch_serves_only_once_networked() -> None:
+    fleet = Fleet.start(slots=3, azs=("a", "b", "c"), lifetime_s=30.0, now=0.0, make_before_break=True)
+    fleet.enqueue_droplets([1, 2], now=10.0)
+    instance, slot = fleet.launch(now=11.0)
+    assert slot is not None and slot.instance == "i-boot01" and slot.networked and slot.pending == instance
+    assert fleet.launch(now=11.5) == ("i-000002", None)       # s01 is taken by the pending one, nothing else due
+    fleet.work_one(now=12.0)
+    fleet.work_one(now=12.5)
+    assert slot.instance == "i-boot01"                         # the old one still serves
+    item, swapped = fleet.work_one(now=13.0)
+    assert item.name == instance and swapped is slot
+    assert (slot.instance, slot.pending, slot.networked, slot.networked_at) == (instance, None, True, 13.0)

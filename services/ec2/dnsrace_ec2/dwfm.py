@@ -78,6 +78,7 @@ class Manager:
         self.stop = asyncio.Event()
         # Droplets leased again after their lease lapsed, posted to Network Manager once a second (issue 24).
         self.relet: list[int] = []
+        self.lapsed_at_start: set[int] = set()   # lapsed in the table when the books were made (a restart)
         self.netmgr_url = ""
         self.posting: asyncio.Task[None] | None = None
         self.netmgr_down = False
@@ -99,6 +100,7 @@ class Manager:
         await self.follow_throttle()
         now = time.time()
         self.versions = {d: version for d, (_expiry, version) in found.items()}
+        self.lapsed_at_start = {d for d, (expiry, _v) in found.items() if expiry <= now}
         self.book = LeaseBook(self.params, self.policy, now, {d: e for d, (e, _v) in found.items()})
         await self.events.emit("dwfm_prepared", leases_found=len(found), live=self.book.leased(now),
                                lapsed=sum(1 for e, _v in found.values() if e <= now), error=error or None)
@@ -135,9 +137,10 @@ class Manager:
                     self.versions[attempt.droplet] = result.version
                 now = time.time()
                 had = self.book.expiry[attempt.droplet]
-                if self.book.finished(attempt, now, result.outcome, op_s=result.op_s, expiry=result.expiry) \
-                        and 0.0 < had <= now:
+                lapsed = 0.0 < had <= now or attempt.droplet in self.lapsed_at_start
+                if self.book.finished(attempt, now, result.outcome, op_s=result.op_s, expiry=result.expiry) and lapsed:
                     self.relet.append(attempt.droplet)   # leased again after it lapsed: its network state is owed
+                    self.lapsed_at_start.discard(attempt.droplet)
             except asyncio.CancelledError:
                 if self.stop.is_set():
                     raise

@@ -9,7 +9,7 @@ the instances service serves it, the load balancer's control reads it only to la
     POST /launches                                 201 {"instance", "slot"} | 429 {"error": "wait"} (safe, queue full)
     POST /slots/{target}/replace                   201 {"instance", "slot"}: the slot's instance replaced now
                                                    (an operator's or the fleet's replacement; never refused)
-    GET  /slots                                    every slot: target, az, instance, networked, since, networked_at
+    GET  /slots                                    every slot: target, az, instance, networked, since, networked_at, pending
     GET  /status | /alive
 
 Events: netmgr_started; instance_placed (a slot's new instance placed behind others in the queue: it
@@ -115,7 +115,7 @@ class Netmgr:
         now = time.time()
         instance, slot = self.fleet.launch(now)
         self.window["launches"] += 1
-        if slot is not None:
+        if slot is not None and slot.instance == instance:     # (make before break: it takes the slot later)
             await self.placed(instance, slot, now, "launch")
         return web.json_response({"instance": instance, "slot": slot.target if slot else None}, status=201)
 
@@ -138,7 +138,8 @@ class Netmgr:
 
     async def slots(self, _: web.Request) -> web.Response:
         return web.json_response([{"target": s.target, "az": s.az, "instance": s.instance, "networked": s.networked,
-                                   "since": s.since, "networked_at": s.networked_at} for s in self.fleet.slots])
+                                   "since": s.since, "networked_at": s.networked_at,
+                                   "pending": s.pending} for s in self.fleet.slots])
 
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response({"mode": self.policy.name, "queue": len(self.fleet.queue), "limit": self.limit,
@@ -167,14 +168,14 @@ async def run() -> None:
     figures = RedisEventSink(p["redis_url"], service=p["service"], stream=FIGURES_STREAM, echo=False)
     await events.start()
     await figures.start()
-    fleet = Fleet.start(p["slots"], AZS, p["lifetime_s"], time.time())
+    fleet = Fleet.start(p["slots"], AZS, p["lifetime_s"], time.time(), make_before_break=p["policy"].make_before_break)
     netmgr = Netmgr(p["policy"], fleet, p["rate"], p["limit"], events, figures)
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, netmgr.stop.set)
     runner = web.AppRunner(netmgr.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", p["port"]).start()
-    await events.emit("netmgr_started", mode=p["policy"].name, propagate_per_s=p["rate"], queue_limit=p["limit"],
+    await events.emit("netmgr_started", mode=p["policy"].name, make_before_break=p["policy"].make_before_break, propagate_per_s=p["rate"], queue_limit=p["limit"],
                       slots=p["slots"], azs=list(AZS), lifetime_s=p["lifetime_s"])
     tasks = [asyncio.create_task(netmgr.worker()), asyncio.create_task(netmgr.ticker())]
     await netmgr.stop.wait()

@@ -153,8 +153,9 @@ async def read_plans(redis: aioredis.Redis, generations: Iterable[int]) -> tuple
     return newest, {g: t for g, t in created.items() if t is not None}
 
 
-async def read_figures(redis: aioredis.Redis, count: int = 20) -> dict[str, Any]:
-    """The newest figures line of each kind (dwfm's lease_window, the launcher's launch_window), each its
+async def read_figures(redis: aioredis.Redis, count: int = 60) -> dict[str, Any]:
+    """The newest figures line of each kind (dwfm's lease_window, the launcher's launch_window, Network
+    Manager's, the load balancer's and the clients'; five lines a second, so 60 hold every kind), each its
     detail with its time; {} when there are none or the stream cannot be read (the cascade alert is then
     simply not shown)."""
     try:

@@ -16,6 +16,7 @@ from dnsrace.events import Event
 
 from .alert import Alerting, root_alert
 from .cascade import cascade_alert
+from .network import graph, network_alert
 from .now import Now
 from .panels import enactor_rows
 
@@ -67,7 +68,11 @@ def assemble(history: History, now: Now, *, negative_ttl_s: float,
         # The second impact window (issue 23): EC2's lease manager, its own root alert, linked to the DNS one.
         "cascade": cascade_alert(figures, alerting, now.t),
     }
-    seen = {key: status[key] for key in ("endpoint", "alert", "resolved", "enactors", "history", "cascade")}
+    # Act 2 (issue 24): the third root alert, linked to the lease manager's, and the dependency graph now.
+    status["network"] = network_alert(figures, status["cascade"], now.t)
+    status["graph"] = graph(figures, alerting, now.t) if figures else []
+    seen = {key: status[key] for key in ("endpoint", "alert", "resolved", "enactors", "history", "cascade",
+                                         "network", "graph")}
     seen["now"] = {key: value for key, value in status["now"].items()}
     status["version"] = hashlib.sha256(json.dumps(seen, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return status, alerting

@@ -9,7 +9,9 @@ layer that broke, never one per symptom.
     clients      seconds with the clients' success rate below 95 % (`client_window`)
 
 Each window is the span from the first second its condition held to the last one (gaps of less than
-GAP_S seconds joined); `open` when the condition still held at the history's end. AWS's own windows for
+GAP_S seconds joined, spans shorter than MIN_S ignored); `open` when the condition still held at the
+history's end. The leases' window starts when they are lost after having been held (a reset lab starts
+with none, and brings them in). AWS's own windows for
 20 October 2025 (PDT, from the post-event summary) are INCIDENT, for the README's table beside the lab's.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 from dnsrace_lab.harness.checker.verdict import empty_windows
 
 GAP_S = 5.0
+MIN_S = 2.0     # a span shorter than this (a second's sample catching a replacement mid-propagation) is no window
 LAPSED, RECOVERED, SERVED = 0.05, 0.95, 0.95
 
 # (layer, what broke, AWS's window)
@@ -68,7 +71,7 @@ def _lines(figures: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]
 
 def _window(layer: str, lines: list[dict[str, Any]], holds: Callable[[dict[str, Any]], bool],
             peak: Callable[[list[dict[str, Any]]], str]) -> Window | None:
-    found = spans(lines, holds)
+    found = [(a, b) for a, b in spans(lines, holds) if b - a >= MIN_S]
     if not found:
         return None
     start, end = found[0][0], found[-1][1]
@@ -77,8 +80,10 @@ def _window(layer: str, lines: list[dict[str, Any]], holds: Callable[[dict[str, 
 
 
 def leases_window(lines: list[dict[str, Any]]) -> Window | None:
-    """From the first second <= 5 % leased to the first >= 95 % after it."""
-    lapsed = next((line for line in lines if float(line.get("leased_fraction") or 0) <= LAPSED), None)
+    """From the first second <= 5 % leased after >= 95 % was, to the first >= 95 % after it."""
+    held = next((line for line in lines if float(line.get("leased_fraction") or 0) >= RECOVERED), None)
+    lapsed = next((line for line in lines if held is not None and line["t"] > held["t"]
+                   and float(line.get("leased_fraction") or 0) <= LAPSED), None)
     if lapsed is None:
         return None
     back = next((line for line in lines if line["t"] > lapsed["t"] and float(line.get("leased_fraction") or 0) >= RECOVERED),
@@ -119,7 +124,7 @@ def chain(windows: Sequence[Window], origin: float) -> list[str]:
     """One line per window, each linked to the one before it: the alerts a responder reads."""
     out = []
     for k, w in enumerate(windows):
-        after = f" (after {windows[k - 1].layer})" if k else " (root)"
+        after = f" (from {windows[k - 1].layer})" if k else " (root)"
         end = "still open" if w.open else f"+{w.end - origin:.0f} s"
         out.append(f"{k + 1}. {w.layer}{after}: +{w.start - origin:.0f} s to {end}, {w.seconds:.0f} s; {w.peak}")
     return out

@@ -93,15 +93,23 @@ async def leases_back(live: Live, report: Report, full: Full) -> None:
 
 
 async def backlog(live: Live, report: Report, full: Full) -> None:
+    seen = {"owed": 0, "t": full.leases.t_dns_back}
+
     async def filled() -> dict[str, Any] | None:
+        """Each second's line once: the droplets posted add up, and F2 ends with the first second that
+        brings none after some came (the lease manager has posted them all)."""
         net = await live.latest_figures("netmgr_window")
-        if net is not None and net["t"] > full.leases.t_dns_back and int(net.get("queue") or 0) > 0:
-            return net
-        return None
-    net = await poll("step F2: Network Manager's queue fills with the droplets leased again", filled,
+        if net is None or net["t"] <= seen["t"]:
+            return None
+        seen["t"] = net["t"]
+        queued = int(net.get("droplets_queued") or 0)
+        seen["owed"] += queued
+        return net if seen["owed"] and not queued else None
+    net = await poll("step F2: the lease manager posts the droplets leased again to Network Manager", filled,
                      within_s=BACKLOG_WAIT_S, every_s=0.5)
-    report.step(f"step F2 the droplets leased again are network state owed: Network Manager's queue {net.get('queue')} "
-                f"({net.get('rate_per_s')} worked a second)")
+    full.peak_queue = int(net.get("queue") or 0)
+    report.step(f"step F2 the droplets leased again are network state owed: Network Manager's queue "
+                f"{net.get('queue'):,} ({net.get('rate_per_s')} worked a second)")
 
 
 async def watch_network(live: Live, report: Report, full: Full) -> None:

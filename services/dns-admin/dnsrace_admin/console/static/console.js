@@ -52,6 +52,8 @@
     $("modes").textContent = next.modes.length ? `mode: ${next.modes.join(", ")}` : "mode: unknown";
     renderAlert(next);
     renderCascade(next.cascade);
+    renderNetwork(next.network);
+    renderGraph(next.graph || []);
     renderNow(next);
     renderEnactors(next.enactors);
     const lastSeq = next.history.last_seq;
@@ -83,6 +85,34 @@
       launches ? el("div", { class: "alert-meta" }, `launches in the last second: ${launches.ok} ok, `,
         `${launches.insufficient_capacity} insufficient capacity, ${launches.throttled} throttled`) : null,
       el("div", { class: "way-out" }, cascade.way_out));
+  }
+
+  // The third impact window (Network Manager, the load balancer, its clients): a root alert of its own,
+  // its cause the lease manager's.
+  function renderNetwork(network) {
+    const box = $("network-alert");
+    if (!network) {
+      box.hidden = true;
+      replace(box);
+      return;
+    }
+    box.hidden = false;
+    box.dataset.state = "open";
+    box.dataset.kind = network.kind;
+    replace(box,
+      el("div", { class: "alert-title root-alert" }, "ALERT · ", network.title),
+      el("div", { class: "alert-summary" }, network.summary),
+      el("div", { class: "alert-meta" }, "cause: ", network.cause),
+      el("div", { class: "way-out" }, network.way_out));
+  }
+
+  // The blast radius now: DNS → DynamoDB → DWFM → launches → Network Manager → NLB → clients.
+  function renderGraph(nodes) {
+    const box = $("graph");
+    box.hidden = nodes.length === 0;
+    replace(box, nodes.map((n, k) => [
+      k ? el("span", { class: "arrow" }, "→") : null,
+      el("span", { class: "node", "data-state": n.state, title: n.state }, n.node)]));
   }
 
   function renderAlert(s) {

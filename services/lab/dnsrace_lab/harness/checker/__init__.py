@@ -35,8 +35,8 @@ verdict.Bounds): check_history(history, endpoint) runs them all.
     (8) capacity-held         network.py: (act 2's runs only: bounds.client_recovery_bound_s) the load
                               balancer takes out no answering target, at most a quarter per 10 s, and
                               never leaves fewer than half in service
-    (9) clients-recover       network.py: (act 2's runs only) from the bound after DNS answers again, every
-                              second's client success rate through HAProxy is >= 95 %
+    (9) clients-recover       network.py: (act 2's runs only) from at most the bound after DNS answers again
+                              to the end, every second's client success rate through HAProxy is >= 95 %
 An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
 "unknown", never a guess. `info` probes (timeouts) never count as empty answers.
 """

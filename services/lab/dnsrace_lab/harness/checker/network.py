@@ -8,7 +8,8 @@ removal_window_s, or by a second with fewer than in_service_floor_share of them 
 
 (9) reads the clients' per-second `client_window` figures against the moment the trigger was gone
 ((7)'s: leases_recover.dns_back). Broken by any second later than client_recovery_bound_s after it
-whose success rate is below success_rate; unknown when the history ends before the bound ran out.
+whose success rate is below success_rate; held when every second from at most the bound after it to
+the end is served, for at least SERVED_FOR_S; unknown when the history ends before that shows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dnsrace_lab.harness.checker.verdict import UNKNOWN, Bounds, FaultWindow, Ma
 
 CAPACITY = "capacity-held"
 CLIENTS = "clients-recover"
+SERVED_FOR_S = 10.0     # (9): served this long in a row, at least, before the history ends
 
 
 def lines_of(figures: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -105,25 +107,30 @@ def check_clients_recover(probes: Sequence[dict[str, Any]], windows: Sequence[Fa
         missing = ("no bound for it in the run line" if bound is None else
                    "no client_window figures in the history" if not lines else "no moment DNS came back")
         return Verdict(CLIENTS, UNKNOWN, (missing,))
-    since = back + bound
-    after = [line for line in lines if line["t"] > since]
+    after = [line for line in lines if line["t"] >= back]
     bad = [line for line in after if float(line["success_rate"]) < bounds.success_rate]
-    errors_after_back = sum(int(line.get("errors") or 0) for line in lines if line["t"] >= back)
-    measures = {"dns_back_t": back, "seconds_judged": len(after), "seconds_below": len(bad),
+    served_at = bad[-1]["t"] if bad else back     # from then on, every second served
+    errors_after_back = sum(int(line.get("errors") or 0) for line in after)
+    measures = {"dns_back_t": back, "seconds_after_dns_back": len(after), "seconds_below": len(bad),
+                "recovery_s": round(served_at - back, 1),
                 "worst_success_rate": min((float(line["success_rate"]) for line in after), default=None),
                 "errors_after_dns_back": errors_after_back,
                 "first_below_t": bad[0]["t"] if bad else None, "last_below_t": bad[-1]["t"] if bad else None}
-    said = f"judged from {bounds.at(since)}, {bound:g} s after {how} at {bounds.at(back)}"
-    marks = (Mark(since, "(9) clients judged from here"),)
+    said = f"{how} at {bounds.at(back)}; bound {bound:g} s"
+    marks: tuple[Mark, ...] = (Mark(back + bound, "(9) clients' bound"),)
     if bad:
-        worst = min(bad, key=lambda line: float(line["success_rate"]))
-        return Verdict(CLIENTS, False, (said, f"{len(bad)} of {len(after)} seconds below {bounds.success_rate:.0%}, "
-                                              f"from {bounds.at(bad[0]['t'])} to {bounds.at(bad[-1]['t'])}; the worst "
+        marks += (Mark(bad[0]["t"], "(9) clients failing", until=bad[-1]["t"]),)
+    late = [line for line in bad if line["t"] > back + bound]
+    if late:
+        worst = min(late, key=lambda line: float(line["success_rate"]))
+        return Verdict(CLIENTS, False, (said, f"{len(late)} seconds below {bounds.success_rate:.0%} after the bound, "
+                                              f"from {bounds.at(late[0]['t'])} to {bounds.at(late[-1]['t'])}; the worst "
                                               f"{float(worst['success_rate']):.0%} at {bounds.at(worst['t'])} "
-                                              f"(errors {worst.get('by_error')})"),
-                       marks + (Mark(bad[0]["t"], "(9) clients failing", until=bad[-1]["t"]),), measures)
-    if not after or lines[-1]["t"] < since + 10.0:
-        return Verdict(CLIENTS, UNKNOWN, (said, f"the history ends {lines[-1]['t'] - back:.1f} s after DNS came back, "
-                                                f"before 10 s past the bound"), marks, measures)
-    return Verdict(CLIENTS, True, (said, f"{len(after)} seconds, each >= {bounds.success_rate:.0%} served "
-                                         f"({errors_after_back} errors in all after DNS came back)"), marks, measures)
+                                              f"(errors {worst.get('by_error')})"), marks, measures)
+    if lines[-1]["t"] < served_at + SERVED_FOR_S:
+        return Verdict(CLIENTS, UNKNOWN, (said, f"the history ends {lines[-1]['t'] - served_at:.1f} s after the last "
+                                                f"second below {bounds.success_rate:.0%}, before {SERVED_FOR_S:g} s "
+                                                "served in a row"), marks, measures)
+    return Verdict(CLIENTS, True, (said, f"every second >= {bounds.success_rate:.0%} served from "
+                                         f"{served_at - back:.1f} s after it to the end ({len(bad)} seconds below "
+                                         f"before; {errors_after_back} errors in all)"), marks, measures)

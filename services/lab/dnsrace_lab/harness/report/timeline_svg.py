@@ -15,7 +15,8 @@ from dnsrace.plans import generation_of_plan_id, generation_of_record_name
 from dnsrace.timeline import sentence
 
 from dnsrace_lab.harness.checker import UNKNOWN, Verdict, fault_windows, overall
-from dnsrace_lab.harness.report import lease_panels
+from dnsrace_lab.harness.impact import chain, impact_windows
+from dnsrace_lab.harness.report import blast_radius, lease_panels
 from dnsrace_lab.harness.report.tables import SYMBOL
 
 __all__ = ["render_timeline"]
@@ -61,6 +62,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
     fault_h = max(1, lanes) * LANE_H + 8
     panels = [("resolver answers", "resolver", 120), ("authoritative view", "authoritative", 70),
               ("plan generation", "generation", 150)]
+    if blast_radius.has_figures(body):   # the cascade's act 2: every node of the dependency graph, per second
+        panels.insert(0, ("blast radius", "blast", blast_radius.panel_height()))
     if lease_panels.has_figures(body):   # the cascade: what the lease manager and launches did meanwhile
         panels += list(lease_panels.PANELS)
     top = 24 + fault_h
@@ -76,6 +79,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
         svg.append(f'<rect x="{LEFT}" y="{y}" width="{plot_w}" height="{h}" fill="none" stroke="#ccc"/>')
         if what == "generation":
             svg += _generation_panel(body, endpoint, x, y, h, start, end)
+        elif what == "blast":
+            svg += blast_radius.blast_radius_panel(body, x, LEFT, y, h)
         elif what == "leases":
             svg += lease_panels.leases_panel(body, x, LEFT, y, h)
         elif what == "launches":
@@ -87,7 +92,8 @@ def render_timeline(recorded: Sequence[dict[str, Any]], verdicts: Mapping[str, V
     svg += _violation_marks(verdicts, x, top, y)
     svg += _time_axis(x, start, span, top, y)
     svg.append("</svg>")
-    return _page(run, verdicts, "\n".join(svg), _event_table(body, start))
+    alerts = chain(impact_windows(recorded), start) if blast_radius.has_figures(body) else []
+    return _page(run, verdicts, "\n".join(svg), _event_table(body, start), alerts)
 
 
 def _fault_lanes(windows: Sequence[Any], x: Any, end: float) -> tuple[list[int], int]:
@@ -295,7 +301,12 @@ def _event_table(body: Sequence[dict[str, Any]], start: float) -> str:
     return note + '<table class="events">' + "".join(lines) + "</table>"
 
 
-def _page(run: Mapping[str, Any], verdicts: Mapping[str, Verdict], svg: str, events: str) -> str:
+def _page(run: Mapping[str, Any], verdicts: Mapping[str, Verdict], svg: str, events: str,
+          alerts: Sequence[str] = ()) -> str:
+    impact = ("<h2 style=\"font-size:15px\">Impact windows: one root alert per layer, each after the one before</h2><ol>"
+              + "".join(f"<li>{_esc(line.split('. ', 1)[1])}</li>" for line in alerts) + "</ol>"
+              + "<p>Blast radius lanes: green working, orange degraded, red broken (blast_radius.py says what each "
+                "colour means for each node).</p>") if alerts else ""
     valid = overall(verdicts)
     rows = "".join(
         f'<tr class="{"bad" if v.valid is False else "unknown" if v.valid == UNKNOWN else "good"}">'
@@ -305,6 +316,8 @@ def _page(run: Mapping[str, Any], verdicts: Mapping[str, Verdict], svg: str, eve
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(run.get("started") or 0)))
     title = (f"reproduce-outage: scenario {run.get('scenario')}, mode {run.get('mode')}"
              + (f", lease manager {run.get('dwfm_mode')}" if run.get("dwfm_mode") else "")
+             + (f", load balancer {(run.get('nlb') or {}).get('mode')}, Network Manager "
+                f"{(run.get('netmgr') or {}).get('mode')}" if run.get("nlb") else "")
              if run.get("scenario") else f"chaos run: mode {run.get('mode')}, seed {run.get('seed')}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>
@@ -327,6 +340,7 @@ parameters: <code>{_esc(json.dumps(schedule.get("parameters") or {}, sort_keys=T
 <p>Resolver and authoritative panels: green bars are answers (height: addresses), red is an EMPTY answer
 (NODATA or NXDOMAIN), grey at the top a timeout (unknown, never counted). Shaded columns are fault windows;
 red lines and boxes are violations.</p>
+{impact}
 <h2 style="font-size:15px">Verdicts</h2>
 <table>{rows}</table>
 <h2 style="font-size:15px">Events</h2>
