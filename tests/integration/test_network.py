@@ -134,7 +134,10 @@ def test_a_propagation_backlog_takes_healthy_capacity_away_in_legacy_and_never_b
         netmgr_post(stack, f"/slots/{target}/replace")
     wait_for("the backlog worked and every slot networked", lambda: drained(stack, since) or None,
              within_s=90, every_s=2.0)
-    time.sleep(4)                                                              # the control's last decisions
+    def all_back() -> dict[str, Any] | None:
+        last = (figures(stack, "nlb_window", since) or [None])[-1]
+        return last if last is not None and last["detail"]["in_service"] == 12 and not last["detail"]["unhealthy"] else None
+    wait_for("every target back in service", all_back, within_s=30, every_s=1.0)
     removed = events_since(stack, since, "nlb_target_removed")
     healthy_removed = [e["detail"]["target"] for e in answering_removals(removed, BOUNDS.answering_grace_s)]
     windows = figures(stack, "nlb_window", since)
@@ -150,5 +153,3 @@ def test_a_propagation_backlog_takes_healthy_capacity_away_in_legacy_and_never_b
         assert healthy_removed == [], removed
         assert lowest >= 6, lowest                                            # the floor: half the targets
         assert not events_since(stack, since, "nlb_az_failover")
-    last = windows[-1]["detail"]
-    assert last["in_service"] == 12 and last["unhealthy"] == 0, last          # and everything came back

@@ -16,6 +16,7 @@ import aiohttp
 from dnsrace.config import ConfigError, env_int, env_str, exit_on_config_error
 from dnsrace.deadline import within
 from dnsrace.events import RedisEventSink
+from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace.keys import FIGURES_STREAM
 from dnsrace_ec2.steady import at_rate, stop_on_signals
 
@@ -59,7 +60,8 @@ async def run() -> None:
                            success_rate=round(sum(served.values()) / total, 4) if total else None)
 
     # A new connection per request: HAProxy then chooses a target for each, as an NLB does per flow.
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=0)) as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=0),
+                                     timeout=NO_CLIENT_DEADLINE) as session:
         await at_rate(stop, rate, ALIVE_FILE, lambda: request(session, url, timeout_s), each_second)
     await figures.close()
 

@@ -37,6 +37,7 @@ from aiohttp import web
 from dnsrace.config import ConfigError, env_choice, env_int, env_str, exit_on_config_error
 from dnsrace.deadline import sleep_or_stop, stray_cancellation, within
 from dnsrace.events import EventSink, RedisEventSink
+from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace.keys import DWFM_THROTTLE, FIGURES_STREAM
 from dnsrace_ec2.lease_book import LeaseBook, LeaseParams
 from dnsrace_ec2.lease_policy import POLICIES, LeasePolicy, throttled
@@ -173,7 +174,7 @@ class Manager:
         async def post() -> None:
             try:
                 async def call() -> None:
-                    async with aiohttp.ClientSession() as session, \
+                    async with aiohttp.ClientSession(timeout=NO_CLIENT_DEADLINE) as session, \
                             session.post(f"{self.netmgr_url}/propagations", json={"droplets": batch}) as response:
                         response.raise_for_status()
                 await within(REDIS_TIMEOUT_S, call())

@@ -1,6 +1,6 @@
 """python3 -m dnsrace_ec2.instances — the load balancer's fleet: one HTTP listener per slot.
 
-Slot k (target s01, s02, ...) listens on BASE_PORT + k + 1 and is whatever instance Network Manager
+Slot k (target s01, s02, ...) listens on INSTANCES_BASE_PORT + k + 1 and is whatever instance Network Manager
 placed there (GET {NETMGR_URL}/slots, read every POLL_MS). A networked instance answers
 `GET /` and `GET /health` with 200 and its name; one without networking answers nothing: the request
 is held until STALL_S and then dropped, as a connection into a host whose network state never arrived
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from dnsrace.config import ConfigError, env_int, env_str, exit_on_config_error
+from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace_ec2.steady import SLOT_READ_ERRORS, read_slots
 
 STALL_S = 30.0
@@ -39,7 +42,7 @@ class Fleet:
         return serve
 
     async def follow(self, netmgr_url: str, poll_s: float) -> None:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=NO_CLIENT_DEADLINE) as session:
             while True:
                 try:
                     self.slots = await read_slots(session, netmgr_url)
@@ -77,11 +80,12 @@ async def run(slots: int, base_port: int, netmgr_url: str, poll_s: float) -> Non
 def main() -> None:
     try:
         slots = env_int("SLOTS", 12, minimum=1, maximum=64)
-        base_port = env_int("BASE_PORT", 9000, minimum=1024, maximum=65000)
+        base_port = env_int("INSTANCES_BASE_PORT", 9000, minimum=1024, maximum=65000)   # nlb.py reads the same
         netmgr_url = env_str("NETMGR_URL").rstrip("/")
         poll_s = env_int("POLL_MS", 250, minimum=20, maximum=10_000) / 1000
     except ConfigError as error:
         exit_on_config_error("instances", error)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # nothing to finish: stop at once
     asyncio.run(run(slots, base_port, netmgr_url, poll_s))
 
 

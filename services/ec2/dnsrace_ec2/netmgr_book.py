@@ -7,7 +7,7 @@ launched instance (it has no connectivity until its item is worked).
 
     LEGACY  no admission: every launch is started at once, with or without its networking, and takes its
             slot at once (the old instance ends: break before make)
-    SAFE    AWS's commitment, throttling by queue size: while the queue holds more than QUEUE_LIMIT items a
+    SAFE    AWS's commitment, throttling by queue size: while the queue holds QUEUE_LIMIT items or more a
             launch is told to wait (429) rather than started without networking; droplets' state is
             always taken (it is owed to hosts already running). A new instance takes its slot only once
             its networking is worked; the old one serves until then (make before break)

@@ -5,6 +5,8 @@ this service health-checks every target itself (GET /health on the instance, str
 HAProxy), judges the results with nlb_policy.py's row, and puts targets in and out of service with
 HAProxy's runtime API (`set server targets/sNN state maint|ready`). Every CHECK_INTERVAL_MS each target
 is checked; legacy also re-checks a failing target on every TICK_S, on one pool of HC_WORKERS checkers.
+The decisions are taken on every TICK_S from the results so far; every RECONCILE_EVERY_S HAProxy's own
+view is read back and any server that disagrees is set again (`nlb_reconciled`: HAProxy restarted).
 
 Netmgr's view of each slot (networked or not) is read once a second only to label the decisions in the
 history ("removed while its instance was networked": healthy capacity taken away); it never decides.
@@ -31,6 +33,7 @@ from dnsrace.config import ConfigError, env_choice, env_int, env_str, exit_on_co
 from dnsrace.deadline import sleep_or_stop, within
 from dnsrace.events import EventSink, RedisEventSink
 from dnsrace.healthcheck import touch
+from dnsrace.http_session import NO_CLIENT_DEADLINE
 from dnsrace.keys import FIGURES_STREAM
 from dnsrace_ec2.steady import SLOT_READ_ERRORS, read_slots
 from dnsrace_ec2.haproxy_runtime import HaproxyRefused, HaproxyRuntime
@@ -41,6 +44,8 @@ AZS = ("a", "b", "c")
 BACKEND = "targets"
 TICK_S = 0.25
 START_WAIT_S = 60.0
+RECONCILE_EVERY_S = 10.0
+ANSWERING_GRACE_S = 3.0   # networked this long: answering (the checker's Bounds.answering_grace_s)
 ALIVE_FILE = "/tmp/nlb-alive"   # touched on every tick: compose's healthcheck reads its age
 
 
@@ -136,6 +141,24 @@ class Control:
                                    error=f"{type(error).__name__}: {error}")
             return False
 
+    def answering(self, name: str, now: float) -> bool:
+        """Networked for ANSWERING_GRACE_S or more (the checker's (8) counts the same): it was answering."""
+        slot = self.truth.get(name) or {}
+        since = slot.get("networked_at")
+        return bool(slot.get("networked")) and since is not None and now - float(since) >= ANSWERING_GRACE_S
+
+    async def reconcile(self) -> None:
+        """HAProxy's own view against the control's (HAProxy restarted: every server back to ready): each
+        server that disagrees is set again, and said."""
+        try:
+            held = await self.runtime.in_maintenance(BACKEND)
+        except (OSError, TimeoutError, HaproxyRefused):
+            return
+        for name in sorted(held):
+            wanted_out = name not in self.in_service
+            if held[name] != wanted_out and await self.set_state(name, "maint" if wanted_out else "ready"):
+                await self.events.emit("nlb_reconciled", target=name, state="maint" if wanted_out else "ready")
+
     def labels(self, name: str) -> dict[str, Any]:
         slot = self.truth.get(name) or {}
         return {"instance": slot.get("instance"), "networked": slot.get("networked"),
@@ -156,7 +179,7 @@ class Control:
         await self.figures.emit(
             "nlb_window", mode=self.policy.name, targets=len(self.targets), in_service=len(self.in_service),
             unhealthy=sum(1 for h in self.health.values() if not h.healthy),
-            out_while_networked=sum(1 for n in out if (self.truth.get(n) or {}).get("networked")),
+            out_while_networked=sum(1 for n in out if self.answering(n, time.time())),
             without_network=sum(1 for s in self.truth.values() if not s.get("networked")),
             failed_azs=list(self.last.failed_azs), fail_open=self.last.fail_open,
             checks=window["checks"], failed=window["failed"], expired_waiting=window["expired_waiting"],
@@ -166,26 +189,29 @@ class Control:
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=connector, timeout=NO_CLIENT_DEADLINE) as session:
             follower = asyncio.create_task(self.follow_netmgr(session))
-            next_interval = next_figures = time.monotonic()
+            next_interval = next_figures = next_reconcile = time.monotonic()
             while not self.stop.is_set():
                 touch(ALIVE_FILE)
                 now = time.monotonic()
                 interval_due = now >= next_interval
-                if interval_due:
-                    next_interval += self.interval_s
+                if interval_due:   # a late tick is not caught up with a burst of intervals
+                    next_interval = max(next_interval + self.interval_s, now)
                 for name in checks_due(self.policy, self.health, [n for n, c in self.in_flight.items() if c],
                                        interval_due):
                     task = asyncio.create_task(self.check(session, name, now))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
-                if interval_due:
-                    await self.apply(decide(self.policy, self.targets, self.health, self.in_service,
-                                            self.removed_at, time.time()))
+                # Decided on every tick, from the results so far: a check's verdict acts within TICK_S.
+                await self.apply(decide(self.policy, self.targets, self.health, self.in_service,
+                                        self.removed_at, time.time()))
                 if now >= next_figures:
-                    next_figures += 1.0
+                    next_figures = max(next_figures + 1.0, now)
                     await self.figures_line()
+                if now >= next_reconcile:
+                    next_reconcile = now + RECONCILE_EVERY_S
+                    await self.reconcile()
                 await sleep_or_stop(self.stop, TICK_S)
             follower.cancel()
             for task in list(self.tasks):
@@ -210,7 +236,14 @@ async def start_in_service(runtime: HaproxyRuntime, targets: list[Target], stop:
         raise SystemExit(f"nlb: HAProxy's backend {BACKEND} has servers {sorted(servers)}, the fleet has {names}: "
                          "SLOTS and infra/nlb/haproxy.cfg disagree")
     for name in names:
-        await runtime.set_state(BACKEND, name, "ready")
+        while True:
+            try:
+                await runtime.set_state(BACKEND, name, "ready")
+                break
+            except (OSError, TimeoutError, HaproxyRefused) as error:
+                if time.monotonic() > deadline or stop.is_set():
+                    raise SystemExit(f"nlb: HAProxy refused to put {name} in service: {error}")
+                await asyncio.sleep(1.0)
 
 
 async def run() -> None:

@@ -44,7 +44,8 @@ async def at_rate(stop: asyncio.Event, rate_per_s: int, alive_file: str, one: Ca
     pending: set[asyncio.Task[None]] = set()
 
     async def counted() -> None:
-        outcomes[await one()] += 1
+        outcome = await one()
+        outcomes[outcome] += 1   # the window current when it ended (a slow one counts in the second it ends)
 
     loop = asyncio.get_running_loop()
     next_figures = loop.time() + 1.0

@@ -6,7 +6,8 @@
                  by itself.
     step F2      every droplet leased again after its lapse is network state owed: Network Manager's
                  queue fills (the lease manager posts them)
-    step F3      watched until the backlog is worked, every slot networked and every target in service
+    step F3      watched until the backlog is worked (nothing queued for a second or more), every slot
+                 networked and every target in service
                  for QUIET_S (bounded by WATCH_BOUND_S), a line every 10 s: the queue, slots without
                  networking, the load balancer's targets in service and answering ones out, the clients
 
@@ -93,22 +94,18 @@ async def leases_back(live: Live, report: Report, full: Full) -> None:
 
 
 async def backlog(live: Live, report: Report, full: Full) -> None:
-    seen = {"owed": 0, "t": full.leases.t_dns_back}
-
     async def filled() -> dict[str, Any] | None:
-        """Each second's line once: the droplets posted add up, and F2 ends with the first second that
-        brings none after some came (the lease manager has posted them all)."""
-        net = await live.latest_figures("netmgr_window")
-        if net is None or net["t"] <= seen["t"]:
-            return None
-        seen["t"] = net["t"]
-        queued = int(net.get("droplets_queued") or 0)
-        seen["owed"] += queued
-        return net if seen["owed"] and not queued else None
+        """Every second's line since DNS came back: the droplets posted add up; F2 ends with the newest
+        line once some came and the last second brought none (the lease manager has posted them all)."""
+        lines = await live.figures_since("netmgr_window", full.leases.t_dns_back)
+        owed = sum(int(line.get("droplets_queued") or 0) for line in lines)
+        if owed and not int(lines[-1].get("droplets_queued") or 0):
+            return {**lines[-1], "owed": owed}
+        return None
     net = await poll("step F2: the lease manager posts the droplets leased again to Network Manager", filled,
                      within_s=BACKLOG_WAIT_S, every_s=0.5)
     full.peak_queue = int(net.get("queue") or 0)
-    report.step(f"step F2 the droplets leased again are network state owed: Network Manager's queue "
+    report.step(f"step F2 {net['owed']:,} droplets leased again are network state owed: Network Manager's queue "
                 f"{net.get('queue'):,} ({net.get('rate_per_s')} worked a second)")
 
 
@@ -124,7 +121,8 @@ async def watch_network(live: Live, report: Report, full: Full) -> None:
         if now >= next_print:
             next_print += 10.0
             report.step(f"        +{now - full.leases.t_dns_back:5.0f} s after DNS came back: {network_line(net, nlb, clients)}")
-        calm = (net is not None and nlb is not None and int(net.get("queue") or 0) == 0
+        # Worked: nothing older than a second queued (the launches keep adding an item now and then).
+        calm = (net is not None and nlb is not None and float(net.get("head_age_s") or 0) < 1.0
                 and int(net.get("without_network") or 0) == 0 and nlb.get("in_service") == nlb.get("targets"))
         quiet_since = (quiet_since or now) if calm else None
         if quiet_since is not None and now - quiet_since >= QUIET_S:

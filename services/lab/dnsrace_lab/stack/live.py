@@ -174,6 +174,16 @@ class Live:
         """dwfm's newest per-second line (lease_window) from the figures stream, with its time."""
         return await self.latest_figures("lease_window")
 
+    async def figures_since(self, kind: str, since: float) -> list[dict[str, Any]]:
+        """Every line of `kind` written since `since` (the stream's ids are Redis's millisecond times), oldest
+        first, each its detail with its time."""
+        out = []
+        for _id, fields in await self.redis.xrange(FIGURES_STREAM, min=f"{int(since * 1000)}-0"):
+            event = json.loads(fields[b"event"])
+            if event.get("kind") == kind:
+                out.append({**event["detail"], "t": float(event["t"])})
+        return out
+
     async def latest_figures(self, kind: str) -> dict[str, Any] | None:
         """A service's newest per-second line of `kind` from the figures stream, with its time (five services
         write one a second each: the newest 40 entries hold every kind)."""
