@@ -178,10 +178,10 @@ bench: deps images | .env ## restart the stack (MODE=…), then idle CPU, plan p
 # the enactors are recreated in it if they run another (dnsrace_lab.chaos does, through the reset).
 CHAOS_MODE = $(if $(filter command line environment,$(origin MODE)),$(MODE),safe)
 
-chaos: deps | .env ## a randomized, seeded fault campaign (MODE=safe|legacy RUNS=5 SEED=… CASCADE=1: the lease manager too), judged from one history per run (store/chaos/)
+chaos: deps | .env ## a randomized, seeded fault campaign (MODE=safe|legacy RUNS=5 SEED=… CASCADE=1: the cascade too, in MODE: a storage cut, a propagation storm, (7)-(9)), judged from one history per run (store/chaos/)
 	@case "$(CHAOS_MODE)" in legacy|safe) ;; *) echo "chaos: MODE=$(CHAOS_MODE): must be legacy or safe" >&2; exit 2;; esac
 	@case "$(or $(RUNS),5)" in ''|*[!0-9]*) echo "chaos: RUNS=$(RUNS): must be a number" >&2; exit 2;; esac
-	@case "$(CASCADE)" in ''|0|1) ;; *) echo "chaos: CASCADE=$(CASCADE): must be 1 (the lease manager too) or 0" >&2; exit 2;; esac
+	@case "$(CASCADE)" in ''|0|1) ;; *) echo "chaos: CASCADE=$(CASCADE): must be 1 (the cascade too: the lease manager, Network Manager, the load balancer) or 0" >&2; exit 2;; esac
 	$(REQUIRE_RUNNING)
 	@$(LAB) dnsrace_lab.chaos --mode $(CHAOS_MODE) --runs $(or $(RUNS),5) $(if $(SEED),--seed $(SEED)) $(if $(filter 1,$(CASCADE)),--cascade)
 

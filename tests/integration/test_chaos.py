@@ -86,13 +86,16 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
 
 
 @pytest.mark.parametrize("mode", ["legacy", "safe"])
-def test_chaos_with_the_cascade_legacy_fails_7_and_safe_holds_it(stack: Stack, store: Path, mode: str) -> None:
+def test_chaos_with_the_cascade_legacy_fails_7_and_8_and_safe_holds_7_to_9(stack: Stack, store: Path, mode: str) -> None:
     # Seed 11's faults plus one cut of DynamoDB's storage node for 1.5-2.5 lease TTLs (the test stack's
-    # 30 s): every lease lapses. The lease manager runs in the campaign's mode; (7) judges it from the
-    # later of the resolver answering and the storage node answering again.
+    # 30 s): every lease lapses; and a propagation storm, 3-4 times Network Manager's 10 a second for
+    # 40-60 s. The lease manager, the load balancer's control and Network Manager run in the campaign's
+    # mode; (7) judges the leases from the later of the resolver answering and the storage node answering
+    # again, (8) the load balancer's removals, (9) the clients from the later of that and the storm's end.
     before = set(runs_of(store, mode))
     result = chaos(stack, mode, store, runs=1, cascade=True)
-    stack.mode = stack.dwfm_mode = mode    # the campaign recreated the enactors and dwfm in this mode
+    # The campaign recreated the enactors, dwfm, nlb-control and netmgr in this mode.
+    stack.mode = stack.dwfm_mode = stack.nlb_mode = stack.netmgr_mode = mode
     print(result.stdout, result.stderr)
     runs = [run for run in runs_of(store, mode) if run not in before]
     assert len(runs) == 1, result.stdout + result.stderr
@@ -104,14 +107,26 @@ def test_chaos_with_the_cascade_legacy_fails_7_and_safe_holds_it(stack: Stack, s
     assert [r["type"] for r in cut] == ["fault_started", "fault_stopped"], cut
     assert cut[1]["t"] - cut[0]["t"] >= 1.5 * 30.0
     assert any(r["source"] == "figures" and r.get("kind") == "lease_window" for r in rows)
+    storm = [r for r in rows if r["source"] == "nemesis" and r.get("fault") == "propagation-storm"]
+    assert [r["type"] for r in storm] == ["fault_started", "fault_stopped"], storm
+    assert storm[1]["posted"] >= 30 * 40 * 0.9 and parameters["propagate_per_s"] == 10.0, storm
+    # Network Manager's queue really grew: the storm's droplets, worked 10 a second.
+    queues = [int(r["detail"]["queue"]) for r in rows if r["source"] == "figures" and r.get("kind") == "netmgr_window"]
+    assert max(queues) >= 500, max(queues)
     recover = verdict["invariants"]["leases-recover"]
+    capacity, clients = verdict["invariants"]["capacity-held"], verdict["invariants"]["clients-recover"]
     assert verdict["invariants"]["model"]["valid"] is not False, verdict["invariants"]["model"]["evidence"]
+    assert clients["valid"] in (True, False), clients["evidence"]      # decided: the history reached past its bound
     if mode == "legacy":
         assert result.returncode == 1, result.stdout + result.stderr
         assert recover["valid"] is False, recover["evidence"]
+        assert capacity["valid"] is False and capacity["measures"]["answering_removed"] >= 1, capacity["evidence"]
     else:
         assert result.returncode == 0, result.stdout + result.stderr
         assert all(i["valid"] is True for name, i in verdict["invariants"].items() if name != "model"), {
             name: i["evidence"] for name, i in verdict["invariants"].items() if i["valid"] is not True}
         assert recover["measures"]["recovery_s"] <= 60.0
+        assert capacity["measures"]["lowest_in_service"] >= 6 and capacity["measures"]["answering_removed"] == 0
+        assert clients["measures"]["seconds_after_dns_back"] >= 10
     assert "(7) the leases back within the bound after DynamoDB was" in result.stdout
+    assert "(8) capacity held:" in result.stdout and "(9) the clients served within the bound" in result.stdout

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from dnsrace_lab.chaos.generator import CASCADE_FAULT, ENACTORS, FAULTS, HOLD_PATHS, PATHS, FaultSpec, Parameters, Schedule, generate
+from dnsrace_lab.chaos.generator import (CASCADE_FAULT, ENACTORS, FAULTS, HOLD_PATHS, PATHS, STORM_FAULT, FaultSpec,
+                                        Parameters, Schedule, generate)
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
@@ -95,24 +97,43 @@ def test_the_deadline_moves_only_the_dns_latency_never_the_rest_of_a_schedule() 
                 assert a.params == b.params
 
 
-CASCADE = Parameters(cascade=True, lease_ttl_s=30.0, lease_recovery_bound_s=60.0)
+CASCADE = Parameters(cascade=True, lease_ttl_s=30.0, lease_recovery_bound_s=60.0, propagate_per_s=10.0,
+                     client_recovery_bound_s=60.0)
 
 
 @pytest.mark.parametrize("seed", range(100))
-def test_a_cascade_schedule_is_the_same_schedule_plus_one_cut_of_the_storage_node(seed: int) -> None:
+def test_a_cascade_schedule_is_the_same_schedule_plus_one_cut_of_the_storage_node_and_one_storm(seed: int) -> None:
     plain = generate(seed, Parameters()).faults
     cascade = generate(seed, CASCADE).faults
     cuts = [f for f in cascade if f.fault == CASCADE_FAULT]
     assert len(cuts) == 1 and cuts[0].target == "dynamodb"
     # Every lease lapses (more than 1.5 TTLs), and it starts in the phase's first half.
     assert 1.5 * 30.0 <= cuts[0].for_s <= 2.5 * 30.0 and 0 <= cuts[0].at_s <= CASCADE.fault_phase_s / 2
-    others = [(f.fault, f.target, f.at_s, f.for_s, f.params) for f in cascade if f.fault != CASCADE_FAULT]
+    storms = [f for f in cascade if f.fault == STORM_FAULT]
+    assert len(storms) == 1 and storms[0].target == "netmgr" and 0 <= storms[0].at_s <= CASCADE.fault_phase_s / 2
+    # Three to four times what Network Manager works, for 40-60 s: at least 80 s of work left when it stops.
+    storm = storms[0]
+    assert 30 <= storm.params["droplets_per_s"] <= 40 and 40.0 <= storm.for_s <= 60.0
+    assert (storm.params["droplets_per_s"] / CASCADE.propagate_per_s - 1) * storm.for_s >= 79.0
+    others = [(f.fault, f.target, f.at_s, f.for_s, f.params) for f in cascade if f.fault not in (CASCADE_FAULT, STORM_FAULT)]
     assert others == [(f.fault, f.target, f.at_s, f.for_s, f.params) for f in plain]
     assert [f.id for f in cascade] == list(range(1, len(cascade) + 1))
 
 
-def test_a_cascade_schedule_needs_the_lease_ttl_and_the_bound() -> None:
+def test_the_storm_does_not_move_the_storage_cut() -> None:
+    """Drawn after it: a seed's cut is where it was before the storm existed (seed 11: 10.37 s for 67.52 s
+    with a 45 s lease TTL, as the campaign printed it before)."""
+    cut = next(f for f in generate(11, replace(CASCADE, lease_ttl_s=45.0, fault_phase_s=24.0)).faults
+               if f.fault == CASCADE_FAULT)
+    assert (cut.at_s, cut.for_s) == (10.37, 67.52)
+
+
+def test_a_cascade_schedule_needs_the_lease_ttl_the_bounds_and_the_rate() -> None:
     with pytest.raises(ValueError):
-        generate(1, Parameters(cascade=True, lease_recovery_bound_s=None))
+        generate(1, replace(CASCADE, lease_recovery_bound_s=None))
     with pytest.raises(ValueError):
-        generate(1, Parameters(cascade=True, lease_ttl_s=0.0, lease_recovery_bound_s=60.0))
+        generate(1, replace(CASCADE, lease_ttl_s=0.0))
+    with pytest.raises(ValueError):
+        generate(1, replace(CASCADE, client_recovery_bound_s=None))
+    with pytest.raises(ValueError):
+        generate(1, replace(CASCADE, propagate_per_s=0.0))

@@ -46,7 +46,7 @@ async def test_a_fault_waits_for_the_one_still_holding_its_target_and_others_do_
 def test_the_fault_phase_lasts_until_its_last_fault_stops() -> None:
     from dnsrace_lab.chaos.campaign import phase_length_s
     from dnsrace_lab.chaos.generator import Parameters, generate
-    parameters = Parameters(cascade=True, lease_ttl_s=45.0, lease_recovery_bound_s=60.0)
+    parameters = Parameters(cascade=True, lease_ttl_s=45.0, lease_recovery_bound_s=60.0, client_recovery_bound_s=60.0)
     schedule = generate(2003, parameters)
     cut = next(f for f in schedule.faults if f.fault == "partition-dynamodb")
     assert cut.until_s > parameters.fault_phase_s      # 1.5 TTLs alone outlast the 24 s phase

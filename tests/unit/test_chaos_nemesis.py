@@ -186,3 +186,64 @@ async def test_the_storage_cut_disables_dynamodbs_proxy_and_restores_it_whatever
     assert not toxiproxy.disabled
     assert [(r["type"], r["fault"], r["target"], r["id"]) for r in rows] == [
         ("fault_started", "partition-dynamodb", "dynamodb", 4), ("fault_stopped", "partition-dynamodb", "dynamodb", 4)]
+
+
+async def test_a_propagation_storm_posts_by_the_clock_and_stops_with_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each second's droplets posted to Network Manager from inside its container, numbered on from the
+    last; a slow post does not lower the rate (what is owed is posted next); the stop row says how many."""
+    import json as json_
+    import dnsrace_lab.harness.nemesis as nemesis_module
+    monkeypatch.setattr(nemesis_module, "STORM_EVERY_S", 0.05)
+    subject, _, rows, _ = nemesis()
+    posted: list[list[int]] = []
+
+    async def exec_(service: str, *command: str, stdin: str) -> str:
+        assert service == "netmgr" and command[:2] == ("python3", "-c") and "/propagations" in command[2]
+        droplets = json_.loads(stdin)["droplets"]
+        posted.append(droplets)
+        if len(posted) == 2:
+            await asyncio.sleep(0.15)      # a slow docker exec: three ticks' worth owed at the next
+        return json_.dumps({"queued": len(droplets), "queue": sum(map(len, posted))})
+    subject._exec = exec_  # type: ignore[method-assign]
+    spec = FaultSpec(4, "propagation-storm", "netmgr", 0.0, 0.5, {"droplets_per_s": 40, "times_rate": 4.0,
+                                                                   "propagate_per_s": 10.0})
+    async with subject.fault(spec) as started:
+        assert started
+        await asyncio.sleep(0.5)
+    flat = [d for chunk in posted for d in chunk]
+    assert flat == list(range(len(flat)))               # numbered on, none twice
+    assert posted[0] == list(range(40))                  # the first second's at the start
+    # By the clock, whatever the tick: 40 at the start, then 40 a second for about 0.5 s (give or take a tick).
+    assert 55 <= len(flat) <= 70, len(flat)
+    start, stop = [r for r in rows if r.get("fault") == "propagation-storm"]
+    assert (start["type"], start["droplets_per_s"], start["queue"]) == ("fault_started", 40, 40)
+    assert (stop["type"], stop["posted"]) == ("fault_stopped", len(flat)) and "storm_failed" not in stop
+    await asyncio.sleep(0.2)
+    assert sum(map(len, posted)) == len(flat)            # nothing posted after the stop
+
+
+async def test_a_storm_whose_first_post_fails_never_started_and_one_failing_later_says_so() -> None:
+    subject, _, rows, _ = nemesis()
+
+    async def refused(service: str, *command: str, stdin: str) -> str:
+        raise RuntimeError("python3 in netmgr: Connection refused")
+    subject._exec = refused  # type: ignore[method-assign]
+    spec = FaultSpec(5, "propagation-storm", "netmgr", 0.0, 0.1, {"droplets_per_s": 40})
+    async with subject.fault(spec) as started:
+        assert not started
+    assert [r["type"] for r in rows] == ["fault_failed"] and "Connection refused" in rows[0]["why"]
+    rows.clear()
+    calls = 0
+
+    async def fails_later(service: str, *command: str, stdin: str) -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise RuntimeError("python3 in netmgr: No such container")
+        return '{"queued": 40, "queue": 40}'
+    subject._exec = fails_later  # type: ignore[method-assign]
+    async with subject.fault(spec) as started:
+        assert started
+        await asyncio.sleep(1.3)
+    stop = rows[-1]
+    assert stop["type"] == "fault_stopped" and stop["posted"] == 40 and "No such container" in stop["storm_failed"]

@@ -82,7 +82,8 @@ def test_a_cascade_campaign_shows_7_and_the_time_to_95_percent_leased() -> None:
             "measures": {"leases-recover": {"recovery_s": 10.5}}}
     collapsed = {**base, "seed": 2001, "valid": False, "verdicts": {**base["verdicts"], "leases-recover": False},
                  "measures": {"leases-recover": {"recovery_s": None}}}
-    assert report.row_header(True).split()[-2:] == ["7", "leased"] and "7" not in report.row_header(False).split()[-3:]
+    assert report.row_header(True).split()[-5:] == ["7", "leased", "8", "9", "served"]
+    assert "7" not in report.row_header(False).split()[-3:]
     assert row(base).split()[-4:] == ["ok", "10.5", "s", "store/chaos/y"] and "cut dynamodb" in row(base)
     assert row(collapsed).split()[-3:] == ["FAIL", "—", "store/chaos/y"]
     text = "\n".join(summary([base, collapsed], 310.0))
@@ -90,6 +91,31 @@ def test_a_cascade_campaign_shows_7_and_the_time_to_95_percent_leased() -> None:
     table = report.campaign_table([base, collapsed], 310.0)
     assert table[0].endswith("| (7) | 95 % leased after |") and table[2].endswith("| ok | 10.5 s |")
     assert table[3].endswith("| FAIL | — |")
+
+
+def test_a_cascade_campaign_with_the_network_shows_8_9_and_the_time_until_the_clients_were_served() -> None:
+    base = {"seed": 11, "mode": "legacy", "faults": ["partition-dynamodb dynamodb", "propagation-storm netmgr"],
+            "valid": False, "run_s": 250.0, "reset_s": 5.0, "folder": "store/chaos/z",
+            "verdicts": {**dict.fromkeys(("no-empty-answer", "never-back", "no-referenced-delete", "converges",
+                                          "no-lost-batch", "no-crash-loop", "leases-recover"), True),
+                         "capacity-held": False, "clients-recover": False},
+            "measures": {"leases-recover": {"recovery_s": 12.0},
+                         "capacity-held": {"lowest_in_service": 3, "answering_removed": 4},
+                         "clients-recover": {"recovery_s": 71.0, "worst_success_rate": 0.4}}}
+    held = {**base, "seed": 12, "valid": True,
+            "verdicts": {**base["verdicts"], "capacity-held": True, "clients-recover": True},
+            "measures": {**base["measures"], "capacity-held": {"lowest_in_service": 10, "answering_removed": 0},
+                         "clients-recover": {"recovery_s": 0.0, "worst_success_rate": 1.0}}}
+    assert row(base).split()[-5:] == ["FAIL", "FAIL", "71.0", "s", "store/chaos/z"] and "storm netmgr" in row(base)
+    assert row(held).split()[-5:] == ["ok", "ok", "0.0", "s", "store/chaos/z"]
+    text = "\n".join(summary([base, held], 500.0))
+    assert "(8) 1, (9) 1" in text
+    assert "(8) capacity held: 1 of 2 runs; answering targets removed 4 in all; fewest in service 3-10" in text
+    assert ("(9) the clients served within the bound after DNS and the storm: 1 of 2 runs; served 0.0-71.0 s after; "
+            "the worst second 40% served") in text
+    table = report.campaign_table([base, held], 500.0)
+    assert table[0].endswith("| (7) | 95 % leased after | (8) | (9) | clients served after |")
+    assert table[2].endswith("| ok | 12.0 s | FAIL | FAIL | 71.0 s |") and table[3].endswith("| ok | ok | 0.0 s |")
 
 
 def test_a_campaign_without_the_cascade_keeps_its_columns() -> None:

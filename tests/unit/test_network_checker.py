@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnsrace_lab.harness.checker import UNKNOWN, Bounds, check_history
+from dnsrace_lab.harness.checker import UNKNOWN, Bounds, FaultWindow, check_history
 from dnsrace_lab.harness.checker.network import busiest_window, check_capacity_held, check_clients_recover
 
 BOUNDS = Bounds(client_recovery_bound_s=60.0)
@@ -85,6 +85,24 @@ def test_9_holds_once_served_for_ten_seconds_and_is_unknown_while_still_failing_
     assert check_clients_recover(probes, [], failing, BOUNDS).valid == UNKNOWN
     assert check_clients_recover(probes, [], failing + [client_window(231.0 + s, 20) for s in range(5)],
                                  BOUNDS).valid == UNKNOWN
+
+
+def test_9_counts_its_bound_from_the_end_of_a_propagation_storm_that_outlasts_dns() -> None:
+    """The chaos campaign's storm stops at 230 s, after DNS came back at 200 s: a second below at 270 s is
+    within 60 s of the storm's end (held), one at 295 s is not (broken). A storm over before DNS came back
+    changes nothing."""
+    probes = probes_empty_between(100.0, 200.0)
+    storm = [FaultWindow(2, "propagation-storm", "netmgr", 180.0, 230.0, {})]
+    at_270 = [client_window(200.0 + s, 20) for s in range(70)] + [client_window(270.0, 12, 8)] + [
+        client_window(271.0 + s, 20) for s in range(30)]
+    v = check_clients_recover(probes, storm, at_270, BOUNDS)
+    assert v.valid is True and v.evidence[0].startswith("the propagation storm stopped at"), v.evidence
+    assert v.measures["dns_back_t"] == 230.0
+    at_295 = [client_window(200.0 + s, 20) for s in range(95)] + [client_window(295.0, 12, 8)] + [
+        client_window(296.0 + s, 20) for s in range(15)]
+    assert check_clients_recover(probes, storm, at_295, BOUNDS).valid is False
+    early = [FaultWindow(2, "propagation-storm", "netmgr", 150.0, 190.0, {})]
+    assert check_clients_recover(probes, early, at_270, BOUNDS).valid is False
 
 
 def test_8_and_9_are_judged_only_in_runs_that_bound_them() -> None:

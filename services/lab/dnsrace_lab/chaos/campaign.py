@@ -2,8 +2,10 @@
 
     --mode safe|legacy  --runs N  --seed S        runs S, S+1, ... S+N-1, each its own schedule
     --replay store/chaos/<run>                    the same schedule (and mode) as that run, again
-    --cascade                                     the lease manager too (make chaos CASCADE=1): dwfm in the
-                                                  campaign's mode, one cut of its storage node a run, and (7)
+    --cascade                                     the lease manager too (make chaos CASCADE=1): dwfm, the
+                                                  load balancer's control and Network Manager in the
+                                                  campaign's mode, one cut of the storage node and one
+                                                  propagation storm a run, and (7), (8), (9)
 
 Each run, Jepsen's shape, every part in its own module:
     1. reset      the stack's state cleared in place (dnsrace_lab.stack.reset, about 5 s): each run starts at
@@ -17,10 +19,11 @@ Each run, Jepsen's shape, every part in its own module:
                   outlives a run, Ctrl-C included
     5. recovery   "waiting for recovery": until the endpoint is on the newest plan and the resolver
                   answers (bounded by the checker's own bounds); with the cascade, until the leases are
-                  back or (7)'s bound ran out; then the final reads
+                  back or (7)'s bound ran out, and until (9) can be judged (recording.wait_for_clients);
+                  then the final reads
     6. history    probes, the nemesis's rows, the stream's events (and those only in container logs),
                   dns-admin's audit and the final reads, in one JSONL file (history.py)
-    7. checker    the six invariants (seven with the cascade), from the history alone (harness/checker/); and the model verdict: the
+    7. checker    the six invariants (nine with the cascade), from the history alone (harness/checker/); and the model verdict: the
                   run's events checked against model/dnsrace.pml by Spin (conformance.py)
     8. report     store/chaos/<time>-<mode>-<seed>/: history.jsonl, results.json, logs/, timeline.html,
                   and store/latest -> it (harness/report/); one row per run, a summary at the end
@@ -52,7 +55,7 @@ from dnsrace.events import Event
 
 from dnsrace_lab.chaos.generator import FaultSpec, Parameters, Schedule, generate
 from dnsrace_lab.harness import checker
-from dnsrace_lab.harness.checker.verdict import LEASE_RECOVERY_BOUND_S
+from dnsrace_lab.harness.checker.verdict import CLIENT_RECOVERY_BOUND_S, LEASE_RECOVERY_BOUND_S
 from dnsrace_lab.harness import conformance
 from dnsrace_lab.harness import history
 from dnsrace_lab.harness import recording
@@ -96,18 +99,22 @@ def say(text: str) -> None:
 
 # --- 1. reset -------------------------------------------------------------------------------------------
 
-def reset_stack(project: str, mode: str, log: list[str], *, dwfm_mode: str | None = None) -> float:
+def reset_stack(project: str, mode: str, log: list[str], *, downstream_mode: str | None = None) -> float:
     """The stack's state cleared in place, in `mode`; the enactors are recreated first if they run another,
-    and so is the lease manager when it runs another design than `dwfm_mode` (the cascade's campaigns)."""
+    and so are the lease manager, the load balancer's control and Network Manager when one of them runs
+    another design than `downstream_mode` (the cascade's campaigns)."""
     started = time.monotonic()
     command = [sys.executable, "-m", "dnsrace_lab.stack.reset", "--mode", mode, "--project", project]
-    env = os.environ | {"PYTHONPATH": lab_pythonpath()} | ({"DWFM_MODE": dwfm_mode} if dwfm_mode else {})
-    if dwfm_mode is not None and dwfm_mode_of(project) != dwfm_mode:
+    designs = {name: downstream_mode for name in DOWNSTREAM} if downstream_mode else {}
+    env = os.environ | {"PYTHONPATH": lab_pythonpath()} | designs
+    wrong = downstream_designs(project) != designs if designs else False
+    if wrong:
         up = subprocess.run([*compose_command(project), "up", "-d", "--remove-orphans"], capture_output=True, text=True,
                             timeout=RESET_TIMEOUT_S, env=env | {"ENACTOR_MODE": mode}, cwd=TOP)
         log += [line for line in (up.stdout + up.stderr).splitlines() if line]
         if up.returncode != 0:
-            raise CampaignError(f"compose up with DWFM_MODE={dwfm_mode} failed: {up.stderr.strip()[-400:]}")
+            raise CampaignError(f"compose up with {' '.join(f'{k}={v}' for k, v in designs.items())} failed: "
+                                f"{up.stderr.strip()[-400:]}")
     for attempt in (1, 2):
         result = subprocess.run(command, capture_output=True, text=True, timeout=RESET_TIMEOUT_S, env=env, cwd=TOP)
         log += [line for line in (result.stdout + result.stderr).splitlines() if line]
@@ -125,10 +132,16 @@ def reset_stack(project: str, mode: str, log: list[str], *, dwfm_mode: str | Non
     raise CampaignError("unreachable")
 
 
-def dwfm_mode_of(project: str) -> str | None:
-    """DWFM_MODE as the lease manager's container was started with (None: no such container)."""
-    container = containers(project).get("dwfm")
-    return None if container is None else (container.dwfm_mode or "legacy")
+# The cascade's downstream designs, each as the container that reads it was created with.
+DOWNSTREAM = {"DWFM_MODE": ("dwfm", "dwfm_mode"), "NLB_MODE": ("nlb-control", "nlb_mode"),
+              "NETMGR_MODE": ("netmgr", "netmgr_mode")}
+
+
+def downstream_designs(project: str) -> dict[str, str | None]:
+    """DWFM_MODE, NLB_MODE and NETMGR_MODE as their containers were created (None: no such container)."""
+    found = containers(project)
+    return {name: (None if found.get(service) is None else (getattr(found[service], field) or "legacy"))
+            for name, (service, field) in DOWNSTREAM.items()}
 
 
 async def check_lease_manager(live: Live, parameters: Parameters) -> str:
@@ -145,13 +158,24 @@ async def check_lease_manager(live: Live, parameters: Parameters) -> str:
         raise CampaignError(f"the lease manager runs design {said.get('mode')} with a lease TTL of {said.get('ttl_s')} s; "
                             f"the campaign drew its schedules for {parameters.mode} and {parameters.lease_ttl_s:g} s "
                             "(was the stack changed during the campaign?)")
+    try:
+        nlb = await live.started_parameters("nlb_started", "the load balancer's control", "nlb-control")
+        netmgr = await live.started_parameters("netmgr_started", "Network Manager", "netmgr")
+    except StepNotReached as missing:
+        raise CampaignError(str(missing)) from None
+    if (nlb.get("mode"), netmgr.get("mode")) != (parameters.mode, parameters.mode) or \
+            float(netmgr.get("propagate_per_s") or 0) != parameters.propagate_per_s:
+        raise CampaignError(f"the load balancer's control runs {nlb.get('mode')} and Network Manager {netmgr.get('mode')} "
+                            f"at {netmgr.get('propagate_per_s')} a second; the campaign drew its schedules for "
+                            f"{parameters.mode} at {parameters.propagate_per_s:g} a second")
     within_s = float(said.get("renew_s") or 0) + recording.LEASES_START_WAIT_S
     healthy = await recording.leased_at_least(live, LEASED_BEFORE_FAULTS, within_s)
     if healthy is None:
         raise CampaignError(f"the lease manager did not lease {LEASED_BEFORE_FAULTS:.0%} of its droplets within "
                             f"{within_s:g} s of the reset: no steady state to start the faults from")
     return (f"the lease manager ({said.get('mode')}, {said.get('droplets')} droplets, TTL {said.get('ttl_s')} s) is "
-            f"healthy before the faults: {float(healthy['leased_fraction']):.1%} leased")
+            f"healthy before the faults: {float(healthy['leased_fraction']):.1%} leased; the load balancer's "
+            f"control {nlb.get('mode')}, Network Manager {netmgr.get('mode')} at {netmgr.get('propagate_per_s')} a second")
 
 
 # --- 4. the interpreter: each fault at its time --------------------------------------------------------
@@ -197,7 +221,7 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
     say(f"chaos: run seed {schedule.seed}, mode {parameters.mode}: {len(schedule.faults)} faults: "
         + ", ".join(f"{f.label()} @{f.at_s:g}s/{f.for_s:g}s" for f in schedule.faults))
     reset_s = await asyncio.to_thread(reset_stack, project, parameters.mode, run_log,
-                                      dwfm_mode=parameters.mode if parameters.cascade else None)
+                                      downstream_mode=parameters.mode if parameters.cascade else None)
     run_log.append(f"reset in {reset_s:.1f} s")
     ids = {service: c.id for service, c in (await asyncio.to_thread(containers, project)).items()}
     if set(SERVICES) - set(ids):
@@ -228,7 +252,9 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
                 rows.append(phase("recovery", "every fault healed; waiting for recovery"))
                 bounds = checker.Bounds.from_run(run)
                 await recording.wait_for_recovery(live, prober, bounds)
+                recovered = time.time()
                 await recording.wait_for_leases(live, bounds)
+                await recording.wait_for_clients(live, bounds, since=recovered)
                 observation = await recording.final_reads(live)
                 rows.append(phase("final", "final reads done"))
         finally:
@@ -290,17 +316,25 @@ async def campaign(args: argparse.Namespace) -> int:
         # (enactor_started), never a copied default: the schedules are drawn around them.
         async with Live(args.project, ports) as live:
             said = await live.enactor_parameters()
-            # The lease TTL as dwfm said it (dwfm_started): the storage cut is drawn to outlast it.
+            # The lease TTL as dwfm said it (dwfm_started): the storage cut is drawn to outlast it; Network
+            # Manager's rate (netmgr_started): the storm is drawn in multiples of it.
             dwfm = await live.dwfm_parameters() if args.cascade else {}
+            netmgr = (await live.started_parameters("netmgr_started", "Network Manager", "netmgr")
+                      if args.cascade else {})
         parameters = replace(parameters, lock_ttl_s=said.lock_ttl_s, keep_generations=said.keep_generations,
                              self_check_timeout_ms=said.self_check_timeout_ms)
         if args.cascade:
             parameters = replace(parameters, cascade=True, lease_ttl_s=float(dwfm["ttl_s"]),
-                                 lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S)
+                                 lease_recovery_bound_s=LEASE_RECOVERY_BOUND_S,
+                                 propagate_per_s=float(netmgr["propagate_per_s"]),
+                                 client_recovery_bound_s=CLIENT_RECOVERY_BOUND_S)
         seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
         say(f"chaos: mode {args.mode}, {args.runs} run(s), seeds {seed}..{seed + args.runs - 1}"
-            + (f"; the cascade: the lease manager in {args.mode} (lease TTL {parameters.lease_ttl_s:g} s), its "
-               f"storage node cut for 1.5-2.5 TTLs, (7) within {LEASE_RECOVERY_BOUND_S:g} s" if args.cascade else "")
+            + (f"; the cascade: the lease manager, the load balancer's control and Network Manager in {args.mode} "
+               f"(lease TTL {parameters.lease_ttl_s:g} s), the storage node cut for 1.5-2.5 TTLs, (7) within "
+               f"{LEASE_RECOVERY_BOUND_S:g} s; a propagation storm of 3-4x Network Manager's "
+               f"{parameters.propagate_per_s:g} a second for 40-60 s, (8), and (9) within {CLIENT_RECOVERY_BOUND_S:g} s"
+               if args.cascade else "")
             + ("" if args.seed is not None else " (random; SEED= replays them)"))
         schedules = [generate(seed + n, parameters) for n in range(args.runs)]
     results: list[dict[str, Any]] = []
@@ -333,7 +367,8 @@ def main() -> int:
     parser.add_argument("--store", default=str(TOP / "store" / "chaos"), help="where run folders go (store/chaos)")
     parser.add_argument("--fault-phase-s", type=float, default=None, help="the fault phase's length (default 24)")
     parser.add_argument("--cascade", action="store_true",
-                        help="the lease manager too: dwfm in --mode, a cut of its storage node, and (7) judged")
+                        help="the cascade too: dwfm, nlb-control and netmgr in --mode, a cut of the storage node, "
+                             "a propagation storm, and (7), (8), (9) judged")
     args = parser.parse_args()
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1..1000")

@@ -36,6 +36,15 @@ With `cascade` (make chaos CASCADE=1) one more fault, the lease manager's (issue
                                          rule: it is the lease manager's path, not the DNS automation's.
                                          Checker (7) judges from the later of its stop and the resolver
                                          answering again; (1)-(6) leave it out.
+    propagation-storm  netmgr            act 2's (issue 24): network state owed for droplets, posted to
+                                         Network Manager at STORM_TIMES_RATE times the rate it works them
+                                         (its netmgr_started rate), for STORM_S seconds: the backlog a
+                                         fleet leased again all at once leaves (in the incident, DWFM's
+                                         recovery), still (times - 1) * for_s seconds of work when the storm
+                                         stops. Drawn after the storage cut, so the cut does not move either,
+                                         starting in the phase's first half; outside the concurrency rule.
+                                         Checkers (8) and (9) judge the load balancer and the clients; (9)
+                                         from the later of DNS back and the storm's stop.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ from typing import Any
 
 from dnsrace_lab.stack.names import ENACTORS
 
-__all__ = ["CASCADE_FAULT", "ENACTORS", "FAULTS", "PATHS", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
+__all__ = ["CASCADE_FAULT", "ENACTORS", "FAULTS", "PATHS", "STORM_FAULT", "WEIGHTS", "FaultSpec", "Parameters", "Schedule", "generate"]
 
 PATHS = ("redis", "dns-admin", "dns")          # each enactor's three proxies: enactor-a-redis, ...
 HOLD_PATHS = ("redis", "dns-admin")            # a held DNS self-check only times out: no different from timeout
@@ -61,6 +70,9 @@ WEIGHTS: dict[str, int] = {
 FAULTS = tuple(WEIGHTS)
 CASCADE_FAULT = "partition-dynamodb"   # the checker's verdict.STORAGE_CUT
 CASCADE_TTLS = (1.5, 2.5)              # its length, in lease TTLs
+STORM_FAULT = "propagation-storm"      # the checker's verdict.PROPAGATION_STORM
+STORM_TIMES_RATE = (3.0, 4.0)          # droplets posted a second, in multiples of Network Manager's rate
+STORM_S = (40.0, 60.0)                 # how long it posts: (times - 1) * 40..60 s of work left when it stops
 PLACEMENT_ATTEMPTS_MAX = 50   # a fault that finds no room in the phase after this many draws is left out
 
 
@@ -85,6 +97,8 @@ class Parameters:
     cascade: bool = False             # the lease manager as a target too (CASCADE_FAULT) and (7) judged
     lease_ttl_s: float = 45.0         # dwfm's lease TTL (its dwfm_started event): the storage cut outlasts it
     lease_recovery_bound_s: float | None = None   # (7)'s bound; set with cascade (None: (7) not judged)
+    propagate_per_s: float = 20.0     # Network Manager's rate (its netmgr_started event): the storm is drawn in it
+    client_recovery_bound_s: float | None = None  # (9)'s bound; set with cascade (None: (8), (9) not judged)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,8 +160,9 @@ def generate(seed: int, parameters: Parameters) -> Schedule:
         raise ValueError("faults_min must be 0..faults_max")
     if parameters.concurrency_max < 1 or parameters.fault_phase_s <= 0:
         raise ValueError("concurrency_max must be at least 1 and fault_phase_s positive")
-    if parameters.cascade and (parameters.lease_ttl_s <= 0 or parameters.lease_recovery_bound_s is None):
-        raise ValueError("a cascade schedule needs the lease TTL and (7)'s bound")
+    if parameters.cascade and (parameters.lease_ttl_s <= 0 or parameters.lease_recovery_bound_s is None
+                               or parameters.client_recovery_bound_s is None or parameters.propagate_per_s <= 0):
+        raise ValueError("a cascade schedule needs the lease TTL, (7)'s and (9)'s bounds and Network Manager's rate")
     rng = random.Random(seed)   # the only source of randomness: same seed, same schedule
     placed: list[FaultSpec] = []
     for _ in range(rng.randint(parameters.faults_min, parameters.faults_max)):
@@ -162,6 +177,11 @@ def generate(seed: int, parameters: Parameters) -> Schedule:
     if parameters.cascade:   # after every other draw: the seed's other faults do not move
         for_s = _seconds(rng, CASCADE_TTLS[0] * parameters.lease_ttl_s, CASCADE_TTLS[1] * parameters.lease_ttl_s)
         placed.append(FaultSpec(0, CASCADE_FAULT, "dynamodb", _seconds(rng, 0.0, parameters.fault_phase_s / 2), for_s))
+        times = round(rng.uniform(*STORM_TIMES_RATE), 2)
+        placed.append(FaultSpec(0, STORM_FAULT, "netmgr", _seconds(rng, 0.0, parameters.fault_phase_s / 2),
+                                _seconds(rng, *STORM_S),
+                                {"droplets_per_s": max(1, round(times * parameters.propagate_per_s)),
+                                 "times_rate": times, "propagate_per_s": parameters.propagate_per_s}))
     ordered = sorted(placed, key=lambda f: (f.at_s, f.fault, f.target))
     return Schedule(seed, parameters, tuple(replace(f, id=n) for n, f in enumerate(ordered, 1)))
 

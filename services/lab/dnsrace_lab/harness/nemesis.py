@@ -20,6 +20,10 @@ on entry and stopped on exit, whatever ends the block):
     delete_live_plan()                             the live plan's record set deleted through the API
     cut_storage()       / restore_storage()        DynamoDB's storage node cut off (its proxy disabled):
                                                    the lease manager's every operation fails
+    storm(spec)         / unstorm(spec)            network state owed for droplets, posted to Network
+                                                   Manager (POST /propagations, from inside its container:
+                                                   it publishes no port) at droplets_per_s, once a second,
+                                                   until the stop; what is queued stays queued
 All of it is real traffic through a real proxy, a real frozen or killed process, a real API call;
 nothing in the enactor's code is told about it.
 """
@@ -27,6 +31,8 @@ nothing in the enactor's code is told about it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,7 +45,7 @@ from dnsrace.plans import plan_of_record_name
 from dnsrace.records import Change, ChangeBatch
 from dnsrace.toxiproxy import ToxiproxyClient
 
-from dnsrace_lab.chaos.generator import CASCADE_FAULT, PATHS, FaultSpec
+from dnsrace_lab.chaos.generator import CASCADE_FAULT, PATHS, STORM_FAULT, FaultSpec
 from dnsrace_lab.stack.names import ENDPOINT
 
 HOLD_TOXIC = "nemesis-hold"
@@ -52,6 +58,11 @@ DOCKER_TIMEOUT_S = 20.0
 DOCKER_START_TIMEOUT_S = 60.0  # `docker start` takes seconds here when the two cores are busy
 NEMESIS_CLIENT = "nemesis"     # the client name of the nemesis's own change batches (the checker knows it)
 STORAGE_PROXY = "dynamodb"     # the DynamoDB front ends' path to the storage node
+STORM_EVERY_S = 1.0            # the storm posts what it owes once a second
+# Run in Network Manager's container: POST the body on stdin to its own /propagations, print the answer.
+STORM_POST = ("import sys, urllib.request; r = urllib.request.urlopen(urllib.request.Request("
+              "'http://127.0.0.1:8092/propagations', data=sys.stdin.buffer.read(), method='POST', "
+              "headers={'Content-Type': 'application/json'}), timeout=10); print(r.read().decode())")
 
 _WHY = {"dns-admin": "its requests to dns-admin wait inside Toxiproxy",
         "redis": "its requests to Redis (the lock's release, its events, its next plan) wait inside Toxiproxy"}
@@ -76,6 +87,9 @@ class Nemesis:
         self._history = history
         self._admin = admin
         self._wait_event = wait_event
+        self._storms: dict[Any, asyncio.Task[None]] = {}   # fault id -> the task posting its droplets
+        self._stormed: dict[Any, int] = {}                  # fault id -> droplets posted so far
+        self._queue: int | None = None                      # Network Manager's queue after the last post
 
     async def _record(self, kind: str, **fields: Any) -> None:
         """One start or stop: a row in the local history (if kept) and an event in the stream."""
@@ -121,6 +135,10 @@ class Nemesis:
         await self._record("fault_stopped", fault="pause", target=enactor, why="docker unpause: it runs on", **tags)
 
     async def heal(self) -> None:
+        for task in self._storms.values():
+            task.cancel()
+        await asyncio.gather(*self._storms.values(), return_exceptions=True)
+        self._storms.clear()
         for enactor in sorted(self._paused):
             await self._docker("unpause", enactor)
         self._paused.clear()
@@ -175,6 +193,47 @@ class Nemesis:
         await self._toxiproxy.enable(STORAGE_PROXY)
         await self._record("fault_stopped", fault=CASCADE_FAULT, target="dynamodb", proxy=STORAGE_PROXY, **tags,
                            why="the storage node answers again")
+
+    async def storm(self, spec: FaultSpec, **tags: Any) -> None:
+        """The first second's droplets posted (a failure is the fault's: not started), then a task posts
+        what is owed once a second, by the clock: a slow `docker exec` does not lower the rate."""
+        per_s = int(spec.params["droplets_per_s"])
+        self._stormed[spec.id] = 0
+        await self._post_droplets(spec.id, per_s)
+        started = time.monotonic()
+
+        async def keep_posting() -> None:
+            while True:
+                await asyncio.sleep(STORM_EVERY_S)
+                owed = int((time.monotonic() - started) * per_s) + per_s - self._stormed[spec.id]
+                if owed > 0:
+                    await self._post_droplets(spec.id, owed)
+
+        self._storms[spec.id] = asyncio.create_task(keep_posting())
+        await self._record("fault_started", fault=STORM_FAULT, target="netmgr", proxy=None, **tags,
+                           droplets_per_s=per_s, queue=self._queue,
+                           why=f"network state for {per_s} droplets a second posted to Network Manager "
+                               f"({spec.params.get('times_rate')}x the {spec.params.get('propagate_per_s')} a "
+                               "second it works)")
+
+    async def unstorm(self, spec: FaultSpec, **tags: Any) -> None:
+        task = self._storms.pop(spec.id, None)
+        if task is not None:
+            task.cancel()
+            failed = (await asyncio.gather(task, return_exceptions=True))[0]
+            if isinstance(failed, Exception):     # a post that failed mid-storm ended it early: say so
+                tags["storm_failed"] = f"{type(failed).__name__}: {failed}"
+        await self._record("fault_stopped", fault=STORM_FAULT, target="netmgr", **tags,
+                           posted=self._stormed.get(spec.id, 0), queue=self._queue,
+                           why="no more posted; what is queued is Network Manager's to work")
+
+    async def _post_droplets(self, fault_id: Any, count: int) -> None:
+        first = self._stormed.get(fault_id, 0)
+        answer = await self._exec("netmgr", "python3", "-c", STORM_POST,
+                                  stdin=json.dumps({"droplets": list(range(first, first + count))}))
+        self._stormed[fault_id] = first + count
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            self._queue = int(json.loads(answer)["queue"])
 
     async def kill(self, service: str, fault: str, **tags: Any) -> None:
         await self._docker("kill", service, "-s", "KILL")
@@ -259,6 +318,8 @@ class Nemesis:
             await self.delete_live_plan(**tags)
         elif fault == CASCADE_FAULT:
             await self.cut_storage(**tags)
+        elif fault == STORM_FAULT:
+            await self.storm(spec, **tags)
         else:
             raise FaultNotStarted(f"unknown fault {fault!r}")
 
@@ -337,6 +398,8 @@ class Nemesis:
                 await self.restore_storage(**tags)
             else:
                 await self._toxiproxy.enable(STORAGE_PROXY)
+        elif fault == STORM_FAULT and started:
+            await self.unstorm(spec, **tags)
 
     @staticmethod
     def _toxic_of(spec: FaultSpec) -> tuple[str, str]:
@@ -350,6 +413,15 @@ class Nemesis:
         proxy, toxic = where
         if any(t.name == toxic for t in (await self._toxiproxy.proxy(proxy)).toxics):
             await self._toxiproxy.remove_toxic(proxy, toxic)
+
+    async def _exec(self, service: str, *command: str, stdin: str) -> str:
+        """`command` run in `service`'s container with `stdin`; its output, or RuntimeError with its error."""
+        docker = ["docker", "exec", "-i", self._containers[service], *command]
+        result = await asyncio.to_thread(subprocess.run, docker, input=stdin, capture_output=True, text=True,
+                                         timeout=DOCKER_TIMEOUT_S)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:1])} in {service}: {(result.stderr or result.stdout).strip()[-300:]}")
+        return result.stdout
 
     async def _docker(self, verb: str, service: str, *options: str, timeout_s: float = DOCKER_TIMEOUT_S) -> None:
         command = ["docker", verb, *options, self._containers[service]]

@@ -8,6 +8,8 @@ and the chaos campaign): the edge between the running stack and history.py's row
     wait_for_leases(live, b)             then, when (7) is judged: until the leases are back, or its
                                          bound ran out (+1 s)
     leased_at_least(live, f, s)          dwfm's first line from now on with >= f leased (None after s)
+    wait_for_clients(live, b, since)     then, when (9) is judged: until the network is calm and the
+                                         clients served, or until the history reaches past (9)'s bound
     final_reads(live, restarts_before)   the observation the checker reads last: docker's restart counts
                                          during the run, the newest plan, dns-admin's zone with its serial
     export_events(live, after)           the stream's events after a position (all: after=None)
@@ -35,12 +37,13 @@ from dnsrace.plans import plan_id, plan_record_name
 
 from dnsrace_lab.harness import history
 from dnsrace_lab.harness.checker import Bounds
+from dnsrace_lab.harness.checker.network import SERVED_FOR_S
 from dnsrace_lab.harness.client import Prober
 from dnsrace_lab.stack.live import ENACTORS, ENDPOINT, Live
 from dnsrace_lab.stack.reset import containers
 
 __all__ = ["answering", "container_logs", "export_audit", "export_events", "final_reads", "on_newest_plan",
-           "leased_at_least", "record", "wait_for_leases", "wait_for_recovery"]
+           "leased_at_least", "record", "wait_for_clients", "wait_for_leases", "wait_for_recovery"]
 
 LEASES_START_WAIT_S = 120.0    # past one renewal period: how long a restarted lease manager may take to lease
 RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
@@ -110,6 +113,35 @@ async def wait_for_leases(live: Live, bounds: Bounds) -> None:
         return
     if await leased_at_least(live, bounds.leased_fraction, bounds.lease_recovery_bound_s + 1) is not None:
         await asyncio.sleep(RECOVERY_TAIL_S)
+
+
+async def wait_for_clients(live: Live, bounds: Bounds, *, since: float) -> None:
+    """(9)'s wait, after the faults stopped and DNS answered (`since`, wall time): the history must reach
+    past `since` + (9)'s bound + SERVED_FOR_S for the checker to decide, unless the network is calm
+    before that: no slot without networking, every target in service and the clients served, for
+    SERVED_FOR_S + 2 s in a row. A backlog may still be queued then (a storm leaves minutes of it): it
+    delays launches, and it fails clients only through a slot that goes dark, which ends the calm.
+    Nothing to wait for in a run that does not judge (9)."""
+    bound = bounds.client_recovery_bound_s
+    if bound is None:
+        return
+    deadline = since + bound + SERVED_FOR_S + 2.0
+    calm_since: float | None = None
+    while time.time() < deadline:
+        try:
+            net, nlb, clients = (await live.latest_figures("netmgr_window"), await live.latest_figures("nlb_window"),
+                                 await live.latest_figures("client_window"))
+        except (aioredis.RedisError, OSError, TimeoutError):
+            net = nlb = clients = None
+        calm = (net is not None and nlb is not None and clients is not None
+                and int(net.get("without_network") or 0) == 0
+                and nlb.get("in_service") == nlb.get("targets")
+                and float(clients.get("success_rate") or 0) >= bounds.success_rate)
+        now = time.time()
+        calm_since = (calm_since or now) if calm else None
+        if calm_since is not None and now - calm_since >= SERVED_FOR_S + 2.0:
+            return
+        await asyncio.sleep(1.0)
 
 
 async def final_reads(live: Live, restarts_before: dict[str, int] | None = None) -> dict[str, Any]:

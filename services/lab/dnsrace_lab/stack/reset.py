@@ -66,6 +66,8 @@ class Container:
     state: str      # docker's: running, paused, restarting, exited, created, dead
     mode: str       # ENACTOR_MODE it was created with ("" for services without one)
     dwfm_mode: str = ""   # DWFM_MODE likewise (the lease manager's design)
+    nlb_mode: str = ""    # NLB_MODE likewise (the load balancer's control)
+    netmgr_mode: str = "" # NETMGR_MODE likewise (Network Manager's admission)
 
 
 def docker(*args: str, timeout_s: float = DOCKER_TIMEOUT_S) -> str:
@@ -84,7 +86,7 @@ def containers(project: str) -> dict[str, Container]:
         service = item["Config"]["Labels"].get("com.docker.compose.service", "")
         env = dict(entry.split("=", 1) for entry in item["Config"]["Env"] if "=" in entry)
         found[service] = Container(item["Id"][:12], service, item["State"]["Status"], env.get("ENACTOR_MODE", ""),
-                                   env.get("DWFM_MODE", ""))
+                                   env.get("DWFM_MODE", ""), env.get("NLB_MODE", ""), env.get("NETMGR_MODE", ""))
     return found
 
 

@@ -36,7 +36,8 @@ verdict.Bounds): check_history(history, endpoint) runs them all.
                               balancer takes out no answering target, at most a quarter per 10 s, and
                               never leaves fewer than half in service
     (9) clients-recover       network.py: (act 2's runs only) from at most the bound after DNS answers again
-                              to the end, every second's client success rate through HAProxy is >= 95 %
+                              (and a propagation storm stopped: the chaos campaign's) to the end, every
+                              second's client success rate through HAProxy is >= 95 %
 An audit that does not start at row 1 (cut short), or a history that ends before a bound ran out, gives
 "unknown", never a guess. `info` probes (timeouts) never count as empty answers.
 """
@@ -57,7 +58,7 @@ from dnsrace_lab.harness.checker.network import check_capacity_held, check_clien
 from dnsrace_lab.harness.checker.never_back import check_never_back
 from dnsrace_lab.harness.checker.referenced_delete import check_no_referenced_delete
 from dnsrace_lab.harness.checker.verdict import (CASCADE_INVARIANTS, INVARIANTS, MODEL, NEMESIS_CLIENT, NETWORK_INVARIANTS,
-                                                STORAGE_CUT, TITLES,
+                                                PROPAGATION_STORM, STORAGE_CUT, TITLES,
                                                 UNKNOWN, Bounds,
                                                 EmptyWindow, FaultWindow, Mark, Move, Valid, Verdict,
                                                 audit_complete, count_rate, empty_windows,
@@ -83,8 +84,8 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
     windows = fault_windows(nemesis)
     # (1)-(6) judge the DNS automation: the storage node's cut (CASCADE=1) is the lease manager's fault,
     # and it outlasts the others by a minute or more; counted as their last fault, it would give (4)
-    # that minute. Only (7) sees it.
-    dns = [w for w in windows if w.fault != STORAGE_CUT]
+    # that minute. Only (7) sees it, and only (9) the propagation storm (Network Manager's).
+    dns = [w for w in windows if w.fault not in (STORAGE_CUT, PROPAGATION_STORM)]
     verdicts = {
         "no-empty-answer": check_no_empty_answer(probes, dns, bounds),
         "never-back": check_never_back(audit, endpoint),

@@ -7,7 +7,8 @@ answering target taken out), by more than removal_cap_share of the targets remov
 removal_window_s, or by a second with fewer than in_service_floor_share of them in service.
 
 (9) reads the clients' per-second `client_window` figures against the moment the trigger was gone
-((7)'s: leases_recover.dns_back). Broken by any second later than client_recovery_bound_s after it
+((7)'s: leases_recover.dns_back; in the chaos campaign, the later of that and the end of its
+propagation storm, which posts network state to Network Manager faster than it is worked). Broken by any second later than client_recovery_bound_s after it
 whose success rate is below success_rate; held when every second from at most the bound after it to
 the end is served, for at least SERVED_FOR_S; unknown when the history ends before that shows.
 """
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dnsrace_lab.harness.checker.leases_recover import dns_back
-from dnsrace_lab.harness.checker.verdict import UNKNOWN, Bounds, FaultWindow, Mark, Verdict
+from dnsrace_lab.harness.checker.verdict import PROPAGATION_STORM, UNKNOWN, Bounds, FaultWindow, Mark, Verdict
 
 CAPACITY = "capacity-held"
 CLIENTS = "clients-recover"
@@ -98,11 +99,20 @@ def check_capacity_held(events: Sequence[dict[str, Any]], figures: Sequence[dict
                    (), measures)
 
 
+def trigger_gone(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow]) -> tuple[float | None, str]:
+    """(9)'s moment: DNS back ((7)'s), or the end of a propagation storm when that came later."""
+    back, how = dns_back(probes, windows)
+    storms = [w.stop for w in windows if w.fault == PROPAGATION_STORM and w.stop is not None]
+    if storms and (back is None or max(storms) > back):
+        return max(storms), "the propagation storm stopped"
+    return back, how
+
+
 def check_clients_recover(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow],
                           figures: Sequence[dict[str, Any]], bounds: Bounds) -> Verdict:
     bound = bounds.client_recovery_bound_s
     lines = [line for line in lines_of(figures, "client_window") if line.get("success_rate") is not None]
-    back, how = dns_back(probes, windows)
+    back, how = trigger_gone(probes, windows)
     if bound is None or not lines or back is None:
         missing = ("no bound for it in the run line" if bound is None else
                    "no client_window figures in the history" if not lines else "no moment DNS came back")

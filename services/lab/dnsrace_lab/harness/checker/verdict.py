@@ -77,6 +77,7 @@ LEASE_RECOVERY_BOUND_S = 60.0       # (7): >= 95 % leased within this of DNS ans
 NETWORK_INVARIANTS = ("capacity-held", "clients-recover")
 CLIENT_RECOVERY_BOUND_S = 60.0      # (9): every second's success rate >= 95 % from at most this long after DNS is back
 STORAGE_CUT = "partition-dynamodb"  # the campaign's fault on the lease manager's path (chaos/generator.py)
+PROPAGATION_STORM = "propagation-storm"  # the campaign's fault on Network Manager (chaos/generator.py)
 TITLES = {
     "no-empty-answer": "(1) no empty answer at the resolver once the first plan was live",
     "never-back": "(2) the endpoint's generation never goes back (dns-admin's audit)",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 
-from dnsrace_lab.harness.checker import CASCADE_INVARIANTS, INVARIANTS, MODEL, UNKNOWN
+from dnsrace_lab.harness.checker import CASCADE_INVARIANTS, INVARIANTS, MODEL, NETWORK_INVARIANTS, UNKNOWN
 
 __all__ = ["ROW_HEADER", "SYMBOL", "campaign_table", "result_of", "row", "row_header", "run_summary", "summary",
            "write_campaign"]
@@ -21,21 +21,31 @@ ROW_HEADER = (f"{'seed':>7}  {'faults':<58} {'1':>4} {'2':>4} {'3':>4} {'4':>4} 
               f"{'empty max':>9}  {'converge':>8}  {'run':>5}")
 SHORT = {"latency": "lat", "timeout": "tmo", "reset-peer": "rst", "hold": "hold", "partition": "part",
          "pause": "pause", "kill-enactor": "kill", "kill-redis": "kill", "kill-dns-admin": "kill",
-         "delete-live-plan": "delete-live", "partition-dynamodb": "cut"}
+         "delete-live-plan": "delete-live", "partition-dynamodb": "cut", "propagation-storm": "storm"}
 LEASES = CASCADE_INVARIANTS[0]   # (7): a column of its own in the runs that judged it
+CAPACITY, CLIENTS = NETWORK_INVARIANTS   # (8), (9): columns of their own in the runs that judged them
 
 
 def row_header(cascade: bool) -> str:
-    """The rows' header; with the cascade, (7) and the time to 95 % leased after DynamoDB was back."""
-    return ROW_HEADER + (f"  {'7':>4}  {'leased':>8}" if cascade else "")
+    """The rows' header; with the cascade, (7) and the time to 95 % leased after DynamoDB was back, (8),
+    (9) and the time until the clients were served after the last of DNS and the storm."""
+    return ROW_HEADER + (f"  {'7':>4}  {'leased':>8}  {'8':>4} {'9':>4}  {'served':>8}" if cascade else "")
 
 
 def _cascade(results: Sequence[Mapping[str, Any]]) -> bool:
     return any(LEASES in r["verdicts"] for r in results)
 
 
+def _network(results: Sequence[Mapping[str, Any]]) -> bool:
+    return any(CLIENTS in r["verdicts"] for r in results)
+
+
 def _leased_after(result: Mapping[str, Any]) -> str:
     return _seconds(_measure(result, LEASES, "recovery_s")) if LEASES in result["verdicts"] else "—"
+
+
+def _served_after(result: Mapping[str, Any]) -> str:
+    return _seconds(_measure(result, CLIENTS, "recovery_s")) if CLIENTS in result["verdicts"] else "—"
 
 
 def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float, *, command: str) -> Path:
@@ -54,10 +64,11 @@ def write_campaign(store: Path, results: Sequence[dict[str, Any]], wall_s: float
 
 def campaign_table(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     """The campaign's markdown table, one row per run, and its summary (the README's Chaos tables)."""
-    cascade = _cascade(results)
-    extra = " (7) | 95 % leased after |" if cascade else ""
+    cascade, network = _cascade(results), _network(results)
+    extra = (" (7) | 95 % leased after |" if cascade else "") + (" (8) | (9) | clients served after |" if network else "")
     lines = ["| seed | faults | (1) | (2) | (3) | (4) | (5) | (6) | (M) | longest empty | converge | run |" + extra,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if cascade else "")]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if cascade else "")
+             + ("---|---|---|" if network else "")]
     for r in results:
         cells = [str(r["seed"]), _faults_text(r["faults"]), *(SYMBOL[r["verdicts"][name]] for name in INVARIANTS),
                  SYMBOL[_model(r)],
@@ -65,6 +76,9 @@ def campaign_table(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[
                  f"{r['run_s']:.0f} s"]
         if cascade:
             cells += [SYMBOL[r["verdicts"].get(LEASES, UNKNOWN)], _leased_after(r)]
+        if network:
+            cells += [SYMBOL[r["verdicts"].get(CAPACITY, UNKNOWN)], SYMBOL[r["verdicts"].get(CLIENTS, UNKNOWN)],
+                      _served_after(r)]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, "", *summary(results, wall_s)]
 
@@ -116,6 +130,8 @@ def row(result: Mapping[str, Any]) -> str:
                                                            _model(result)))
     leases = (f"  {SYMBOL[result['verdicts'][LEASES]]:>4}  {_leased_after(result):>8}"
               if LEASES in result["verdicts"] else "")
+    leases += (f"  {SYMBOL[result['verdicts'][CAPACITY]]:>4} {SYMBOL[result['verdicts'][CLIENTS]]:>4}  "
+               f"{_served_after(result):>8}" if CLIENTS in result["verdicts"] else "")
     return (f"{result['seed']:>7}  {faults:<58} {marks}  {_seconds(_measure(result, 'no-empty-answer', 'longest_empty_s')):>9}"
             f"  {_seconds(_measure(result, 'converges', 'converge_s')):>8}  {result['run_s']:>4.0f}s{leases}  {result['folder']}")
 
@@ -123,7 +139,8 @@ def row(result: Mapping[str, Any]) -> str:
 def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
     if not results:
         return ["no runs"]
-    judged = (*INVARIANTS, LEASES) if _cascade(results) else INVARIANTS
+    judged = (*INVARIANTS, *((LEASES,) if _cascade(results) else ()),
+              *(NETWORK_INVARIANTS if _network(results) else ()))
     broken = {name: sum(1 for r in results if r["verdicts"].get(name) is False) for name in judged}
     unknown = {name: sum(1 for r in results if r["verdicts"].get(name, UNKNOWN) == UNKNOWN) for name in judged}
     failed = sum(1 for r in results if r["valid"] is False)
@@ -138,6 +155,7 @@ def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
         "  violations by invariant: " + ", ".join(f"({n}) {broken[name]}" for n, name in enumerate(judged, 1)),
         "  unknown by invariant:    " + ", ".join(f"({n}) {unknown[name]}" for n, name in enumerate(judged, 1)),
         *([_leases_line(results)] if _cascade(results) else []),
+        *(_network_lines(results) if _network(results) else []),
         f"  model (the events a behaviour of model/dnsrace.pml): {sum(1 for r in results if _model(r) is True)} "
         f"whole runs, {sum(1 for r in results if _model(r) is False)} invalid (drift), "
         f"{sum(1 for r in results if _model(r) == UNKNOWN)} checked up to a fault the model leaves out"
@@ -152,3 +170,19 @@ def _leases_line(results: Sequence[Mapping[str, Any]]) -> str:
     held = sum(1 for r in results if r["verdicts"].get(LEASES) is True)
     return (f"  (7) the leases back within the bound after DynamoDB was: {held} of {len(results)} runs"
             + (f"; 95 % leased {min(times):.1f}-{max(times):.1f} s after" if times else ""))
+
+
+def _network_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    held = sum(1 for r in results if r["verdicts"].get(CAPACITY) is True)
+    lowest = [int(v) for r in results if (v := (r.get("measures") or {}).get(CAPACITY, {}).get("lowest_in_service"))
+              is not None]
+    answering = sum(int((r.get("measures") or {}).get(CAPACITY, {}).get("answering_removed") or 0) for r in results)
+    served = sum(1 for r in results if r["verdicts"].get(CLIENTS) is True)
+    times = [t for r in results if (t := _measure(r, CLIENTS, "recovery_s")) is not None]
+    worst = [float(v) for r in results if (v := (r.get("measures") or {}).get(CLIENTS, {}).get("worst_success_rate"))
+             is not None]
+    return [f"  (8) capacity held: {held} of {len(results)} runs; answering targets removed {answering} in all"
+            + (f"; fewest in service {min(lowest)}-{max(lowest)}" if lowest else ""),
+            f"  (9) the clients served within the bound after DNS and the storm: {served} of {len(results)} runs"
+            + (f"; served {min(times):.1f}-{max(times):.1f} s after" if times else "")
+            + (f"; the worst second {min(worst):.0%} served" if worst else "")]
