@@ -25,6 +25,8 @@ PRINTED = {
     ("legacy", "manual-delete"): (r"enactor-a (\d+) crashes", "crashes per enactor seen (enactor-a)"),
     ("legacy", "pause"): (r"clients got the stale plan for ([0-9.]+) s", "endpoint back on the stale plan, s"),
 }
+CASCADE_FULL_LEGACY = "dwfm-legacy-nlb-legacy-netmgr-legacy"
+CASCADE_FULL_SAFE = "dwfm-safe-nlb-safe-netmgr-safe"
 # Safe: the checker's measures (results.json: invariant -> measures), a path into them and the label.
 JUDGED = {
     ("safe", "race"): [(("no-empty-answer", "answers"), "resolver answers, none empty")],
@@ -36,6 +38,15 @@ JUDGED = {
                                  (("leases-recover", "queue_at_dns_back"), "queue when DNS came back"),
                                  (("leases-recover", "queue_last"), "queue at the end")],
     ("dwfm-safe", "cascade"): [(("leases-recover", "recovery_s"), "DNS back → 95 % leased, s")],
+    # The whole cascade's rows are named by its three downstream designs; (7)-(9) judged every one.
+    (CASCADE_FULL_LEGACY, "cascade-full"): [
+        (("capacity-held", "lowest_in_service"), "fewest targets in service (of 12)"),
+        (("capacity-held", "answering_removed"), "answering targets removed"),
+        (("clients-recover", "worst_success_rate"), "clients' worst second after DNS back")],
+    (CASCADE_FULL_SAFE, "cascade-full"): [
+        (("leases-recover", "recovery_s"), "DNS back → 95 % leased, s"),
+        (("capacity-held", "lowest_in_service"), "fewest targets in service (of 12)"),
+        (("clients-recover", "errors_after_dns_back"), "client errors after DNS back")],
 }
 
 
@@ -70,11 +81,15 @@ def span(values: list[float]) -> str:
 
 
 def mode_and_scenario(name: str) -> tuple[str, str]:
-    """`<time>-<mode>-<scenario>`; the cascade's mode is the lease manager's (`dwfm-legacy`)."""
+    """`<time>-<mode>-<scenario>`; the cascade's mode is the lease manager's (`dwfm-legacy`), cascade-full's its
+    three designs (`dwfm-legacy-nlb-legacy-netmgr-legacy`)."""
     parts = name.split("-", 1)
     if len(parts) < 2 or "-" not in parts[1]:
         return "?", "?"
     rest = parts[1]
+    designs = re.match(r"(dwfm-[a-z]+-nlb-[a-z]+-netmgr-[a-z]+)-(.+)$", rest)
+    if designs:     # cascade-full: its three downstream designs
+        return designs.group(1), designs.group(2)
     if rest.startswith("dwfm-"):
         mode, _, scenario = rest[len("dwfm-"):].partition("-")
         return f"dwfm-{mode}", scenario

@@ -246,4 +246,27 @@ async def test_a_storm_whose_first_post_fails_never_started_and_one_failing_late
         assert started
         await asyncio.sleep(1.3)
     stop = rows[-1]
+    # Every later post failed: each was owed again at the next tick, and the stop row counts them.
     assert stop["type"] == "fault_stopped" and stop["posted"] == 40 and "No such container" in stop["storm_failed"]
+    assert stop["failed_posts"] == calls - 1 >= 1
+
+
+async def test_a_post_in_flight_when_the_storm_stops_is_let_finish_and_counted() -> None:
+    """A `docker exec` cannot be taken back: the stop waits for it, counts it, and posts nothing after."""
+    subject, _, rows, _ = nemesis()
+    posted: list[int] = []
+
+    async def slow(service: str, *command: str, stdin: str) -> str:
+        droplets = __import__("json").loads(stdin)["droplets"]
+        if posted:
+            await asyncio.sleep(0.5)            # the second post is still in flight at the stop
+        posted.extend(droplets)
+        return '{"queue": %d}' % len(posted)
+    subject._exec = slow  # type: ignore[method-assign]
+    spec = FaultSpec(6, "propagation-storm", "netmgr", 0.0, 1.2, {"droplets_per_s": 10})
+    async with subject.fault(spec):
+        await asyncio.sleep(1.2)                # the tick at 1.0 s posts; the stop comes at 1.2 s
+    stop = rows[-1]
+    assert stop["type"] == "fault_stopped" and stop["posted"] == len(posted) == 20 and stop["queue"] == 20
+    await asyncio.sleep(1.2)
+    assert len(posted) == 20

@@ -111,3 +111,15 @@ def test_8_and_9_are_judged_only_in_runs_that_bound_them() -> None:
     run = {"source": "run", "bounds": {"converge_bound_s": 20.0, "client_recovery_bound_s": 60.0}}
     verdicts = check_history([run], "dynamodb.us-east-1.lab.test")
     assert verdicts["capacity-held"].valid == UNKNOWN and verdicts["clients-recover"].valid == UNKNOWN
+
+
+def test_1_to_6_and_7_leave_the_propagation_storm_out() -> None:
+    """The storm is Network Manager's fault: (1)-(6) never see it (nor the storage cut), and (7)'s fallback
+    moment (no empty answer, no cut) is the DNS automation's last fault, not the storm's end."""
+    from dnsrace_lab.harness.checker import dns_windows
+    from dnsrace_lab.harness.checker.leases_recover import dns_back
+    kill = FaultWindow(1, "kill-enactor", "enactor-a", 10.0, 12.0, {})
+    cut = FaultWindow(2, "partition-dynamodb", "dynamodb", 5.0, 80.0, {})
+    storm = FaultWindow(3, "propagation-storm", "netmgr", 6.0, 90.0, {})
+    assert dns_windows([kill, cut, storm]) == [kill]
+    assert dns_back([], [kill, storm]) == (12.0, "the last fault stopped (the resolver never answered empty)")

@@ -87,8 +87,10 @@ class Nemesis:
         self._history = history
         self._admin = admin
         self._wait_event = wait_event
-        self._storms: dict[Any, asyncio.Task[None]] = {}   # fault id -> the task posting its droplets
-        self._stormed: dict[Any, int] = {}                  # fault id -> droplets posted so far
+        # fault id -> (its stop, the task posting its droplets); droplets posted so far; posts that failed
+        self._storms: dict[Any, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        self._stormed: dict[Any, int] = {}
+        self._storm_failures: dict[Any, list[str]] = {}
         self._queue: int | None = None                      # Network Manager's queue after the last post
 
     async def _record(self, kind: str, **fields: Any) -> None:
@@ -135,10 +137,8 @@ class Nemesis:
         await self._record("fault_stopped", fault="pause", target=enactor, why="docker unpause: it runs on", **tags)
 
     async def heal(self) -> None:
-        for task in self._storms.values():
-            task.cancel()
-        await asyncio.gather(*self._storms.values(), return_exceptions=True)
-        self._storms.clear()
+        for fault_id in list(self._storms):
+            await self._end_storm(fault_id)
         for enactor in sorted(self._paused):
             await self._docker("unpause", enactor)
         self._paused.clear()
@@ -196,33 +196,46 @@ class Nemesis:
 
     async def storm(self, spec: FaultSpec, **tags: Any) -> None:
         """The first second's droplets posted (a failure is the fault's: not started), then a task posts
-        what is owed once a second, by the clock: a slow `docker exec` does not lower the rate."""
+        what is owed once a second, by the clock: a slow `docker exec` does not lower the rate, and a post
+        that fails is owed again at the next tick (the stop row counts the failures)."""
         per_s = int(spec.params["droplets_per_s"])
-        self._stormed[spec.id] = 0
+        self._stormed[spec.id], self._storm_failures[spec.id] = 0, []
         await self._post_droplets(spec.id, per_s)
-        started = time.monotonic()
+        started, stop = time.monotonic(), asyncio.Event()
 
         async def keep_posting() -> None:
-            while True:
-                await asyncio.sleep(STORM_EVERY_S)
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), STORM_EVERY_S)
+                if stop.is_set():
+                    return
                 owed = int((time.monotonic() - started) * per_s) + per_s - self._stormed[spec.id]
                 if owed > 0:
-                    await self._post_droplets(spec.id, owed)
+                    try:
+                        await self._post_droplets(spec.id, owed)
+                    except Exception as error:  # noqa: BLE001 — owed again at the next tick; the stop row says it
+                        self._storm_failures[spec.id].append(f"{type(error).__name__}: {error}")
 
-        self._storms[spec.id] = asyncio.create_task(keep_posting())
+        self._storms[spec.id] = (stop, asyncio.create_task(keep_posting()))
         await self._record("fault_started", fault=STORM_FAULT, target="netmgr", proxy=None, **tags,
                            droplets_per_s=per_s, queue=self._queue,
                            why=f"network state for {per_s} droplets a second posted to Network Manager "
                                f"({spec.params.get('times_rate')}x the {spec.params.get('propagate_per_s')} a "
                                "second it works)")
 
+    async def _end_storm(self, fault_id: Any) -> None:
+        """No more ticks; a post in flight is let finish (a `docker exec` cannot be taken back), so what
+        the stop row counts is what Network Manager was given."""
+        stop, task = self._storms.pop(fault_id, (None, None))
+        if stop is not None and task is not None:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def unstorm(self, spec: FaultSpec, **tags: Any) -> None:
-        task = self._storms.pop(spec.id, None)
-        if task is not None:
-            task.cancel()
-            failed = (await asyncio.gather(task, return_exceptions=True))[0]
-            if isinstance(failed, Exception):     # a post that failed mid-storm ended it early: say so
-                tags["storm_failed"] = f"{type(failed).__name__}: {failed}"
+        await self._end_storm(spec.id)
+        failures = self._storm_failures.get(spec.id) or []
+        if failures:
+            tags.update(failed_posts=len(failures), storm_failed=failures[-1])
         await self._record("fault_stopped", fault=STORM_FAULT, target="netmgr", **tags,
                            posted=self._stormed.get(spec.id, 0), queue=self._queue,
                            why="no more posted; what is queued is Network Manager's to work")
@@ -398,8 +411,11 @@ class Nemesis:
                 await self.restore_storage(**tags)
             else:
                 await self._toxiproxy.enable(STORAGE_PROXY)
-        elif fault == STORM_FAULT and started:
-            await self.unstorm(spec, **tags)
+        elif fault == STORM_FAULT:
+            if started:
+                await self.unstorm(spec, **tags)
+            else:     # started its task, then failed to say so: the task still stops here
+                await self._end_storm(spec.id)
 
     @staticmethod
     def _toxic_of(spec: FaultSpec) -> tuple[str, str]:

@@ -47,6 +47,7 @@ __all__ = ["answering", "container_logs", "export_audit", "export_events", "fina
 
 LEASES_START_WAIT_S = 120.0    # past one renewal period: how long a restarted lease manager may take to lease
 RECOVERY_TAIL_S = 1.0          # recorded after recovery, so the history shows the steady state again
+FRESH_S = 3.0                  # wait_for_clients: a per-second line older than this is a stalled writer's
 EXPORT_ATTEMPTS_MAX = 5
 STREAM_CHUNK = 2_000
 STREAM_CHUNKS_MAX = 100
@@ -116,12 +117,14 @@ async def wait_for_leases(live: Live, bounds: Bounds) -> None:
 
 
 async def wait_for_clients(live: Live, bounds: Bounds, *, since: float) -> None:
-    """(9)'s wait, after the faults stopped and DNS answered (`since`, wall time): the history must reach
-    past `since` + (9)'s bound + SERVED_FOR_S for the checker to decide, unless the network is calm
-    before that: no slot without networking, every target in service and the clients served, for
-    SERVED_FOR_S + 2 s in a row. A backlog may still be queued then (a storm leaves minutes of it): it
-    delays launches, and it fails clients only through a slot that goes dark, which ends the calm.
-    Nothing to wait for in a run that does not judge (9)."""
+    """(9)'s wait, after the faults stopped and DNS answered (`since`, wall time, no earlier than (9)'s
+    moment): the history must reach past `since` + (9)'s bound + SERVED_FOR_S for the checker to decide.
+    Two things end it sooner: (9) already broken (a second below the success rate past `since` + the
+    bound), or the network calm for SERVED_FOR_S + 2 s in a row: nothing older than a second queued at
+    Network Manager (a storm's backlog worked), no slot without networking, every target in service,
+    the clients served; then nothing is left that could fail them. Only figures written in the last
+    FRESH_S count (a stalled service's last good line is not calm). Nothing to wait for in a run that
+    does not judge (9)."""
     bound = bounds.client_recovery_bound_s
     if bound is None:
         return
@@ -129,15 +132,19 @@ async def wait_for_clients(live: Live, bounds: Bounds, *, since: float) -> None:
     calm_since: float | None = None
     while time.time() < deadline:
         try:
-            net, nlb, clients = (await live.latest_figures("netmgr_window"), await live.latest_figures("nlb_window"),
-                                 await live.latest_figures("client_window"))
+            lines = [await live.latest_figures(kind) for kind in ("netmgr_window", "nlb_window", "client_window")]
         except (aioredis.RedisError, OSError, TimeoutError):
-            net = nlb = clients = None
-        calm = (net is not None and nlb is not None and clients is not None
-                and int(net.get("without_network") or 0) == 0
-                and nlb.get("in_service") == nlb.get("targets")
-                and float(clients.get("success_rate") or 0) >= bounds.success_rate)
+            lines = [None, None, None]
         now = time.time()
+        net, nlb, clients = (line if line is not None and now - float(line["t"]) <= FRESH_S else None
+                             for line in lines)
+        served = clients is not None and float(clients.get("success_rate") or 0) >= bounds.success_rate
+        if clients is not None and not served and float(clients["t"]) > since + bound:
+            await asyncio.sleep(RECOVERY_TAIL_S)      # broken past its bound: decided
+            return
+        calm = (net is not None and nlb is not None and served
+                and float(net.get("head_age_s") or 0) < 1.0 and int(net.get("without_network") or 0) == 0
+                and nlb.get("in_service") == nlb.get("targets"))
         calm_since = (calm_since or now) if calm else None
         if calm_since is not None and now - calm_since >= SERVED_FOR_S + 2.0:
             return

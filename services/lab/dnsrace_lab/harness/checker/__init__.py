@@ -67,7 +67,7 @@ from dnsrace_lab.harness.checker.verdict import (CASCADE_INVARIANTS, INVARIANTS,
 __all__ = ["CASCADE_INVARIANTS", "INVARIANTS", "MODEL", "NEMESIS_CLIENT", "NETWORK_INVARIANTS", "TITLES", "UNKNOWN", "Bounds", "EmptyWindow", "FaultWindow", "Mark",
            "Move", "Valid", "Verdict", "audit_complete", "backward_moves", "check_converges", "check_history",
            "check_capacity_held", "check_clients_recover", "check_leases_recover", "check_never_back", "check_no_crash_loop", "check_no_empty_answer", "check_no_lost_batch",
-           "check_no_referenced_delete", "count_rate", "deletion_excuses", "empty_windows", "endpoint_moves",
+           "check_no_referenced_delete", "count_rate", "deletion_excuses", "dns_windows", "empty_windows", "endpoint_moves",
            "fault_windows", "overall", "repairs"]
 
 
@@ -85,7 +85,7 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
     # (1)-(6) judge the DNS automation: the storage node's cut (CASCADE=1) is the lease manager's fault,
     # and it outlasts the others by a minute or more; counted as their last fault, it would give (4)
     # that minute. Only (7) sees it, and only (9) the propagation storm (Network Manager's).
-    dns = [w for w in windows if w.fault not in (STORAGE_CUT, PROPAGATION_STORM)]
+    dns = dns_windows(windows)
     verdicts = {
         "no-empty-answer": check_no_empty_answer(probes, dns, bounds),
         "never-back": check_never_back(audit, endpoint),
@@ -101,6 +101,11 @@ def check_history(history: Sequence[dict[str, Any]], endpoint: str) -> dict[str,
         verdicts["capacity-held"] = check_capacity_held(events, figures, bounds)
         verdicts["clients-recover"] = check_clients_recover(probes, windows, figures, bounds)
     return verdicts
+
+
+def dns_windows(windows: Sequence[FaultWindow]) -> list[FaultWindow]:
+    """The faults (1)-(6) judge: all but the cascade's (the storage cut, the propagation storm)."""
+    return [w for w in windows if w.fault not in (STORAGE_CUT, PROPAGATION_STORM)]
 
 
 def overall(verdicts: Mapping[str, Verdict]) -> Valid:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dnsrace_lab.harness.checker.verdict import (STORAGE_CUT, UNKNOWN, Bounds, FaultWindow, Mark, Verdict,
+from dnsrace_lab.harness.checker.verdict import (PROPAGATION_STORM, STORAGE_CUT, UNKNOWN, Bounds, FaultWindow, Mark, Verdict,
                                                  empty_windows)
 
 NAME = "leases-recover"
@@ -30,7 +30,7 @@ def dns_back(probes: Sequence[dict[str, Any]], windows: Sequence[FaultWindow]) -
         moments.append((max(cuts), "the storage node answered again"))
     if moments:
         return max(moments)
-    stops = [w.stop for w in windows if w.stop is not None]
+    stops = [w.stop for w in windows if w.stop is not None and w.fault != PROPAGATION_STORM]
     if stops:
         return max(stops), "the last fault stopped (the resolver never answered empty)"
     return None, ""
