@@ -89,7 +89,7 @@ def test_chaos_judges_legacy_invalid_and_safe_valid(stack: Stack, store: Path, m
 def test_chaos_with_the_cascade_legacy_fails_7_and_8_and_safe_holds_7_to_9(stack: Stack, store: Path, mode: str) -> None:
     # Seed 11's faults plus one cut of DynamoDB's storage node for 1.5-2.5 lease TTLs (the test stack's
     # 30 s): every lease lapses; and a propagation storm, 3-4 times Network Manager's 10 a second for
-    # 20-30 s. The lease manager, the load balancer's control and Network Manager run in the campaign's
+    # 40-60 s. The lease manager, the load balancer's control and Network Manager run in the campaign's
     # mode; (7) judges the leases from the later of the resolver answering and the storage node answering
     # again, (8) the load balancer's removals, (9) the clients from the later of that and the storm's end.
     before = set(runs_of(store, mode))
@@ -109,10 +109,10 @@ def test_chaos_with_the_cascade_legacy_fails_7_and_8_and_safe_holds_7_to_9(stack
     assert any(r["source"] == "figures" and r.get("kind") == "lease_window" for r in rows)
     storm = [r for r in rows if r["source"] == "nemesis" and r.get("fault") == "propagation-storm"]
     assert [r["type"] for r in storm] == ["fault_started", "fault_stopped"], storm
-    assert storm[1]["posted"] >= 30 * 20 * 0.9 and parameters["propagate_per_s"] == 10.0, storm
+    assert storm[1]["posted"] >= 30 * 40 * 0.9 and parameters["propagate_per_s"] == 10.0, storm
     # Network Manager's queue really grew: the storm's droplets, worked 10 a second.
     queues = [int(r["detail"]["queue"]) for r in rows if r["source"] == "figures" and r.get("kind") == "netmgr_window"]
-    assert max(queues) >= 300, max(queues)
+    assert max(queues) >= 500, max(queues)
     recover = verdict["invariants"]["leases-recover"]
     capacity, clients = verdict["invariants"]["capacity-held"], verdict["invariants"]["clients-recover"]
     assert verdict["invariants"]["model"]["valid"] is not False, verdict["invariants"]["model"]["evidence"]

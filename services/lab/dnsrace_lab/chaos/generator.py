@@ -72,7 +72,7 @@ CASCADE_FAULT = "partition-dynamodb"   # the checker's verdict.STORAGE_CUT
 CASCADE_TTLS = (1.5, 2.5)              # its length, in lease TTLs
 STORM_FAULT = "propagation-storm"      # the checker's verdict.PROPAGATION_STORM
 STORM_TIMES_RATE = (3.0, 4.0)          # droplets posted a second, in multiples of Network Manager's rate
-STORM_S = (20.0, 30.0)                 # how long it posts: (times - 1) * 20..30 s of work left when it stops
+STORM_S = (40.0, 60.0)                 # how long it posts: (times - 1) * 40..60 s of work left when it stops
 PLACEMENT_ATTEMPTS_MAX = 50   # a fault that finds no room in the phase after this many draws is left out
 
 
