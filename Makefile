@@ -136,7 +136,7 @@ reset: deps images | .env ## the lab back to its first second (MODE=…): state 
 dwfm-sweep: deps images | .env ## the lease manager's threshold, live: SCENARIO=cascade (legacy) for each DROPLETS in NS, recovery time against N/(μτ)
 	@bash bench/dwfm_sweep.sh $(or $(NS),40 70 100 130 200 300)
 
-reproduce-rate: deps images | .env ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO)
+reproduce-rate: deps images | .env ## run reproduce-outage RUNS times (default 10) and report the rate (MODE, SCENARIO; cascade-full: CASCADE_MODE or DWFM_MODE, NLB_MODE, NETMGR_MODE)
 	@bash bench/reproduce_rate.sh $(or $(RUNS),10) $(SCENARIO) $(MODE)
 
 repair: deps | .env ## the operator's fix through the console's API (POST /api/repair): endpoint -> newest existing plan, rollback cleared; time until clients recover

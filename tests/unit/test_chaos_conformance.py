@@ -75,11 +75,13 @@ def test_the_campaign_table_has_a_model_column_and_the_summary_counts_it() -> No
     verdicts = {name: True for name in ("no-empty-answer", "never-back", "no-referenced-delete", "converges",
                                         "no-lost-batch", "no-crash-loop")}
     results = [base | {"verdicts": verdicts | {"model": True}}, base | {"verdicts": verdicts | {"model": False}},
+               base | {"verdicts": verdicts | {"model": "unknown"}, "measures": {"model": {"checked": 40}}},
                base | {"verdicts": verdicts}]   # recorded before the model verdict existed
     # seed, "1: pause a", the six invariants, then the model's column
-    assert [report.row(r).split()[10] for r in results] == ["ok", "FAIL", "?"]
+    assert [report.row(r).split()[10] for r in results] == ["ok", "FAIL", "?", "?"]
     assert ("model (the events a behaviour of model/dnsrace.pml): 1 whole runs, 1 invalid (drift), 1 checked up "
-            "to a fault the model leaves out") in "\n".join(report.summary(results, 100.0))
+            "to a fault the model leaves out, 1 not checked (the trace check found no answer in its time)"
+            ) in "\n".join(report.summary(results, 100.0))
 
 
 # --- chaos runs: faults that lose answers and processes -------------------------------------------

@@ -39,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from dnsrace.deadline import sleep_or_stop
 from dnsrace.dns_admin_client import DnsAdminClient
 from dnsrace.events import Event, RedisEventSink
 from dnsrace.plans import plan_of_record_name
@@ -204,11 +205,7 @@ class Nemesis:
         started, stop = time.monotonic(), asyncio.Event()
 
         async def keep_posting() -> None:
-            while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), STORM_EVERY_S)
-                if stop.is_set():
-                    return
+            while not await sleep_or_stop(stop, STORM_EVERY_S):
                 owed = int((time.monotonic() - started) * per_s) + per_s - self._stormed[spec.id]
                 if owed > 0:
                     try:

@@ -104,6 +104,11 @@ def _model(result: Mapping[str, Any]) -> Any:
     return result["verdicts"].get(MODEL, UNKNOWN)
 
 
+def _model_checked(result: Mapping[str, Any]) -> bool:
+    """Did the trace check decide on some events (a prefix), or find no answer at all (Spin's time ran out)?"""
+    return bool((result.get("measures") or {}).get(MODEL, {}).get("checked"))
+
+
 def _measure(result: Mapping[str, Any], invariant: str, name: str) -> float | None:
     value = (result.get("measures") or {}).get(invariant, {}).get(name)
     return float(value) if value is not None else None
@@ -158,7 +163,10 @@ def summary(results: Sequence[Mapping[str, Any]], wall_s: float) -> list[str]:
         *(_network_lines(results) if _network(results) else []),
         f"  model (the events a behaviour of model/dnsrace.pml): {sum(1 for r in results if _model(r) is True)} "
         f"whole runs, {sum(1 for r in results if _model(r) is False)} invalid (drift), "
-        f"{sum(1 for r in results if _model(r) == UNKNOWN)} checked up to a fault the model leaves out"
+        f"{sum(1 for r in results if _model(r) == UNKNOWN and _model_checked(r))} checked up to a fault the model "
+        "leaves out"
+        + (f", {unchecked} not checked (the trace check found no answer in its time)" if (unchecked := sum(
+            1 for r in results if _model(r) == UNKNOWN and not _model_checked(r))) else "")
         + (f" ({checked} of {events} events checked in all)" if events else ""),
         f"  run length {min(lengths):.0f}-{max(lengths):.0f} s (median {statistics.median(lengths):.0f} s); with the "
         f"reset, {per_run_s:.0f} s a run: {3600 / per_run_s:.0f} runs per hour",
