@@ -56,6 +56,11 @@ async def test_clients_failing_past_the_bound_end_the_wait_as_decided() -> None:
     assert 1.0 <= await waited(FakeLive(failing), bound_s=1.0) < 3.0
 
 
+async def test_a_second_without_a_request_is_neither_served_nor_broken() -> None:
+    idle = {**CALM, "client_window": {"success_rate": None}}
+    assert 3.4 <= await waited(FakeLive(idle), bound_s=1.0)
+
+
 async def test_no_bound_no_wait() -> None:
     started = time.time()
     await recording.wait_for_clients(FakeLive(CALM), Bounds(), since=started)  # type: ignore[arg-type]

@@ -138,8 +138,9 @@ async def wait_for_clients(live: Live, bounds: Bounds, *, since: float) -> None:
         now = time.time()
         net, nlb, clients = (line if line is not None and now - float(line["t"]) <= FRESH_S else None
                              for line in lines)
-        served = clients is not None and float(clients.get("success_rate") or 0) >= bounds.success_rate
-        if clients is not None and not served and float(clients["t"]) > since + bound:
+        rate = None if clients is None else clients.get("success_rate")   # None: a second without a request
+        served = rate is not None and float(rate) >= bounds.success_rate
+        if clients is not None and rate is not None and not served and float(clients["t"]) > since + bound:
             await asyncio.sleep(RECOVERY_TAIL_S)      # broken past its bound: decided
             return
         calm = (net is not None and nlb is not None and served
