@@ -33,7 +33,8 @@ def chaos(stack: Stack, mode: str, store: Path, *, runs: int = RUNS, cascade: bo
     return subprocess.run([sys.executable, "-m", "dnsrace_lab.chaos", "--project", stack.project, "--mode", mode,
                            "--runs", str(runs), "--seed", str(SEEDS[mode]), "--fault-phase-s", FAULT_PHASE_S,
                            "--store", str(store), *(["--cascade"] if cascade else [])],
-                          cwd=TOP, env=env, capture_output=True, text=True, timeout=600)
+                          # A cascade run records until (9)'s bound and may give Spin its whole 180 s.
+                          cwd=TOP, env=env, capture_output=True, text=True, timeout=900 if cascade else 600)
 
 
 def runs_of(store: Path, mode: str) -> list[Path]:
