@@ -28,6 +28,17 @@ def test_a_one_second_blip_is_no_window_and_the_leases_window_starts_after_they_
     assert impact_windows(history) == []
 
 
+def test_three_samples_of_answering_targets_out_are_a_window_even_when_sampled_under_two_seconds_apart() -> None:
+    """A legacy cascade-full run of reproduce-rate: 7 answering targets out (0 of 12 in service) in the
+    lines at +180.9, +181.9 and +182.7 s; the window was dropped as shorter than 2 s."""
+    history = [fig("nlb_window", t, out_while_networked=7 if t in (180.9, 181.9, 182.7) else 0,
+                   in_service=0 if t in (180.9, 181.9, 182.7) else 12, targets=12)
+               for t in (178.8, 179.8, 180.9, 181.9, 182.7, 183.7, 184.7)]
+    [capacity] = impact_windows(history)
+    assert (capacity.layer, capacity.start, capacity.end) == ("capacity", 180.9, 182.7)
+    assert capacity.peak == "7 answering targets out; 0 of 12 in service at the lowest"
+
+
 def test_every_layer_that_broke_is_a_window_in_the_graphs_order() -> None:
     history = [probe(0.0, "ok"), probe(10.0, "fail"), probe(40.0, "fail"), probe(60.0, "ok")]
     history += [fig("lease_window", t, leased_fraction=1.0 if t < 50 else 0.0 if t < 120 else 0.97, queue=t)
