@@ -37,6 +37,10 @@ def test_three_samples_of_answering_targets_out_are_a_window_even_when_sampled_u
     [capacity] = impact_windows(history)
     assert (capacity.layer, capacity.start, capacity.end) == ("capacity", 180.9, 182.7)
     assert capacity.peak == "7 answering targets out; 0 of 12 in service at the lowest"
+    # Two lines in a row are a window, however close: 0.8 s apart too.
+    two = [fig("nlb_window", t, out_while_networked=7 if t in (181.9, 182.7) else 0, in_service=12, targets=12)
+           for t in (180.9, 181.9, 182.7, 183.7)]
+    assert [(w.start, w.end) for w in impact_windows(two)] == [(181.9, 182.7)]
 
 
 def test_every_layer_that_broke_is_a_window_in_the_graphs_order() -> None:

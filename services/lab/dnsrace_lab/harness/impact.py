@@ -9,8 +9,8 @@ layer that broke, never one per symptom.
     clients      seconds with the clients' success rate below 95 % (`client_window`)
 
 Each window is the span from the first second its condition held to the last one (gaps of less than
-GAP_S seconds joined; a span counts once it lasts MIN_S, each sample standing for its SAMPLE_S second:
-two samples in a row are a window, one alone is not); `open` when the condition still held at the
+GAP_S seconds joined; a span counts once MIN_LINES of its lines hold: two lines in a row are a window,
+one alone is not); `open` when the condition still held at the
 history's end. The leases' window starts when they are lost after having been held (a reset lab starts
 with none, and brings them in). AWS's own windows for
 20 October 2025 (PDT, from the post-event summary) are INCIDENT, for the README's table beside the lab's.
@@ -25,8 +25,7 @@ from typing import Any
 from dnsrace_lab.harness.checker.verdict import empty_windows
 
 GAP_S = 5.0
-MIN_S = 2.0     # a span shorter than this (a second's sample catching a replacement mid-propagation) is no window
-SAMPLE_S = 1.0  # each per-second line stands for the second it ends: a span of n lines lasts about n seconds
+MIN_LINES = 2   # one line alone (a second's sample catching a replacement mid-propagation) is no window
 LAPSED, RECOVERED, SERVED = 0.05, 0.95, 0.95
 
 # (layer, what broke, AWS's window)
@@ -73,9 +72,10 @@ def _lines(figures: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]
 
 def _window(layer: str, lines: list[dict[str, Any]], holds: Callable[[dict[str, Any]], bool],
             peak: Callable[[list[dict[str, Any]]], str]) -> Window | None:
-    # Lines sampled 0.8-1.2 s apart: 7 answering targets out at +180.9, +181.9 and +182.7 s is a span of
-    # 1.8 s between its samples, and one of nearly three seconds of capacity lost (reproduce-rate, 14:27 UTC).
-    found = [(a, b) for a, b in spans(lines, holds) if b - a + SAMPLE_S >= MIN_S]
+    # Counted in lines, not in seconds between them: the lines come 0.8-1.2 s apart, and 7 answering
+    # targets out at +180.9, +181.9 and +182.7 s (a reproduce-rate run) were 1.8 s "long" and dropped.
+    found = [(a, b) for a, b in spans(lines, holds)
+             if sum(1 for line in lines if a <= line["t"] <= b and holds(line)) >= MIN_LINES]
     if not found:
         return None
     start, end = found[0][0], found[-1][1]

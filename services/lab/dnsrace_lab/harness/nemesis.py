@@ -61,9 +61,11 @@ NEMESIS_CLIENT = "nemesis"     # the client name of the nemesis's own change bat
 STORAGE_PROXY = "dynamodb"     # the DynamoDB front ends' path to the storage node
 STORM_EVERY_S = 1.0            # the storm posts what it owes once a second
 # Run in Network Manager's container: POST the body on stdin to its own /propagations, print the answer.
+# `timeout -s KILL` ends it there before `docker exec` gives up here, so no post lands after its stop row.
+STORM_POST_KILL_S = 10
 STORM_POST = ("import sys, urllib.request; r = urllib.request.urlopen(urllib.request.Request("
               "'http://127.0.0.1:8092/propagations', data=sys.stdin.buffer.read(), method='POST', "
-              "headers={'Content-Type': 'application/json'}), timeout=10); print(r.read().decode())")
+              "headers={'Content-Type': 'application/json'}), timeout=8); print(r.read().decode())")
 
 _WHY = {"dns-admin": "its requests to dns-admin wait inside Toxiproxy",
         "redis": "its requests to Redis (the lock's release, its events, its next plan) wait inside Toxiproxy"}
@@ -91,7 +93,8 @@ class Nemesis:
         # fault id -> (its stop, the task posting its droplets); droplets posted so far; posts that failed
         self._storms: dict[Any, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         self._stormed: dict[Any, int] = {}
-        self._storm_failures: dict[Any, list[str]] = {}
+        self._storm_failures: dict[Any, list[tuple[int, str]]] = {}   # (droplets, why) of each failed post
+        self._storm_next: dict[Any, int] = {}                           # the next droplet number to post
         self._queue: int | None = None                      # Network Manager's queue after the last post
 
     async def _record(self, kind: str, **fields: Any) -> None:
@@ -200,7 +203,7 @@ class Nemesis:
         what is owed once a second, by the clock: a slow `docker exec` does not lower the rate, and a post
         that fails is owed again at the next tick (the stop row counts the failures)."""
         per_s = int(spec.params["droplets_per_s"])
-        self._stormed[spec.id], self._storm_failures[spec.id] = 0, []
+        self._stormed[spec.id], self._storm_failures[spec.id], self._storm_next[spec.id] = 0, [], 0
         await self._post_droplets(spec.id, per_s)
         started, stop = time.monotonic(), asyncio.Event()
 
@@ -211,7 +214,7 @@ class Nemesis:
                     try:
                         await self._post_droplets(spec.id, owed)
                     except Exception as error:  # noqa: BLE001 — owed again at the next tick; the stop row says it
-                        self._storm_failures[spec.id].append(f"{type(error).__name__}: {error}")
+                        self._storm_failures[spec.id].append((owed, f"{type(error).__name__}: {error}"))
 
         self._storms[spec.id] = (stop, asyncio.create_task(keep_posting()))
         await self._record("fault_started", fault=STORM_FAULT, target="netmgr", proxy=None, **tags,
@@ -231,17 +234,20 @@ class Nemesis:
     async def unstorm(self, spec: FaultSpec, **tags: Any) -> None:
         await self._end_storm(spec.id)
         failures = self._storm_failures.get(spec.id) or []
-        if failures:
-            tags.update(failed_posts=len(failures), storm_failed=failures[-1])
+        if failures:     # a failed post may still have landed (an answer lost): its droplets are counted apart
+            tags.update(failed_posts=len(failures), unconfirmed=sum(n for n, _ in failures), storm_failed=failures[-1][1])
         await self._record("fault_stopped", fault=STORM_FAULT, target="netmgr", **tags,
                            posted=self._stormed.get(spec.id, 0), queue=self._queue,
                            why="no more posted; what is queued is Network Manager's to work")
 
     async def _post_droplets(self, fault_id: Any, count: int) -> None:
-        first = self._stormed.get(fault_id, 0)
-        answer = await self._exec("netmgr", "python3", "-c", STORM_POST,
-                                  stdin=json.dumps({"droplets": list(range(first, first + count))}))
-        self._stormed[fault_id] = first + count
+        """`count` droplets, numbered on from the last post (a failed one's numbers are never reused: it may
+        have landed); `_stormed` counts those Network Manager confirmed."""
+        first = self._storm_next.get(fault_id, 0)
+        self._storm_next[fault_id] = first + count
+        answer = await self._exec("netmgr", "timeout", "-s", "KILL", str(STORM_POST_KILL_S), "python3", "-c",
+                                  STORM_POST, stdin=json.dumps({"droplets": list(range(first, first + count))}))
+        self._stormed[fault_id] = self._stormed.get(fault_id, 0) + count
         with contextlib.suppress(ValueError, TypeError, KeyError):
             self._queue = int(json.loads(answer)["queue"])
 
@@ -433,7 +439,8 @@ class Nemesis:
         result = await asyncio.to_thread(subprocess.run, docker, input=stdin, capture_output=True, text=True,
                                          timeout=DOCKER_TIMEOUT_S)
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command[:1])} in {service}: {(result.stderr or result.stdout).strip()[-300:]}")
+            raise RuntimeError(f"{' '.join(command[:1])} in {service} (exit {result.returncode}): "
+                               f"{(result.stderr or result.stdout).strip()[-300:]}")
         return result.stdout
 
     async def _docker(self, verb: str, service: str, *options: str, timeout_s: float = DOCKER_TIMEOUT_S) -> None:
