@@ -144,9 +144,9 @@ def downstream_designs(project: str) -> dict[str, str | None]:
             for name, (service, field) in DOWNSTREAM.items()}
 
 
-async def check_lease_manager(live: Live, parameters: Parameters) -> str:
-    """After the reset: dwfm runs the campaign's design with the TTL the schedules were drawn with, and
-    has leased its droplets (a cut while it is still starting would find no lease to lapse: legacy's seed
+async def check_cascade(live: Live, parameters: Parameters) -> str:
+    """After the reset: dwfm, nlb-control and netmgr run the campaign's design, dwfm with the TTL and
+    netmgr at the rate the schedules were drawn with, and dwfm has leased its droplets (a cut while it is still starting would find no lease to lapse: legacy's seed
     11 recovered in 33 s so). A line for the run's log."""
     try:
         said = await live.dwfm_parameters()
@@ -234,7 +234,7 @@ async def run_once(project: str, ports: Ports, schedule: Schedule, store: Path) 
            "started": started_wall, "endpoint": ENDPOINT, "host": os.uname().nodename, "cpus": os.cpu_count()}
     async with Live(project, ports) as live:
         if parameters.cascade:
-            run_log.append(await check_lease_manager(live, parameters))
+            run_log.append(await check_cascade(live, parameters))
         nemesis = Nemesis(live.toxiproxy, live.events, containers=ids, history=rows, admin=live.admin,
                           wait_event=event_waiter(live))
         prober = Prober(ENDPOINT, {"resolver": ports.dns, "authoritative": ports.dns_auth},

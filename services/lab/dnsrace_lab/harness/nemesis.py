@@ -94,7 +94,6 @@ class Nemesis:
         self._storms: dict[Any, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         self._stormed: dict[Any, int] = {}
         self._storm_failures: dict[Any, list[tuple[int, str]]] = {}   # (droplets, why) of each failed post
-        self._storm_next: dict[Any, int] = {}                           # the next droplet number to post
         self._queue: int | None = None                      # Network Manager's queue after the last post
 
     async def _record(self, kind: str, **fields: Any) -> None:
@@ -203,7 +202,7 @@ class Nemesis:
         what is owed once a second, by the clock: a slow `docker exec` does not lower the rate, and a post
         that fails is owed again at the next tick (the stop row counts the failures)."""
         per_s = int(spec.params["droplets_per_s"])
-        self._stormed[spec.id], self._storm_failures[spec.id], self._storm_next[spec.id] = 0, [], 0
+        self._stormed[spec.id], self._storm_failures[spec.id] = 0, []
         await self._post_droplets(spec.id, per_s)
         started, stop = time.monotonic(), asyncio.Event()
 
@@ -241,10 +240,9 @@ class Nemesis:
                            why="no more posted; what is queued is Network Manager's to work")
 
     async def _post_droplets(self, fault_id: Any, count: int) -> None:
-        """`count` droplets, numbered on from the last post (a failed one's numbers are never reused: it may
-        have landed); `_stormed` counts those Network Manager confirmed."""
-        first = self._storm_next.get(fault_id, 0)
-        self._storm_next[fault_id] = first + count
+        """`count` droplets, numbered on from the last post, confirmed or failed (a failed one's numbers are
+        never reused: it may have landed); `_stormed` counts those Network Manager confirmed."""
+        first = self._stormed.get(fault_id, 0) + sum(n for n, _ in self._storm_failures.get(fault_id, ()))
         answer = await self._exec("netmgr", "timeout", "-s", "KILL", str(STORM_POST_KILL_S), "python3", "-c",
                                   STORM_POST, stdin=json.dumps({"droplets": list(range(first, first + count))}))
         self._stormed[fault_id] = self._stormed.get(fault_id, 0) + count

@@ -182,15 +182,14 @@ def _leases_line(results: Sequence[Mapping[str, Any]]) -> str:
 
 def _network_lines(results: Sequence[Mapping[str, Any]]) -> list[str]:
     held = sum(1 for r in results if r["verdicts"].get(CAPACITY) is True)
-    lowest = [int(v) for r in results if (v := (r.get("measures") or {}).get(CAPACITY, {}).get("lowest_in_service"))
-              is not None]
-    answering = sum(int((r.get("measures") or {}).get(CAPACITY, {}).get("answering_removed") or 0) for r in results)
+    def measured(invariant: str, name: str) -> list[float]:
+        return [v for r in results if (v := _measure(r, invariant, name)) is not None]
+    lowest = measured(CAPACITY, "lowest_in_service")
+    answering = sum(measured(CAPACITY, "answering_removed"))
     served = sum(1 for r in results if r["verdicts"].get(CLIENTS) is True)
-    times = [t for r in results if (t := _measure(r, CLIENTS, "recovery_s")) is not None]
-    worst = [float(v) for r in results if (v := (r.get("measures") or {}).get(CLIENTS, {}).get("worst_success_rate"))
-             is not None]
-    return [f"  (8) capacity held: {held} of {len(results)} runs; answering targets removed {answering} in all"
-            + (f"; fewest in service {min(lowest)}-{max(lowest)}" if lowest else ""),
+    times, worst = measured(CLIENTS, "recovery_s"), measured(CLIENTS, "worst_success_rate")
+    return [f"  (8) capacity held: {held} of {len(results)} runs; answering targets removed {answering:.0f} in all"
+            + (f"; fewest in service {min(lowest):.0f}-{max(lowest):.0f}" if lowest else ""),
             f"  (9) the clients served within the bound after DNS and the storm: {served} of {len(results)} runs"
             + (f"; served {min(times):.1f}-{max(times):.1f} s after" if times else "")
             + (f"; the worst second {min(worst):.0%} served" if worst else "")]
